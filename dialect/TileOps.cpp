@@ -1,0 +1,275 @@
+// Verifiers of the tile dialect's ops and type. Each one names the operand,
+// the expected and the actual, so a bad DSL kernel reads as a clear error.
+#include "dialect/TileOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace tessel::tile;
+
+#include "dialect/TileOpsDialect.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialect/TileOpsTypes.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "dialect/TileOps.cpp.inc"
+
+void TileDialect::initialize() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialect/TileOpsTypes.cpp.inc"
+      >();
+  addOperations<
+#define GET_OP_LIST
+#include "dialect/TileOps.cpp.inc"
+      >();
+}
+
+namespace tessel::tile {
+
+Type getElementTypeOrSelf(Type type) {
+  if (auto tensor = dyn_cast<RankedTensorType>(type))
+    return tensor.getElementType();
+  return type;
+}
+
+ArrayRef<int64_t> getShapeOrScalar(Type type) {
+  if (auto tensor = dyn_cast<RankedTensorType>(type))
+    return tensor.getShape();
+  return {};
+}
+
+Type withElementType(Type type, Type elem) {
+  if (auto tensor = dyn_cast<RankedTensorType>(type))
+    return RankedTensorType::get(tensor.getShape(), elem);
+  return elem;
+}
+
+unsigned getElementByteSize(Type elem) {
+  if (isa<PtrType>(elem))
+    return 8;
+  if (elem.isInteger(1))
+    return 1;
+  return elem.getIntOrFloatBitWidth() / 8;
+}
+
+} // namespace tessel::tile
+
+LogicalResult PtrType::verify(function_ref<InFlightDiagnostic()> emitError,
+                              Type pointee) {
+  if (!pointee.isF32() && !pointee.isF16() && !pointee.isBF16() &&
+      !pointee.isInteger(32) && !pointee.isInteger(64) && !pointee.isInteger(1))
+    return emitError() << "pointee must be f32, f16, bf16, i1, i32 or i64, got "
+                       << pointee;
+  return success();
+}
+
+static std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? "x" : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+static LogicalResult verifyAxis(Operation *op, int64_t axis) {
+  if (axis < 0 || axis > 2)
+    return op->emitOpError() << "axis must be 0, 1 or 2, got " << axis;
+  return success();
+}
+
+LogicalResult ProgramIdOp::verify() { return verifyAxis(*this, getAxis()); }
+LogicalResult NumProgramsOp::verify() { return verifyAxis(*this, getAxis()); }
+
+LogicalResult MakeRangeOp::verify() {
+  auto type = getResult().getType();
+  int64_t start = getStart(), end = getEnd();
+  if (end <= start)
+    return emitOpError() << "end (" << end << ") must exceed start (" << start
+                         << ")";
+  if (type.getRank() != 1 || type.getDimSize(0) != end - start)
+    return emitOpError() << "result must be a 1-D tensor of " << end - start
+                         << " elements, got " << type;
+  return success();
+}
+
+LogicalResult SplatOp::verify() {
+  auto type = cast<RankedTensorType>(getResult().getType());
+  if (type.getElementType() != getSrc().getType())
+    return emitOpError() << "result element type " << type.getElementType()
+                         << " differs from the scalar's type "
+                         << getSrc().getType();
+  return success();
+}
+
+LogicalResult BroadcastOp::verify() {
+  auto src = cast<RankedTensorType>(getSrc().getType());
+  auto dst = cast<RankedTensorType>(getResult().getType());
+  if (src.getElementType() != dst.getElementType())
+    return emitOpError() << "element type changes from " << src.getElementType()
+                         << " to " << dst.getElementType();
+  if (src.getRank() != dst.getRank())
+    return emitOpError() << "rank changes from " << src.getRank() << " to "
+                         << dst.getRank() << "; use expand_dims first";
+  for (int64_t i = 0; i < src.getRank(); ++i)
+    if (src.getDimSize(i) != dst.getDimSize(i) && src.getDimSize(i) != 1)
+      return emitOpError() << "dimension " << i << " of size "
+                           << src.getDimSize(i)
+                           << " can only broadcast from size 1 (to "
+                           << dst.getDimSize(i) << ")";
+  return success();
+}
+
+LogicalResult ExpandDimsOp::verify() {
+  auto src = cast<RankedTensorType>(getSrc().getType());
+  auto dst = cast<RankedTensorType>(getResult().getType());
+  int64_t axis = getAxis();
+  if (axis < 0 || axis > src.getRank())
+    return emitOpError() << "axis " << axis << " is out of range [0, "
+                         << src.getRank() << "]";
+  SmallVector<int64_t> want(src.getShape());
+  want.insert(want.begin() + axis, 1);
+  if (dst.getShape() != ArrayRef<int64_t>(want) ||
+      dst.getElementType() != src.getElementType())
+    return emitOpError() << "result shape must be " << shapeStr(want)
+                         << " of " << src.getElementType() << ", got " << dst;
+  return success();
+}
+
+LogicalResult ReshapeOp::verify() {
+  auto src = cast<RankedTensorType>(getSrc().getType());
+  auto dst = cast<RankedTensorType>(getResult().getType());
+  if (src.getNumElements() != dst.getNumElements())
+    return emitOpError() << "element count changes from "
+                         << src.getNumElements() << " to "
+                         << dst.getNumElements();
+  if (src.getElementType() != dst.getElementType())
+    return emitOpError() << "element type changes from " << src.getElementType()
+                         << " to " << dst.getElementType();
+  return success();
+}
+
+LogicalResult TransOp::verify() {
+  auto src = cast<RankedTensorType>(getSrc().getType());
+  auto dst = cast<RankedTensorType>(getResult().getType());
+  if (src.getRank() != 2)
+    return emitOpError() << "operand must be 2-D, got rank " << src.getRank();
+  if (dst.getRank() != 2 || dst.getDimSize(0) != src.getDimSize(1) ||
+      dst.getDimSize(1) != src.getDimSize(0) ||
+      dst.getElementType() != src.getElementType())
+    return emitOpError() << "result must be the transpose "
+                         << shapeStr({src.getDimSize(1), src.getDimSize(0)})
+                         << " of " << src.getElementType() << ", got " << dst;
+  return success();
+}
+
+LogicalResult AddPtrOp::verify() {
+  if (getShapeOrScalar(getPtr().getType()) !=
+      getShapeOrScalar(getOffset().getType()))
+    return emitOpError() << "offset shape "
+                         << shapeStr(getShapeOrScalar(getOffset().getType()))
+                         << " differs from pointer shape "
+                         << shapeStr(getShapeOrScalar(getPtr().getType()));
+  return success();
+}
+
+/// Shared checks of load and store: the value and the mask have the pointers'
+/// shape and the value has the pointee type.
+static LogicalResult verifyAccess(Operation *op, Type ptrType, Type valueType,
+                                  Value mask, StringRef valueName) {
+  auto shape = getShapeOrScalar(ptrType);
+  auto pointee = cast<PtrType>(getElementTypeOrSelf(ptrType)).getPointeeType();
+  if (getShapeOrScalar(valueType) != shape ||
+      isa<RankedTensorType>(valueType) != isa<RankedTensorType>(ptrType))
+    return op->emitOpError() << valueName << " shape "
+                             << shapeStr(getShapeOrScalar(valueType))
+                             << " differs from pointer shape "
+                             << shapeStr(shape);
+  if (getElementTypeOrSelf(valueType) != pointee)
+    return op->emitOpError() << valueName << " element type "
+                             << getElementTypeOrSelf(valueType)
+                             << " differs from the pointee type " << pointee;
+  if (mask && (getShapeOrScalar(mask.getType()) != shape ||
+               isa<RankedTensorType>(mask.getType()) !=
+                   isa<RankedTensorType>(ptrType)))
+    return op->emitOpError() << "mask shape "
+                             << shapeStr(getShapeOrScalar(mask.getType()))
+                             << " differs from pointer shape "
+                             << shapeStr(shape);
+  return success();
+}
+
+LogicalResult LoadOp::verify() {
+  if (failed(verifyAccess(*this, getPtr().getType(), getResult().getType(),
+                          getMask(), "result")))
+    return failure();
+  if (getOther() && getOther().getType() != getResult().getType())
+    return emitOpError() << "`other` type " << getOther().getType()
+                         << " differs from result type "
+                         << getResult().getType();
+  if (getOther() && !getMask())
+    return emitOpError() << "`other` needs a mask";
+  return success();
+}
+
+LogicalResult StoreOp::verify() {
+  return verifyAccess(*this, getPtr().getType(), getValue().getType(),
+                      getMask(), "value");
+}
+
+LogicalResult DotOp::verify() {
+  auto a = getA().getType(), b = getB().getType();
+  auto c = getAcc().getType();
+  if (a.getRank() != 2 || b.getRank() != 2 || c.getRank() != 2)
+    return emitOpError() << "operands must be 2-D";
+  if (a.getElementType() != b.getElementType())
+    return emitOpError() << "a and b element types differ: "
+                         << a.getElementType() << " vs " << b.getElementType();
+  if (a.getDimSize(1) != b.getDimSize(0))
+    return emitOpError() << "inner dimensions differ: a is "
+                         << shapeStr(a.getShape()) << ", b is "
+                         << shapeStr(b.getShape());
+  if (c.getDimSize(0) != a.getDimSize(0) || c.getDimSize(1) != b.getDimSize(1))
+    return emitOpError() << "accumulator must be "
+                         << shapeStr({a.getDimSize(0), b.getDimSize(1)})
+                         << ", got " << shapeStr(c.getShape());
+  return success();
+}
+
+LogicalResult ReduceOp::verify() {
+  auto src = cast<RankedTensorType>(getSrc().getType());
+  if (getKind() != "sum" && getKind() != "max")
+    return emitOpError() << "kind must be \"sum\" or \"max\", got \""
+                         << getKind() << "\"";
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= src.getRank())
+    return emitOpError() << "axis " << axis << " is out of range [0, "
+                         << src.getRank() << ")";
+  if (src.getElementType().isInteger(1) || isa<PtrType>(src.getElementType()))
+    return emitOpError() << "cannot reduce elements of type "
+                         << src.getElementType();
+  SmallVector<int64_t> want(src.getShape());
+  want.erase(want.begin() + axis);
+  Type expected = want.empty()
+                      ? src.getElementType()
+                      : Type(RankedTensorType::get(want, src.getElementType()));
+  if (getResult().getType() != expected)
+    return emitOpError() << "result must be " << expected << ", got "
+                         << getResult().getType();
+  return success();
+}
+
+LogicalResult ConvertOp::verify() {
+  Type src = getSrc().getType(), dst = getResult().getType();
+  if (getShapeOrScalar(src) != getShapeOrScalar(dst) ||
+      isa<RankedTensorType>(src) != isa<RankedTensorType>(dst))
+    return emitOpError() << "shape changes from "
+                         << shapeStr(getShapeOrScalar(src)) << " to "
+                         << shapeStr(getShapeOrScalar(dst));
+  if (isa<PtrType>(getElementTypeOrSelf(src)) ||
+      isa<PtrType>(getElementTypeOrSelf(dst)))
+    return emitOpError() << "cannot convert pointers";
+  return success();
+}

@@ -1,0 +1,40 @@
+// The tile dialect's C++ face: dialect, the !tile.ptr type and the ops
+// generated from TileOps.td.
+#ifndef TESSEL_DIALECT_TILEOPS_H
+#define TESSEL_DIALECT_TILEOPS_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dialect/TileOpsDialect.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialect/TileOpsTypes.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialect/TileOps.h.inc"
+
+namespace tessel::tile {
+
+/// The element type of a scalar or of a tensor's elements.
+mlir::Type getElementTypeOrSelf(mlir::Type type);
+
+/// The shape of a tensor, or the empty shape of a scalar.
+llvm::ArrayRef<int64_t> getShapeOrScalar(mlir::Type type);
+
+/// `type`'s shape with element type `elem` (a scalar stays a scalar).
+mlir::Type withElementType(mlir::Type type, mlir::Type elem);
+
+/// Size in bytes of one element of a scalar type stored in global memory.
+unsigned getElementByteSize(mlir::Type elem);
+
+/// The attribute that marks a func.func as a tessel kernel entry point.
+inline constexpr llvm::StringLiteral kKernelAttrName = "tile.kernel";
+
+} // namespace tessel::tile
+
+#endif // TESSEL_DIALECT_TILEOPS_H

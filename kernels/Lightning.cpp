@@ -1,0 +1,405 @@
+// Argument validation, kernel caching and launch for Lightning Attention-2.
+// Every mistake a caller can make with shapes, dtypes, strides, slopes or
+// states is reported by name before any kernel runs.
+#include "kernels/Lightning.h"
+
+#include "fmt/format.h"
+#include "fmt/ranges.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <numeric>
+
+namespace tessel {
+
+using kernels::LightningConfig;
+using kernels::LightningSpec;
+
+std::vector<int64_t> TensorRef::effectiveStrides() const {
+  bool given = std::any_of(strides.begin(), strides.end(),
+                           [](int64_t s) { return s != 0; });
+  if (given)
+    return strides;
+  std::vector<int64_t> s(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i)
+    s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+size_t TensorRef::extentBytes() const {
+  auto s = effectiveStrides();
+  int64_t last = 0;
+  for (size_t i = 0; i < shape.size(); ++i)
+    last += (shape[i] - 1) * s[i];
+  return static_cast<size_t>(last + 1) * dtypeSize(dtype);
+}
+
+const char *layoutName(Layout layout) {
+  return layout == Layout::BHND ? "bhnd" : "bnhd";
+}
+
+namespace {
+
+llvm::Error fail(const std::string &message) {
+  return llvm::createStringError(message);
+}
+
+std::string dimsOf(Layout layout, char last) {
+  return layout == Layout::BHND ? fmt::format("(B, H, N, {})", last)
+                                : fmt::format("(B, N, H, {})", last);
+}
+
+/// A validated 4-D activation: its logical (b, h, n, ·) sizes and strides.
+struct View {
+  int64_t b, h, n, x;
+  int64_t sb, sh, sn;
+};
+
+llvm::Expected<View> checkActivation(const TensorRef &t, const char *name,
+                                     Layout layout, char lastDim) {
+  if (!t.present())
+    return fail(fmt::format("{}: data pointer is null", name));
+  if (t.shape.size() != 4)
+    return fail(fmt::format("{}: expected a 4-D tensor {} for layout {}, got "
+                            "shape [{}]",
+                            name, dimsOf(layout, lastDim), layoutName(layout),
+                            fmt::join(t.shape, ", ")));
+  if (!t.strides.empty() && t.strides.size() != 4)
+    return fail(fmt::format("{}: expected 4 strides, got {}", name,
+                            t.strides.size()));
+  for (int64_t d : t.shape)
+    if (d < 1)
+      return fail(fmt::format("{}: every dimension must be ≥ 1, got shape [{}]"
+                              "{}",
+                              name, fmt::join(t.shape, ", "),
+                              d == 0 ? " (an empty sequence, N = 0, has "
+                                       "nothing to attend to)"
+                                     : ""));
+  auto s = t.effectiveStrides();
+  if (s[3] != 1)
+    return fail(fmt::format(
+        "{}: the last dimension must be contiguous (stride 1), got strides "
+        "[{}]; pass a view whose rows are contiguous",
+        name, fmt::join(s, ", ")));
+  for (int64_t st : s)
+    if (st < 1)
+      return fail(fmt::format("{}: strides must be positive, got [{}]", name,
+                              fmt::join(s, ", ")));
+  View v;
+  v.b = t.shape[0];
+  v.x = t.shape[3];
+  v.sb = s[0];
+  if (layout == Layout::BHND) {
+    v.h = t.shape[1], v.n = t.shape[2], v.sh = s[1], v.sn = s[2];
+  } else {
+    v.n = t.shape[1], v.h = t.shape[2], v.sn = s[1], v.sh = s[2];
+  }
+  return v;
+}
+
+/// Outputs must not have two indices on one element.
+llvm::Error checkNoSelfOverlap(const TensorRef &t, const char *name) {
+  auto s = t.effectiveStrides();
+  std::vector<int> order(4);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](int a, int b) { return s[a] < s[b]; });
+  int64_t span = 1;
+  for (int d : order) {
+    if (t.shape[d] > 1 && s[d] < span)
+      return fail(fmt::format("{}: strides [{}] make elements of shape [{}] "
+                              "overlap; an output needs a non-overlapping "
+                              "layout",
+                              name, fmt::join(s, ", "),
+                              fmt::join(t.shape, ", ")));
+    if (t.shape[d] > 1)
+      span = s[d] * t.shape[d];
+  }
+  return llvm::Error::success();
+}
+
+bool rangesOverlap(const TensorRef &a, const TensorRef &b) {
+  auto a0 = reinterpret_cast<uintptr_t>(a.data), b0 = reinterpret_cast<uintptr_t>(b.data);
+  return a0 < b0 + b.extentBytes() && b0 < a0 + a.extentBytes();
+}
+
+llvm::Error checkSameDType(const TensorRef &t, const char *name,
+                           const TensorRef &ref, const char *refName) {
+  if (t.dtype != ref.dtype)
+    return fail(fmt::format("{}: dtype {} differs from {}'s {}", name,
+                            dtypeName(t.dtype), refName, dtypeName(ref.dtype)));
+  return llvm::Error::success();
+}
+
+llvm::Error checkState(const TensorRef &t, const char *name,
+                       const LightningDims &dims) {
+  std::vector<int64_t> want{dims.batch, dims.heads, dims.d, dims.e};
+  if (t.shape != want)
+    return fail(fmt::format("{}: expected shape [{}] (B, H, D, E), got [{}]",
+                            name, fmt::join(want, ", "),
+                            fmt::join(t.shape, ", ")));
+  if (t.dtype != DType::f32)
+    return fail(fmt::format("{}: the state is fp32, got {}", name,
+                            dtypeName(t.dtype)));
+  TensorRef contiguous = t;
+  contiguous.strides.clear();
+  if (t.effectiveStrides() != contiguous.effectiveStrides())
+    return fail(fmt::format("{}: must be contiguous, got strides [{}]", name,
+                            fmt::join(t.effectiveStrides(), ", ")));
+  return llvm::Error::success();
+}
+
+llvm::Error checkSlopes(const TensorRef &t, int64_t heads) {
+  if (!t.present())
+    return fail("slopes: data pointer is null (pass H zeros for no decay)");
+  if (t.dtype != DType::f32)
+    return fail(fmt::format("slopes: dtype must be f32, got {}",
+                            dtypeName(t.dtype)));
+  if (t.shape.size() != 1 || t.shape[0] != heads)
+    return fail(fmt::format("slopes: expected one value per head, shape [{}], "
+                            "got [{}]",
+                            heads, fmt::join(t.shape, ", ")));
+  auto stride = t.effectiveStrides();
+  if (stride[0] != 1)
+    return fail(fmt::format("slopes: must be contiguous, got stride {}",
+                            stride[0]));
+  const float *s = static_cast<const float *>(t.data);
+  for (int64_t h = 0; h < heads; ++h)
+    if (!std::isfinite(s[h]) || s[h] < 0)
+      return fail(fmt::format("slopes[{}] = {}: a decay rate must be a finite "
+                              "number ≥ 0 (λ = exp(−s) ≤ 1)",
+                              h, s[h]));
+  return llvm::Error::success();
+}
+
+/// Shared checks of q, k, v and the tensors shaped like them.
+llvm::Expected<LightningDims>
+checkQKV(const TensorRef &q, const TensorRef &k, const TensorRef &v,
+         Layout layout, View &vq, View &vk, View &vv) {
+  auto eq = checkActivation(q, "q", layout, 'D');
+  if (!eq) return eq.takeError();
+  auto ek = checkActivation(k, "k", layout, 'D');
+  if (!ek) return ek.takeError();
+  auto ev = checkActivation(v, "v", layout, 'E');
+  if (!ev) return ev.takeError();
+  vq = *eq, vk = *ek, vv = *ev;
+  if (!isFloat(q.dtype))
+    return fail(fmt::format("q: dtype must be bf16, f16 or f32, got {}",
+                            dtypeName(q.dtype)));
+  if (auto e = checkSameDType(k, "k", q, "q")) return std::move(e);
+  if (auto e = checkSameDType(v, "v", q, "q")) return std::move(e);
+  if (k.shape != q.shape)
+    return fail(fmt::format("k: shape [{}] differs from q's [{}]",
+                            fmt::join(k.shape, ", "), fmt::join(q.shape, ", ")));
+  if (vv.b != vq.b || vv.h != vq.h || vv.n != vq.n)
+    return fail(fmt::format("v: batch, heads and sequence length ({}, {}, {}) "
+                            "differ from q's ({}, {}, {})",
+                            vv.b, vv.h, vv.n, vq.b, vq.h, vq.n));
+  LightningDims dims{vq.b, vq.h, vq.n, vq.x, vv.x};
+  for (auto [dim, name] : {std::pair{dims.d, 'D'}, std::pair{dims.e, 'E'}})
+    if (dim % 16 != 0 || dim > 256)
+      return fail(fmt::format("head dimension {} = {} must be a multiple of 16 "
+                              "in [16, 256]",
+                              name, dim));
+  if (dims.seq > (int64_t(1) << 30) || dims.batch * dims.heads > (int64_t(1) << 31) - 1)
+    return fail(fmt::format("sequence length {} or B·H = {} exceeds the "
+                            "kernels' 32-bit indexing",
+                            dims.seq, dims.batch * dims.heads));
+  return dims;
+}
+
+llvm::Error checkOutputLike(const TensorRef &out, const char *name,
+                            const TensorRef &like, const char *likeName,
+                            Layout layout, View &view) {
+  auto e = checkActivation(out, name, layout, likeName[0] == 'v' ? 'E' : 'D');
+  if (!e) return e.takeError();
+  view = *e;
+  if (out.shape != like.shape)
+    return fail(fmt::format("{}: shape [{}] must equal {}'s [{}]", name,
+                            fmt::join(out.shape, ", "), likeName,
+                            fmt::join(like.shape, ", ")));
+  if (auto err = checkSameDType(out, name, like, likeName)) return err;
+  return checkNoSelfOverlap(out, name);
+}
+
+llvm::Error checkDisjoint(const std::vector<std::pair<const TensorRef *, const char *>> &outs,
+                          const std::vector<std::pair<const TensorRef *, const char *>> &all) {
+  for (auto [o, oname] : outs) {
+    if (!o->present())
+      continue;
+    for (auto [t, tname] : all)
+      if (o != t && t->present() && rangesOverlap(*o, *t))
+        return fail(fmt::format("{} overlaps {} in memory; outputs must not "
+                                "alias other arguments",
+                                oname, tname));
+  }
+  return llvm::Error::success();
+}
+
+/// Compiled kernels, built once per (pass, spec, config).
+using Builder = llvm::Expected<Kernel> (*)(const LightningSpec &,
+                                           const LightningConfig &);
+llvm::Expected<std::shared_ptr<const Kernel>>
+getKernel(const char *pass, Builder build, const LightningSpec &spec,
+          const LightningConfig &config) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const Kernel>> cache;
+  std::string key = std::string(pass) + "/" + spec.str() + "/" + config.str();
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(key);
+  if (it != cache.end())
+    return it->second;
+  auto kernel = build(spec, config);
+  if (!kernel)
+    return kernel.takeError();
+  auto shared = std::make_shared<const Kernel>(std::move(*kernel));
+  cache.emplace(key, shared);
+  return shared;
+}
+
+LaunchArg bufferArg(const TensorRef &t) {
+  return LaunchArg::buffer(t.data, t.extentBytes(), t.dtype);
+}
+
+void pushStrides(std::vector<LaunchArg> &args, const View &v) {
+  args.push_back(LaunchArg::i64(v.sb));
+  args.push_back(LaunchArg::i64(v.sh));
+  args.push_back(LaunchArg::i64(v.sn));
+}
+
+int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+} // namespace
+
+llvm::Error lightningForward(const LightningForwardArgs &a,
+                             const LightningOptions &options) {
+  if (auto e = kernels::validateConfig(options.config)) return e;
+  View vq, vk, vv, vo;
+  auto dims = checkQKV(a.q, a.k, a.v, a.layout, vq, vk, vv);
+  if (!dims) return dims.takeError();
+  if (auto e = checkOutputLike(a.o, "o", a.v, "v", a.layout, vo)) return e;
+  if (auto e = checkSlopes(a.slopes, dims->heads)) return e;
+  if (!std::isfinite(a.scale))
+    return fail(fmt::format("scale must be finite, got {}", a.scale));
+  if (a.initialState.present())
+    if (auto e = checkState(a.initialState, "initial_state", *dims)) return e;
+  if (a.finalState.present())
+    if (auto e = checkState(a.finalState, "final_state", *dims)) return e;
+  if (auto e = checkDisjoint(
+          {{&a.o, "o"}, {&a.finalState, "final_state"}},
+          {{&a.q, "q"}, {&a.k, "k"}, {&a.v, "v"}, {&a.o, "o"},
+           {&a.slopes, "slopes"}, {&a.initialState, "initial_state"},
+           {&a.finalState, "final_state"}}))
+    return e;
+
+  LightningSpec spec{static_cast<int>(dims->d), static_cast<int>(dims->e),
+                     a.q.dtype, a.initialState.present(),
+                     a.finalState.present()};
+  auto kernel = getKernel("fwd", kernels::buildLightningForward, spec,
+                          options.config);
+  if (!kernel) return kernel.takeError();
+
+  std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.v),
+                              bufferArg(a.o), bufferArg(a.slopes)};
+  if (spec.initialState) args.push_back(bufferArg(a.initialState));
+  if (spec.finalState) args.push_back(bufferArg(a.finalState));
+  args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->seq)));
+  args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->heads)));
+  args.push_back(LaunchArg::f32(a.scale));
+  for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
+  int be = kernels::clampBlock(options.config.blockE, spec.e);
+  Grid grid{dims->batch * dims->heads, cdiv(spec.e, be), 1};
+  return launch(**kernel, grid, args, options.backend);
+}
+
+llvm::Error lightningBackward(const LightningBackwardArgs &a,
+                              const LightningOptions &options) {
+  if (auto e = kernels::validateConfig(options.config)) return e;
+  View vq, vk, vv, vdo, vdq, vdk, vdv;
+  auto dims = checkQKV(a.q, a.k, a.v, a.layout, vq, vk, vv);
+  if (!dims) return dims.takeError();
+  {
+    auto e = checkActivation(a.dO, "do", a.layout, 'E');
+    if (!e) return e.takeError();
+    vdo = *e;
+    if (a.dO.shape != a.v.shape)
+      return fail(fmt::format("do: shape [{}] must equal v's [{}]",
+                              fmt::join(a.dO.shape, ", "),
+                              fmt::join(a.v.shape, ", ")));
+    if (auto err = checkSameDType(a.dO, "do", a.q, "q")) return err;
+  }
+  if (auto e = checkOutputLike(a.dq, "dq", a.q, "q", a.layout, vdq)) return e;
+  if (auto e = checkOutputLike(a.dk, "dk", a.k, "k", a.layout, vdk)) return e;
+  if (auto e = checkOutputLike(a.dv, "dv", a.v, "v", a.layout, vdv)) return e;
+  if (auto e = checkSlopes(a.slopes, dims->heads)) return e;
+  if (!std::isfinite(a.scale))
+    return fail(fmt::format("scale must be finite, got {}", a.scale));
+  if (a.initialState.present() != a.dInitialState.present())
+    return fail(a.initialState.present()
+                    ? "d_initial_state: required when initial_state is given"
+                    : "d_initial_state: given without an initial_state");
+  if (a.initialState.present()) {
+    if (auto e = checkState(a.initialState, "initial_state", *dims)) return e;
+    if (auto e = checkState(a.dInitialState, "d_initial_state", *dims)) return e;
+  }
+  if (a.dFinalState.present())
+    if (auto e = checkState(a.dFinalState, "d_final_state", *dims)) return e;
+  if (auto e = checkDisjoint(
+          {{&a.dq, "dq"}, {&a.dk, "dk"}, {&a.dv, "dv"},
+           {&a.dInitialState, "d_initial_state"}},
+          {{&a.q, "q"}, {&a.k, "k"}, {&a.v, "v"}, {&a.dO, "do"},
+           {&a.dq, "dq"}, {&a.dk, "dk"}, {&a.dv, "dv"}, {&a.slopes, "slopes"},
+           {&a.initialState, "initial_state"},
+           {&a.dInitialState, "d_initial_state"},
+           {&a.dFinalState, "d_final_state"}}))
+    return e;
+
+  LightningSpec spec{static_cast<int>(dims->d), static_cast<int>(dims->e),
+                     a.q.dtype, a.initialState.present(),
+                     a.dFinalState.present()};
+  const LightningConfig &cfg = options.config;
+  auto dq = getKernel("bwd_dq", kernels::buildLightningBackwardDq, spec, cfg);
+  if (!dq) return dq.takeError();
+  auto dk = getKernel("bwd_dk", kernels::buildLightningBackwardDk, spec, cfg);
+  if (!dk) return dk.takeError();
+  auto dv = getKernel("bwd_dv", kernels::buildLightningBackwardDv, spec, cfg);
+  if (!dv) return dv.takeError();
+
+  auto tail = [&](std::vector<LaunchArg> &args) {
+    args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->seq)));
+    args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->heads)));
+    args.push_back(LaunchArg::f32(a.scale));
+  };
+  int64_t bh = dims->batch * dims->heads;
+  int bd = kernels::clampBlock(cfg.blockD, spec.d);
+  int be = kernels::clampBlock(cfg.blockEBwd, spec.e);
+
+  std::vector<LaunchArg> qArgs{bufferArg(a.k), bufferArg(a.v), bufferArg(a.dO),
+                               bufferArg(a.dq), bufferArg(a.slopes)};
+  if (spec.initialState) qArgs.push_back(bufferArg(a.initialState));
+  tail(qArgs);
+  for (const View *v : {&vk, &vv, &vdo, &vdq}) pushStrides(qArgs, *v);
+  if (auto e = launch(**dq, {bh, cdiv(spec.d, bd), 1}, qArgs, options.backend))
+    return e;
+
+  std::vector<LaunchArg> kArgs{bufferArg(a.q), bufferArg(a.v), bufferArg(a.dO),
+                               bufferArg(a.dk), bufferArg(a.slopes)};
+  if (spec.finalState) kArgs.push_back(bufferArg(a.dFinalState));
+  if (spec.initialState) kArgs.push_back(bufferArg(a.dInitialState));
+  tail(kArgs);
+  for (const View *v : {&vq, &vv, &vdo, &vdk}) pushStrides(kArgs, *v);
+  if (auto e = launch(**dk, {bh, cdiv(spec.d, bd), 1}, kArgs, options.backend))
+    return e;
+
+  std::vector<LaunchArg> vArgs{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dO),
+                               bufferArg(a.dv), bufferArg(a.slopes)};
+  if (spec.finalState) vArgs.push_back(bufferArg(a.dFinalState));
+  tail(vArgs);
+  for (const View *v : {&vq, &vk, &vdo, &vdv}) pushStrides(vArgs, *v);
+  return launch(**dv, {bh, cdiv(spec.e, be), 1}, vArgs, options.backend);
+}
+
+} // namespace tessel

@@ -1,0 +1,74 @@
+// Host entry points of Lightning Attention-2: validate every argument, pick
+// (and cache) the specialized kernels, and launch them. Tensors are strided
+// views, so (b, h, n, d) and (b, n, h, d) inputs both work without copies.
+#ifndef TESSEL_KERNELS_LIGHTNING_H
+#define TESSEL_KERNELS_LIGHTNING_H
+
+#include "kernels/LightningKernels.h"
+#include "runtime/Launch.h"
+#include "llvm/Support/Error.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+
+namespace tessel {
+
+/// A strided view of host memory. `strides` are in elements; all zero means
+/// contiguous (row-major).
+struct TensorRef {
+  void *data = nullptr;
+  DType dtype = DType::bf16;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides;
+
+  bool present() const { return data != nullptr; }
+  /// The strides, filling in row-major ones when none were given.
+  std::vector<int64_t> effectiveStrides() const;
+  /// Bytes from the first to one past the last element.
+  size_t extentBytes() const;
+};
+
+/// How the four dimensions of q, k, v, o (and their gradients) are ordered.
+enum class Layout { BHND, BNHD };
+const char *layoutName(Layout layout);
+
+struct LightningOptions {
+  Backend backend = Backend::Auto;
+  kernels::LightningConfig config;
+};
+
+struct LightningForwardArgs {
+  TensorRef q, k, v; ///< (B,H,N,D), (B,H,N,D), (B,H,N,E) in `layout` order
+  TensorRef o;       ///< output, shaped like v
+  Layout layout = Layout::BHND;
+  TensorRef slopes;  ///< (H) f32: λ_h = exp(−s_h), s_h ≥ 0; 0 = no decay
+  float scale = 1.0f;
+  TensorRef initialState; ///< optional input (B,H,D,E) f32, contiguous
+  TensorRef finalState;   ///< optional output (B,H,D,E) f32, contiguous
+};
+
+struct LightningBackwardArgs {
+  TensorRef q, k, v, dO;  ///< inputs of the forward pass and dL/dO
+  TensorRef dq, dk, dv;   ///< outputs, shaped like q, k, v
+  Layout layout = Layout::BHND;
+  TensorRef slopes;
+  float scale = 1.0f;
+  TensorRef initialState;  ///< the forward's S0, if it had one
+  TensorRef dInitialState; ///< output dL/dS0; required iff initialState is
+  TensorRef dFinalState;   ///< optional input dL/dS_N
+};
+
+llvm::Error lightningForward(const LightningForwardArgs &args,
+                             const LightningOptions &options = {});
+llvm::Error lightningBackward(const LightningBackwardArgs &args,
+                              const LightningOptions &options = {});
+
+/// The problem sizes read off validated arguments.
+struct LightningDims {
+  int64_t batch, heads, seq, d, e;
+};
+
+} // namespace tessel
+
+#endif // TESSEL_KERNELS_LIGHTNING_H

@@ -1,0 +1,53 @@
+// End-to-end numerics check of the Lightning kernels against the float64
+// reference: fresh random inputs in the requested dtype and layout, poisoned
+// outputs, one call, relative error of every output. Used by `tessel demo`,
+// `tessel run --check` and the tests.
+#ifndef TESSEL_KERNELS_LIGHTNINGCHECK_H
+#define TESSEL_KERNELS_LIGHTNINGCHECK_H
+
+#include "kernels/Lightning.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tessel {
+
+struct LightningProblem {
+  int64_t batch = 1, heads = 2, seq = 100, d = 32, e = 32;
+  Layout layout = Layout::BHND;
+  DType dtype = DType::bf16;
+  /// One decay rate per head (size `heads`).
+  std::vector<float> slopes;
+  float scale = 1.0f;
+  bool initialState = false;
+  bool finalState = false;
+  bool backward = false;
+  uint64_t seed = 0;
+
+  std::string str() const;
+};
+
+/// ALiBi-style slopes 2^(−8(h+1)/H), as Lightning Attention uses.
+std::vector<float> alibiSlopes(int64_t heads);
+
+/// The relative-error bound of DESIGN.md §1 for inputs of `dtype`.
+double toleranceFor(DType dtype);
+
+struct LightningCheckResult {
+  /// (output name, ‖out − ref‖ / ‖ref‖) for every output that was produced.
+  std::vector<std::pair<std::string, double>> errors;
+  double tolerance = 0;
+  /// Wall time of the tessel calls (kernel build on first use included).
+  double seconds = 0;
+  bool ok() const;
+  double worst() const;
+};
+
+llvm::Expected<LightningCheckResult>
+checkLightning(const LightningProblem &problem,
+               const LightningOptions &options = {});
+
+} // namespace tessel
+
+#endif // TESSEL_KERNELS_LIGHTNINGCHECK_H

@@ -1,0 +1,347 @@
+// Lightning Attention-2 in the DSL. Block form (DESIGN.md §1), block b of C
+// rows (L = its real length, L < C only for the last block), λ = exp(-s):
+//
+//   O_b      = [(Q_b K_bᵀ) ⊙ M] V_b + Λ_q Q_b KV_b      M_ij = λ^(i−j), i ≥ j
+//   KV_{b+1} = λ^L KV_b + (Λ_k K_b)ᵀ V_b               Λ_q = λ^(i+1), Λ_k = λ^(L−1−i)
+//
+// and backward, with G_b the gradient of KV_b swept in reverse:
+//
+//   dQ_b = [(dO_b V_bᵀ) ⊙ M] K_b + Λ_q dO_b KV_bᵀ
+//   dK_b = [(dO_b V_bᵀ) ⊙ M]ᵀ Q_b + Λ_k V_b G_{b+1}ᵀ
+//   dV_b = [(Q_b K_bᵀ) ⊙ M]ᵀ dO_b + Λ_k K_b G_{b+1}
+//   G_b  = λ^L G_{b+1} + (Λ_q Q_b)ᵀ dO_b
+//
+// The scale multiplies q: it is applied to O, to dQ, to the intra part of dK
+// and dV and to the (Λ_q Q)ᵀ dO term of G. The state is fp32 and becomes a
+// 16-bit dot operand only inside dot(). The decay mask is applied by select,
+// never by multiplying an overflowing λ^(i−j) by 0; rows past L get Λ = 0 by
+// select as well.
+#include "kernels/LightningKernels.h"
+
+#include "dsl/KernelBuilder.h"
+
+namespace tessel::kernels {
+
+using namespace dsl;
+
+std::string LightningConfig::str() const {
+  return "C" + std::to_string(blockC) + "_E" + std::to_string(blockE) + "_D" +
+         std::to_string(blockD) + "_Eb" + std::to_string(blockEBwd);
+}
+
+std::string LightningSpec::str() const {
+  return "d" + std::to_string(d) + "_e" + std::to_string(e) + "_" +
+         dtypeName(dtype) + (initialState ? "_s0" : "") +
+         (finalState ? "_sn" : "");
+}
+
+int clampBlock(int block, int dim) {
+  int rounded = (dim + 15) / 16 * 16;
+  return block < rounded ? block : rounded;
+}
+
+llvm::Error validateConfig(const LightningConfig &c) {
+  auto check = [](int v, const char *name) -> llvm::Error {
+    if (v < 16 || v > 256 || v % 16 != 0)
+      return llvm::createStringError(
+          std::string("LightningConfig.") + name +
+          " must be a multiple of 16 in [16, 256], got " + std::to_string(v));
+    return llvm::Error::success();
+  };
+  if (auto e = check(c.blockC, "blockC")) return e;
+  if (auto e = check(c.blockE, "blockE")) return e;
+  if (auto e = check(c.blockD, "blockD")) return e;
+  return check(c.blockEBwd, "blockEBwd");
+}
+
+namespace {
+
+/// Row strides of one (b, h, n, ·) tensor, last dimension contiguous.
+struct Strides {
+  Tile batch, head, row;
+};
+
+Strides strideArgs(KernelBuilder &kb, const std::string &name) {
+  return {kb.scalarArg(name + "_stride_b", DType::i64),
+          kb.scalarArg(name + "_stride_h", DType::i64),
+          kb.scalarArg(name + "_stride_n", DType::i64)};
+}
+
+/// Everything the four kernels share: the program's (batch, head), the decay
+/// tiles that depend only on the row index, and pointer arithmetic.
+struct Common {
+  int C;
+  DType T;
+  Tile heads, n, scale, s, bh;
+  Tile b, h;
+  Tile rows;        // [C] i32
+  Tile fi;          // [C] f32 row index
+  Tile intraDecay;  // [C, C] λ^(i−j) where i ≥ j, else 0
+  Tile qDecay;      // [C] λ^(i+1)
+  Tile numBlocks;
+
+  Common(KernelBuilder &kb, const LightningSpec &spec,
+         const LightningConfig &cfg, Tile slopes)
+      : C(cfg.blockC), T(spec.dtype) {
+    n = kb.scalarArg("n", DType::i32);
+    heads = kb.scalarArg("heads", DType::i32);
+    scale = kb.scalarArg("scale", DType::f32);
+    bh = programId(0);
+    b = bh / heads;
+    h = bh % heads;
+    s = load(slopes + h);
+    rows = arange(0, C);
+    fi = rows.to(DType::f32);
+    Tile causal = column(rows) >= row(rows);
+    intraDecay = where(causal, exp(-s * (column(fi) - row(fi))), 0.0);
+    qDecay = exp(-s * (fi + 1.0));
+    numBlocks = cdiv(n, C);
+  }
+
+  /// Base pointer of this program's (b, h) slice.
+  Tile base(const Tile &ptr, const Strides &st) const {
+    return ptr + b.to(DType::i64) * st.batch + h.to(DType::i64) * st.head;
+  }
+
+  /// [rows × cols] pointers of a row-major slice with row stride `rowStride`.
+  Tile ptrs(const Tile &base, const Tile &rowStride, const Tile &rowIdx,
+            const Tile &cols) const {
+    return base + column(rowIdx.to(DType::i64) * rowStride) + row(cols);
+  }
+
+  /// Pointers into this (b, h)'s d×e fp32 state, rows `r`, columns `c`.
+  Tile statePtrs(const Tile &state, int d, int e, const Tile &r,
+                 const Tile &c) const {
+    return state + bh.to(DType::i64) * (int64_t(d) * e) + column(r * e) +
+           row(c);
+  }
+
+  /// The per-block quantities: first row, real length and row mask.
+  struct Block {
+    Tile start, len, fLen, rowIdx, rowMask, kDecay, blockDecay;
+  };
+  Block block(const Tile &blk) const {
+    Block bl;
+    bl.start = blk * C;
+    bl.len = minimum(n - bl.start, C);
+    bl.fLen = bl.len.to(DType::f32);
+    bl.rowIdx = bl.start + rows;
+    bl.rowMask = rows < bl.len;
+    bl.kDecay = where(bl.rowMask, exp(-s * (bl.fLen - 1.0 - fi)), 0.0);
+    bl.blockDecay = exp(-s * bl.fLen);
+    return bl;
+  }
+};
+
+std::string kernelName(const char *pass, const LightningSpec &spec,
+                       const LightningConfig &cfg) {
+  return std::string("lightning_") + pass + "_" + spec.str() + "_" + cfg.str();
+}
+
+llvm::Error validateSpec(const LightningSpec &spec) {
+  for (int dim : {spec.d, spec.e})
+    if (dim < 16 || dim > 256 || dim % 16 != 0)
+      return llvm::createStringError(
+          "Lightning head dimensions must be multiples of 16 in [16, 256], "
+          "got d=" + std::to_string(spec.d) + ", e=" + std::to_string(spec.e));
+  if (!isFloat(spec.dtype))
+    return llvm::createStringError(std::string("Lightning dtype must be bf16, "
+                                               "f16 or f32, got ") +
+                                   dtypeName(spec.dtype));
+  return llvm::Error::success();
+}
+
+} // namespace
+
+llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
+                                             const LightningConfig &cfg) {
+  if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = validateConfig(cfg)) return std::move(err);
+  const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockE, E);
+  const DType T = spec.dtype;
+
+  KernelBuilder kb(kernelName("fwd", spec, cfg));
+  Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), v = kb.ptrArg("v", T),
+       o = kb.ptrArg("o", T);
+  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  Tile s0 = spec.initialState ? kb.ptrArg("initial_state", DType::f32) : Tile();
+  Tile sN = spec.finalState ? kb.ptrArg("final_state", DType::f32) : Tile();
+  Common cm(kb, spec, cfg, slopes);
+  Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
+          sv = strideArgs(kb, "v"), so = strideArgs(kb, "o");
+
+  Tile dcols = arange(0, D);
+  Tile ecols = programId(1) * BE + arange(0, BE);
+  Tile eMask = ecols < E;
+  Tile qBase = cm.base(q, sq), kBase = cm.base(k, sk), vBase = cm.base(v, sv),
+       oBase = cm.base(o, so);
+
+  Tile kv0 = spec.initialState
+                 ? load(cm.statePtrs(s0, D, E, dcols, ecols), row(eMask))
+                 : zeros({D, BE}, DType::f32);
+
+  auto out = kb.forRange(0, cm.numBlocks, {kv0}, [&](Tile blk, auto carried) {
+    Tile kv = carried[0];
+    auto bl = cm.block(blk);
+    Tile ioMask = column(bl.rowMask) & row(eMask);
+    Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), column(bl.rowMask));
+    Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), column(bl.rowMask));
+    Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), ioMask);
+
+    Tile scores = dot(qb, trans(kb_)) * cm.intraDecay;
+    Tile intra = dot(scores.to(T), vb);
+    Tile inter = dot(qb, kv.to(T)) * column(cm.qDecay);
+    store(cm.ptrs(oBase, so.row, bl.rowIdx, ecols),
+          ((intra + inter) * cm.scale).to(T), ioMask);
+
+    Tile kDecayed = (kb_ * column(bl.kDecay)).to(T);
+    return std::vector<Tile>{kv * bl.blockDecay + dot(trans(kDecayed), vb)};
+  });
+  if (spec.finalState)
+    store(cm.statePtrs(sN, D, E, dcols, ecols), out[0], row(eMask));
+  return kb.finish();
+}
+
+llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
+                                                const LightningConfig &cfg) {
+  if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = validateConfig(cfg)) return std::move(err);
+  const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockD, D);
+  const DType T = spec.dtype;
+
+  KernelBuilder kb(kernelName("bwd_dq", spec, cfg));
+  Tile k = kb.ptrArg("k", T), v = kb.ptrArg("v", T), dO = kb.ptrArg("do", T),
+       dq = kb.ptrArg("dq", T);
+  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  Tile s0 = spec.initialState ? kb.ptrArg("initial_state", DType::f32) : Tile();
+  Common cm(kb, spec, cfg, slopes);
+  Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v"),
+          sdo = strideArgs(kb, "do"), sdq = strideArgs(kb, "dq");
+
+  Tile dcols = programId(1) * BD + arange(0, BD);
+  Tile dMask = dcols < D;
+  Tile ecols = arange(0, E);
+  Tile kBase = cm.base(k, sk), vBase = cm.base(v, sv), doBase = cm.base(dO, sdo),
+       dqBase = cm.base(dq, sdq);
+
+  // KV[dcols, :] (BD × E): dq's columns only need these rows of the state.
+  Tile kv0 = spec.initialState
+                 ? load(cm.statePtrs(s0, D, E, dcols, ecols), column(dMask))
+                 : zeros({BD, E}, DType::f32);
+  kb.forRange(0, cm.numBlocks, {kv0}, [&](Tile blk, auto carried) {
+    Tile kv = carried[0];
+    auto bl = cm.block(blk);
+    Tile kMask = column(bl.rowMask) & row(dMask);
+    Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), kMask);
+    Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), column(bl.rowMask));
+    Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), column(bl.rowMask));
+
+    Tile dScores = dot(dob, trans(vb)) * cm.intraDecay;
+    Tile intra = dot(dScores.to(T), kb_);
+    Tile inter = dot(dob, trans(kv).to(T)) * column(cm.qDecay);
+    store(cm.ptrs(dqBase, sdq.row, bl.rowIdx, dcols),
+          ((intra + inter) * cm.scale).to(T), kMask);
+
+    Tile kDecayed = (kb_ * column(bl.kDecay)).to(T);
+    return std::vector<Tile>{kv * bl.blockDecay + dot(trans(kDecayed), vb)};
+  });
+  return kb.finish();
+}
+
+llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
+                                                const LightningConfig &cfg) {
+  if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = validateConfig(cfg)) return std::move(err);
+  const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockD, D);
+  const DType T = spec.dtype;
+
+  KernelBuilder kb(kernelName("bwd_dk", spec, cfg));
+  Tile q = kb.ptrArg("q", T), v = kb.ptrArg("v", T), dO = kb.ptrArg("do", T),
+       dk = kb.ptrArg("dk", T);
+  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  Tile dsN = spec.finalState ? kb.ptrArg("d_final_state", DType::f32) : Tile();
+  Tile ds0 =
+      spec.initialState ? kb.ptrArg("d_initial_state", DType::f32) : Tile();
+  Common cm(kb, spec, cfg, slopes);
+  Strides sq = strideArgs(kb, "q"), sv = strideArgs(kb, "v"),
+          sdo = strideArgs(kb, "do"), sdk = strideArgs(kb, "dk");
+
+  Tile dcols = programId(1) * BD + arange(0, BD);
+  Tile dMask = dcols < D;
+  Tile ecols = arange(0, E);
+  Tile qBase = cm.base(q, sq), vBase = cm.base(v, sv), doBase = cm.base(dO, sdo),
+       dkBase = cm.base(dk, sdk);
+
+  // G[dcols, :] (BD × E), the gradient of the state after the current block.
+  Tile g0 = spec.finalState
+                ? load(cm.statePtrs(dsN, D, E, dcols, ecols), column(dMask))
+                : zeros({BD, E}, DType::f32);
+  auto out = kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
+    Tile g = carried[0];
+    auto bl = cm.block(cm.numBlocks - 1 - i);
+    Tile qMask = column(bl.rowMask) & row(dMask);
+    Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qMask);
+    Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), column(bl.rowMask));
+    Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), column(bl.rowMask));
+
+    Tile dScores = dot(dob, trans(vb)) * cm.intraDecay;
+    Tile intra = dot(trans(dScores).to(T), qb) * cm.scale;
+    Tile inter = dot(vb, trans(g).to(T)) * column(bl.kDecay);
+    store(cm.ptrs(dkBase, sdk.row, bl.rowIdx, dcols), (intra + inter).to(T),
+          qMask);
+
+    Tile qDecayed = (qb * column(cm.qDecay) * cm.scale).to(T);
+    return std::vector<Tile>{g * bl.blockDecay + dot(trans(qDecayed), dob)};
+  });
+  if (spec.initialState)
+    store(cm.statePtrs(ds0, D, E, dcols, ecols), out[0], column(dMask));
+  return kb.finish();
+}
+
+llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
+                                                const LightningConfig &cfg) {
+  if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = validateConfig(cfg)) return std::move(err);
+  const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockEBwd, E);
+  const DType T = spec.dtype;
+
+  KernelBuilder kb(kernelName("bwd_dv", spec, cfg));
+  Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), dO = kb.ptrArg("do", T),
+       dv = kb.ptrArg("dv", T);
+  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  Tile dsN = spec.finalState ? kb.ptrArg("d_final_state", DType::f32) : Tile();
+  Common cm(kb, spec, cfg, slopes);
+  Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
+          sdo = strideArgs(kb, "do"), sdv = strideArgs(kb, "dv");
+
+  Tile dcols = arange(0, D);
+  Tile ecols = programId(1) * BE + arange(0, BE);
+  Tile eMask = ecols < E;
+  Tile qBase = cm.base(q, sq), kBase = cm.base(k, sk), doBase = cm.base(dO, sdo),
+       dvBase = cm.base(dv, sdv);
+
+  // G[:, ecols] (D × BE).
+  Tile g0 = spec.finalState
+                ? load(cm.statePtrs(dsN, D, E, dcols, ecols), row(eMask))
+                : zeros({D, BE}, DType::f32);
+  kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
+    Tile g = carried[0];
+    auto bl = cm.block(cm.numBlocks - 1 - i);
+    Tile ioMask = column(bl.rowMask) & row(eMask);
+    Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), column(bl.rowMask));
+    Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), column(bl.rowMask));
+    Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), ioMask);
+
+    Tile scores = dot(qb, trans(kb_)) * cm.intraDecay;
+    Tile intra = dot(trans(scores).to(T), dob) * cm.scale;
+    Tile inter = dot(kb_, g.to(T)) * column(bl.kDecay);
+    store(cm.ptrs(dvBase, sdv.row, bl.rowIdx, ecols), (intra + inter).to(T),
+          ioMask);
+
+    Tile qDecayed = (qb * column(cm.qDecay) * cm.scale).to(T);
+    return std::vector<Tile>{g * bl.blockDecay + dot(trans(qDecayed), dob)};
+  });
+  return kb.finish();
+}
+
+} // namespace tessel::kernels

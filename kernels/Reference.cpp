@@ -1,0 +1,128 @@
+// Float64 recurrence for causal linear attention with decay, forward and
+// reverse mode.
+#include "kernels/Reference.h"
+
+#include <cmath>
+
+namespace tessel::reference {
+
+Forward forward(const Problem &p) {
+  const int64_t N = p.seq, D = p.d, E = p.e;
+  Forward out;
+  out.o.assign(p.batch * p.heads * N * E, 0.0);
+  out.final.assign(p.batch * p.heads * D * E, 0.0);
+  std::vector<double> S(D * E);
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < p.heads; ++h) {
+      int64_t bh = b * p.heads + h;
+      double lambda = std::exp(-p.slopes[h]);
+      if (p.initial.empty())
+        std::fill(S.begin(), S.end(), 0.0);
+      else
+        std::copy(p.initial.begin() + bh * D * E,
+                  p.initial.begin() + (bh + 1) * D * E, S.begin());
+      for (int64_t t = 0; t < N; ++t) {
+        const double *q = &p.q[(bh * N + t) * D];
+        const double *k = &p.k[(bh * N + t) * D];
+        const double *v = &p.v[(bh * N + t) * E];
+        for (int64_t i = 0; i < D; ++i)
+          for (int64_t j = 0; j < E; ++j)
+            S[i * E + j] = lambda * S[i * E + j] + k[i] * v[j];
+        double *o = &out.o[(bh * N + t) * E];
+        for (int64_t i = 0; i < D; ++i)
+          for (int64_t j = 0; j < E; ++j)
+            o[j] += p.scale * q[i] * S[i * E + j];
+      }
+      std::copy(S.begin(), S.end(), out.final.begin() + bh * D * E);
+    }
+  return out;
+}
+
+Backward backward(const Problem &p, const std::vector<double> &dO,
+                  const std::vector<double> &dFinal) {
+  const int64_t N = p.seq, D = p.d, E = p.e;
+  Backward out;
+  out.dq.assign(p.batch * p.heads * N * D, 0.0);
+  out.dk.assign(p.batch * p.heads * N * D, 0.0);
+  out.dv.assign(p.batch * p.heads * N * E, 0.0);
+  if (!p.initial.empty())
+    out.dInitial.assign(p.batch * p.heads * D * E, 0.0);
+  std::vector<double> S(D * E), G(D * E);
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < p.heads; ++h) {
+      int64_t bh = b * p.heads + h;
+      double lambda = std::exp(-p.slopes[h]);
+      // dq_t = scale · dO_t S_tᵀ, with S_t replayed forward.
+      if (p.initial.empty())
+        std::fill(S.begin(), S.end(), 0.0);
+      else
+        std::copy(p.initial.begin() + bh * D * E,
+                  p.initial.begin() + (bh + 1) * D * E, S.begin());
+      for (int64_t t = 0; t < N; ++t) {
+        const double *k = &p.k[(bh * N + t) * D];
+        const double *v = &p.v[(bh * N + t) * E];
+        const double *go = &dO[(bh * N + t) * E];
+        double *dq = &out.dq[(bh * N + t) * D];
+        for (int64_t i = 0; i < D; ++i) {
+          double acc = 0;
+          for (int64_t j = 0; j < E; ++j) {
+            S[i * E + j] = lambda * S[i * E + j] + k[i] * v[j];
+            acc += go[j] * S[i * E + j];
+          }
+          dq[i] = p.scale * acc;
+        }
+      }
+      // G_t = ∂L/∂S_t, swept backwards: G_t = λ G_{t+1} + scale · q_tᵀ dO_t;
+      // dk_t = v_t G_tᵀ, dv_t = k_t G_t.
+      if (dFinal.empty())
+        std::fill(G.begin(), G.end(), 0.0);
+      else
+        std::copy(dFinal.begin() + bh * D * E,
+                  dFinal.begin() + (bh + 1) * D * E, G.begin());
+      for (int64_t t = N - 1; t >= 0; --t) {
+        const double *q = &p.q[(bh * N + t) * D];
+        const double *k = &p.k[(bh * N + t) * D];
+        const double *v = &p.v[(bh * N + t) * E];
+        const double *go = &dO[(bh * N + t) * E];
+        for (int64_t i = 0; i < D; ++i)
+          for (int64_t j = 0; j < E; ++j)
+            G[i * E + j] += p.scale * q[i] * go[j];
+        double *dk = &out.dk[(bh * N + t) * D];
+        double *dv = &out.dv[(bh * N + t) * E];
+        for (int64_t i = 0; i < D; ++i) {
+          double acc = 0;
+          for (int64_t j = 0; j < E; ++j)
+            acc += v[j] * G[i * E + j];
+          dk[i] = acc;
+        }
+        for (int64_t j = 0; j < E; ++j) {
+          double acc = 0;
+          for (int64_t i = 0; i < D; ++i)
+            acc += k[i] * G[i * E + j];
+          dv[j] = acc;
+        }
+        for (double &g : G)
+          g *= lambda;
+      }
+      // After the sweep G = λ G_0 = ∂L/∂S_{−1}, the initial state's gradient.
+      if (!p.initial.empty())
+        std::copy(G.begin(), G.end(), out.dInitial.begin() + bh * D * E);
+    }
+  return out;
+}
+
+double relativeError(const std::vector<double> &a,
+                     const std::vector<double> &b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  if (a.size() != b.size())
+    return INFINITY;
+  if (std::isnan(num))
+    return NAN;
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+} // namespace tessel::reference

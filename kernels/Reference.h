@@ -1,0 +1,42 @@
+// The float64 ground truth of DESIGN.md §1, computed token by token from the
+// recurrence S_t = λ S_{t−1} + k_tᵀ v_t, o_t = scale · q_t S_t — never from the
+// block form the kernels use. Tensors are dense (B, H, N, ·) in double.
+#ifndef TESSEL_KERNELS_REFERENCE_H
+#define TESSEL_KERNELS_REFERENCE_H
+
+#include <cstdint>
+#include <vector>
+
+namespace tessel::reference {
+
+struct Problem {
+  int64_t batch = 1, heads = 1, seq = 1, d = 16, e = 16;
+  double scale = 1.0;
+  std::vector<double> q, k, v;   // (B, H, N, D|E)
+  std::vector<double> slopes;    // (H), λ_h = exp(−s_h)
+  std::vector<double> initial;   // (B, H, D, E) or empty
+};
+
+struct Forward {
+  std::vector<double> o;         // (B, H, N, E)
+  std::vector<double> final;     // (B, H, D, E)
+};
+
+struct Backward {
+  std::vector<double> dq, dk, dv; // like q, k, v
+  std::vector<double> dInitial;   // (B, H, D, E), empty when no initial state
+};
+
+Forward forward(const Problem &p);
+
+/// Gradients for output gradient `dO` (B, H, N, E) and, optionally, the
+/// gradient of the final state `dFinal` (B, H, D, E; empty = 0).
+Backward backward(const Problem &p, const std::vector<double> &dO,
+                  const std::vector<double> &dFinal);
+
+/// ‖a − b‖ / ‖b‖ (the absolute norm when ‖b‖ = 0).
+double relativeError(const std::vector<double> &a, const std::vector<double> &b);
+
+} // namespace tessel::reference
+
+#endif // TESSEL_KERNELS_REFERENCE_H

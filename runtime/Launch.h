@@ -1,0 +1,27 @@
+// One entry point that runs a kernel on the chosen backend. Today that is the
+// interpreter; the GPU back end plugs in here.
+#ifndef TESSEL_RUNTIME_LAUNCH_H
+#define TESSEL_RUNTIME_LAUNCH_H
+
+#include "runtime/LaunchArgs.h"
+
+namespace tessel {
+
+enum class Backend {
+  /// The GPU when one is usable and TESSEL_INTERPRET is unset, otherwise the
+  /// interpreter.
+  Auto,
+  Interpreter,
+};
+
+/// The backend `Auto` resolves to on this machine, as a word for messages.
+const char *resolvedBackendName(Backend backend);
+
+/// Runs `kernel` over `grid` with `args` (all host buffers for the
+/// interpreter).
+llvm::Error launch(const Kernel &kernel, const Grid &grid,
+                   llvm::ArrayRef<LaunchArg> args, Backend backend);
+
+} // namespace tessel
+
+#endif // TESSEL_RUNTIME_LAUNCH_H

@@ -1,0 +1,15 @@
+// tessel-opt: mlir-opt with the tile dialect and tessel's passes registered,
+// for lit tests and for debugging any stage of the pipeline by hand.
+#include "dialect/Registration.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
+#include "mlir/Support/LogicalResult.h"
+
+int main(int argc, char **argv) {
+  mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
+  mlir::DialectRegistry registry;
+  tessel::registerTesselDialects(registry);
+  return mlir::failed(
+      mlir::MlirOptMain(argc, argv, "tessel optimizer driver\n", registry));
+}

@@ -1,0 +1,195 @@
+// tessel: the command-line front end. `demo` builds and checks the Lightning
+// kernels, `run lightning` runs one checked call, `compile` prints a kernel's
+// IR.
+#include "kernels/LightningCheck.h"
+#include "kernels/LightningKernels.h"
+#include "runtime/Launch.h"
+
+#include "CLI/CLI.hpp"
+#include "fmt/format.h"
+
+#include <chrono>
+#include <random>
+
+using namespace tessel;
+
+namespace {
+
+uint64_t freshSeed() { return std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32); }
+
+/// Prints one checked call; returns whether it was within tolerance.
+bool report(const LightningProblem &p, const LightningOptions &options) {
+  auto result = checkLightning(p, options);
+  if (!result) {
+    fmt::print(stderr, "error: {}\n", llvm::toString(result.takeError()));
+    return false;
+  }
+  fmt::print("{:<58} {:>8.3f} s  ", p.str(), result->seconds);
+  for (auto &[name, err] : result->errors)
+    fmt::print(" {}={:.2e}", name, err);
+  fmt::print("  (tol {:.0e}) {}\n", result->tolerance,
+             result->ok() ? "ok" : "FAIL");
+  return result->ok();
+}
+
+int runDemo() {
+  auto start = std::chrono::steady_clock::now();
+  fmt::print("tessel demo: Lightning Attention-2 forward and backward on the "
+             "{}, checked against the float64 recurrence\n",
+             resolvedBackendName(Backend::Auto));
+  LightningOptions options;
+  bool ok = true;
+  uint64_t seed = freshSeed();
+  LightningProblem p;
+  p.batch = 2, p.heads = 4, p.seq = 300, p.d = 64, p.e = 96;
+  p.slopes = alibiSlopes(p.heads);
+  p.seed = seed;
+  for (bool backward : {false, true})
+    for (Layout layout : {Layout::BHND, Layout::BNHD}) {
+      p.backward = backward;
+      p.layout = layout;
+      p.initialState = p.finalState = layout == Layout::BNHD;
+      ok &= report(p, options);
+    }
+  p.dtype = DType::f32, p.layout = Layout::BHND, p.seq = 130;
+  p.initialState = p.finalState = true;
+  for (bool backward : {false, true}) {
+    p.backward = backward;
+    ok &= report(p, options);
+  }
+  double total = std::chrono::duration<double>(
+                     std::chrono::steady_clock::now() - start).count();
+  fmt::print("{} in {:.2f} s\n", ok ? "all outputs match the reference"
+                                    : "SOME OUTPUTS DO NOT MATCH",
+             total);
+  return ok ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  CLI::App app{"tessel: a tile-level kernel compiler for linear attention"};
+  app.require_subcommand(1);
+
+  auto *demo = app.add_subcommand(
+      "demo", "build the Lightning kernels, run forward and backward at a "
+              "small shape and check them against the float64 reference");
+
+  auto *run = app.add_subcommand("run", "run one kernel call");
+  auto *runLightning = run->add_subcommand(
+      "lightning", "run Lightning Attention-2 once and print the relative "
+                   "error of every output");
+  run->require_subcommand(1);
+  LightningProblem p;
+  std::string layout = "bhnd", dtype = "bf16", decay = "alibi";
+  bool check = false;
+  std::optional<uint64_t> seed;
+  kernels::LightningConfig config;
+  auto addConfig = [&](CLI::App *cmd) {
+    cmd->add_option("--block-c", config.blockC, "rows per block (C)");
+    cmd->add_option("--block-e", config.blockE, "forward: E columns per program");
+    cmd->add_option("--block-d", config.blockD, "backward dq/dk: D columns per program");
+    cmd->add_option("--block-e-bwd", config.blockEBwd, "backward dv: E columns per program");
+  };
+  runLightning->add_option("--batch,-B", p.batch, "batch size")->capture_default_str();
+  runLightning->add_option("--heads,-H", p.heads, "heads")->capture_default_str();
+  runLightning->add_option("--seq,-N", p.seq, "sequence length")->capture_default_str();
+  runLightning->add_option("--dk", p.d, "head dimension of q and k (D)")->capture_default_str();
+  runLightning->add_option("--dv", p.e, "head dimension of v and o (E)")->capture_default_str();
+  runLightning->add_option("--layout", layout, "bhnd or bnhd")
+      ->check(CLI::IsMember({"bhnd", "bnhd"}))->capture_default_str();
+  runLightning->add_option("--dtype", dtype, "bf16, f16 or f32")
+      ->check(CLI::IsMember({"bf16", "f16", "f32"}))->capture_default_str();
+  runLightning->add_option("--decay", decay,
+                           "alibi, zero, or a rate s ≥ 0 for every head")
+      ->capture_default_str();
+  runLightning->add_option("--scale", p.scale, "scale applied to q")->capture_default_str();
+  runLightning->add_flag("--backward", p.backward, "run the backward pass");
+  runLightning->add_flag("--initial-state", p.initialState,
+                         "pass a random initial state S0");
+  runLightning->add_flag("--final-state", p.finalState,
+                         "forward: write the final state; backward: pass dS_N");
+  runLightning->add_flag("--check", check,
+                         "compare with the float64 reference; exit 1 when over tolerance");
+  runLightning->add_option("--seed", seed, "random seed (default: fresh)");
+  addConfig(runLightning);
+
+  auto *compile = app.add_subcommand("compile", "build a kernel and print its IR");
+  std::string kernelName;
+  bool dump = false;
+  kernels::LightningSpec spec;
+  compile->add_option("kernel", kernelName,
+                      "lightning_fwd, lightning_bwd_dq, lightning_bwd_dk or lightning_bwd_dv")
+      ->required()
+      ->check(CLI::IsMember({"lightning_fwd", "lightning_bwd_dq",
+                             "lightning_bwd_dk", "lightning_bwd_dv"}));
+  compile->add_flag("--dump", dump, "print the tile IR");
+  compile->add_option("--dk", spec.d, "D")->capture_default_str();
+  compile->add_option("--dv", spec.e, "E")->capture_default_str();
+  compile->add_option("--dtype", dtype, "bf16, f16 or f32")
+      ->check(CLI::IsMember({"bf16", "f16", "f32"}));
+  compile->add_flag("--initial-state", spec.initialState, "specialize for S0");
+  compile->add_flag("--final-state", spec.finalState, "specialize for the final state");
+  addConfig(compile);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (demo->parsed())
+    return runDemo();
+
+  if (compile->parsed()) {
+    spec.dtype = *parseDType(dtype);
+    auto kernel =
+        kernelName == "lightning_fwd"      ? kernels::buildLightningForward(spec, config)
+        : kernelName == "lightning_bwd_dq" ? kernels::buildLightningBackwardDq(spec, config)
+        : kernelName == "lightning_bwd_dk" ? kernels::buildLightningBackwardDk(spec, config)
+                                           : kernels::buildLightningBackwardDv(spec, config);
+    if (!kernel) {
+      fmt::print(stderr, "error: {}\n", llvm::toString(kernel.takeError()));
+      return 1;
+    }
+    if (dump)
+      fmt::print("// ----- tile IR -----\n{}", kernel->ir());
+    else
+      fmt::print("built {} ({} arguments); pass --dump to print its IR\n",
+                 kernel->name(), kernel->args().size());
+    return 0;
+  }
+
+  // run lightning
+  p.layout = layout == "bnhd" ? Layout::BNHD : Layout::BHND;
+  p.dtype = *parseDType(dtype);
+  if (decay == "alibi") {
+    p.slopes = alibiSlopes(p.heads);
+  } else if (decay == "zero") {
+    p.slopes.assign(p.heads, 0.0f);
+  } else {
+    try {
+      size_t used = 0;
+      float s = std::stof(decay, &used);
+      if (used != decay.size()) throw std::invalid_argument(decay);
+      p.slopes.assign(p.heads, s);
+    } catch (const std::exception &) {
+      fmt::print(stderr, "error: --decay must be alibi, zero or a number, got "
+                         "'{}'\n", decay);
+      return 2;
+    }
+  }
+  p.seed = seed ? *seed : freshSeed();
+  LightningOptions options;
+  options.config = config;
+  auto result = checkLightning(p, options);
+  if (!result) {
+    fmt::print(stderr, "error: {}\n", llvm::toString(result.takeError()));
+    return 2;
+  }
+  fmt::print("{} on the {}: {:.3f} s\n", p.str(),
+             resolvedBackendName(options.backend), result->seconds);
+  if (check) {
+    for (auto &[name, err] : result->errors)
+      fmt::print("  {:<16} relative error {:.3e}  (tolerance {:.0e}) {}\n", name,
+                 err, result->tolerance, err <= result->tolerance ? "ok" : "FAIL");
+    return result->ok() ? 0 : 1;
+  }
+  return 0;
+}

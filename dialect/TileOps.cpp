@@ -14,10 +14,17 @@ using namespace tessel::tile;
 #define GET_TYPEDEF_CLASSES
 #include "dialect/TileOpsTypes.cpp.inc"
 
+#define GET_ATTRDEF_CLASSES
+#include "dialect/TileOpsAttrs.cpp.inc"
+
 #define GET_OP_CLASSES
 #include "dialect/TileOps.cpp.inc"
 
 void TileDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialect/TileOpsAttrs.cpp.inc"
+      >();
   addTypes<
 #define GET_TYPEDEF_LIST
 #include "dialect/TileOpsTypes.cpp.inc"
@@ -271,5 +278,77 @@ LogicalResult ConvertOp::verify() {
   if (isa<PtrType>(getElementTypeOrSelf(src)) ||
       isa<PtrType>(getElementTypeOrSelf(dst)))
     return emitOpError() << "cannot convert pointers";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Layouts
+//===----------------------------------------------------------------------===//
+
+static bool isPow2(unsigned v) { return v && !(v & (v - 1)); }
+
+LogicalResult BlockedAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  ArrayRef<unsigned> spt, ArrayRef<unsigned> tpw,
+                                  ArrayRef<unsigned> wpc,
+                                  ArrayRef<unsigned> order) {
+  size_t rank = spt.size();
+  if (tpw.size() != rank || wpc.size() != rank || order.size() != rank)
+    return emitError() << "sizePerThread, threadsPerWarp, warpsPerCTA and "
+                          "order must all have the tensor's rank";
+  unsigned lanes = 1;
+  for (size_t d = 0; d < rank; ++d) {
+    if (!isPow2(spt[d]) || !isPow2(tpw[d]) || !isPow2(wpc[d]))
+      return emitError() << "layout sizes must be powers of two";
+    lanes *= tpw[d];
+  }
+  if (lanes != 32)
+    return emitError() << "threadsPerWarp must multiply to 32, got " << lanes;
+  SmallVector<bool> seen(rank, false);
+  for (unsigned d : order) {
+    if (d >= rank || seen[d])
+      return emitError() << "order must be a permutation of [0, " << rank
+                         << ")";
+    seen[d] = true;
+  }
+  return success();
+}
+
+LogicalResult MmaAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                              ArrayRef<unsigned> wpc) {
+  if (wpc.size() != 2 || !isPow2(wpc[0]) || !isPow2(wpc[1]))
+    return emitError() << "warpsPerCTA must be two powers of two";
+  return success();
+}
+
+LogicalResult
+DotOperandAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       unsigned opIdx, Attribute parent) {
+  if (opIdx > 1)
+    return emitError() << "opIdx must be 0 (A) or 1 (B), got " << opIdx;
+  if (!isa<MmaAttr>(parent))
+    return emitError() << "the parent of a dot operand must be #tile.mma";
+  return success();
+}
+
+OpFoldResult ConvertLayoutOp::fold(FoldAdaptor) {
+  if (getSrc().getType() == getResult().getType())
+    return getSrc();
+  // convert(convert(x)) == convert(x): fold onto the original source.
+  if (auto inner = getSrc().getDefiningOp<ConvertLayoutOp>()) {
+    if (inner.getSrc().getType() == getResult().getType())
+      return inner.getSrc();
+    getSrcMutable().assign(inner.getSrc());
+    return getResult();
+  }
+  return {};
+}
+
+LogicalResult ConvertLayoutOp::verify() {
+  auto src = cast<RankedTensorType>(getSrc().getType());
+  auto dst = cast<RankedTensorType>(getResult().getType());
+  if (src.getShape() != dst.getShape() ||
+      src.getElementType() != dst.getElementType())
+    return emitOpError() << "may only change the layout, got " << src
+                         << " -> " << dst;
   return success();
 }

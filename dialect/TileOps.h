@@ -15,6 +15,9 @@
 #define GET_TYPEDEF_CLASSES
 #include "dialect/TileOpsTypes.h.inc"
 
+#define GET_ATTRDEF_CLASSES
+#include "dialect/TileOpsAttrs.h.inc"
+
 #define GET_OP_CLASSES
 #include "dialect/TileOps.h.inc"
 

@@ -14,6 +14,53 @@ def Tile_Dialect : Dialect {
   let summary = "Block-level tensor ops for tessel kernels";
   let cppNamespace = "::tessel::tile";
   let useDefaultTypePrinterParser = 1;
+  let useDefaultAttributePrinterParser = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Layouts: how a tensor's elements are distributed over the registers, lanes
+// and warps of a CTA (DESIGN.md §2.4). Each maps to a LinearLayout
+// (dialect/LinearLayout.h); shapes must be powers of two.
+//===----------------------------------------------------------------------===//
+
+class Tile_Layout<string name, string mnemonic_>
+    : AttrDef<Tile_Dialect, name> {
+  let mnemonic = mnemonic_;
+}
+
+def Tile_BlockedLayout : Tile_Layout<"Blocked", "blocked"> {
+  let summary = "each thread holds sizePerThread contiguous elements; lanes "
+                "and warps tile the rest, fastest dimension first in `order`";
+  let parameters = (ins ArrayRefParameter<"unsigned">:$sizePerThread,
+                        ArrayRefParameter<"unsigned">:$threadsPerWarp,
+                        ArrayRefParameter<"unsigned">:$warpsPerCTA,
+                        ArrayRefParameter<"unsigned">:$order);
+  let assemblyFormat = [{
+    `<` `spt` `=` `[` $sizePerThread `]` `,` `tpw` `=` `[` $threadsPerWarp `]`
+    `,` `wpc` `=` `[` $warpsPerCTA `]` `,` `order` `=` `[` $order `]` `>`
+  }];
+  let genVerifyDecl = 1;
+}
+
+def Tile_MmaLayout : Tile_Layout<"Mma", "mma"> {
+  let summary = "accumulator of mma.sync m16n8k16: warps tile M then N";
+  let parameters = (ins ArrayRefParameter<"unsigned">:$warpsPerCTA);
+  let assemblyFormat = "`<` `wpc` `=` `[` $warpsPerCTA `]` `>`";
+  let genVerifyDecl = 1;
+}
+
+def Tile_DotOperandLayout : Tile_Layout<"DotOperand", "dot_operand"> {
+  let summary = "operand A (0) or B (1) of mma.sync into a `parent` accumulator";
+  let parameters = (ins "unsigned":$opIdx, "::mlir::Attribute":$parent);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Tile_SliceLayout : Tile_Layout<"Slice", "slice"> {
+  let summary = "`parent` with dimension `dim` removed (results of reduce, "
+                "operands of expand_dims)";
+  let parameters = (ins "unsigned":$dim, "::mlir::Attribute":$parent);
+  let assemblyFormat = "`<` struct(params) `>`";
 }
 
 //===----------------------------------------------------------------------===//
@@ -164,6 +211,15 @@ def Tile_ConvertOp : Tile_Op<"convert", [Pure]> {
   let arguments = (ins Tile_Value:$src);
   let results = (outs Tile_Value:$result);
   let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+}
+
+def Tile_ConvertLayoutOp : Tile_Op<"convert_layout", [Pure]> {
+  let summary = "redistribute a tensor to another layout (same shape and "
+                "element type)";
+  let arguments = (ins Tile_Tensor:$src);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasFolder = 1;
 }
 
 #endif // TESSEL_DIALECT_TILEOPS_TD

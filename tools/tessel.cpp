@@ -3,6 +3,7 @@
 // IR.
 #include "kernels/LightningCheck.h"
 #include "kernels/LightningKernels.h"
+#include "lowering/Pipeline.h"
 #include "runtime/Launch.h"
 
 #include "CLI/CLI.hpp"
@@ -123,7 +124,13 @@ int main(int argc, char **argv) {
       ->required()
       ->check(CLI::IsMember({"lightning_fwd", "lightning_bwd_dq",
                              "lightning_bwd_dk", "lightning_bwd_dv"}));
-  compile->add_flag("--dump", dump, "print the tile IR");
+  compile->add_flag("--dump", dump, "print every stage: tile IR, then with --arch "
+                                    "the IR with layouts, the LLVM dialect, LLVM IR and PTX");
+  lowering::TargetOptions target;
+  std::string arch;
+  compile->add_option("--arch", arch, "lower to PTX for sm_80 or sm_90a");
+  compile->add_option("--num-warps", target.numWarps, "warps per program")
+      ->capture_default_str();
   compile->add_option("--dk", spec.d, "D")->capture_default_str();
   compile->add_option("--dv", spec.e, "E")->capture_default_str();
   compile->add_option("--dtype", dtype, "bf16, f16 or f32")
@@ -150,9 +157,31 @@ int main(int argc, char **argv) {
     }
     if (dump)
       fmt::print("// ----- tile IR -----\n{}", kernel->ir());
+    if (arch.empty()) {
+      if (!dump)
+        fmt::print("built {} ({} arguments); pass --dump to print its IR\n",
+                   kernel->name(), kernel->args().size());
+      return 0;
+    }
+    target.arch = arch;
+    const char *dumpDir = std::getenv("TESSEL_DUMP_IR");
+    auto compiled = lowering::compileToPTX(kernel->module(), target,
+                                           dumpDir ? dumpDir : "");
+    if (!compiled) {
+      fmt::print(stderr, "error: {}\n", llvm::toString(compiled.takeError()));
+      return 1;
+    }
+    if (dump)
+      fmt::print("// ----- tile IR with layouts -----\n{}\n"
+                 "// ----- LLVM dialect -----\n{}\n"
+                 "// ----- LLVM IR -----\n{}\n// ----- PTX -----\n{}",
+                 compiled->layoutIR, compiled->llvmDialectIR, compiled->llvmIR,
+                 compiled->ptx);
     else
-      fmt::print("built {} ({} arguments); pass --dump to print its IR\n",
-                 kernel->name(), kernel->args().size());
+      fmt::print("compiled {} for {}: {} bytes of PTX, {} bytes of shared "
+                 "memory, {} warps\n",
+                 compiled->name, arch, compiled->ptx.size(),
+                 compiled->sharedBytes, compiled->numWarps);
     return 0;
   }
 

@@ -1,0 +1,326 @@
+// tile-assign-layouts: gives every tensor value a distributed layout and
+// inserts convert_layout wherever an op needs its operand in another layout.
+//
+// Rules: one blocked layout for all 2-D tensors of the kernel (chosen from
+// the widest tile that touches memory, so loads and stores are vectorized
+// along the contiguous dimension and broadcasts stay in registers); dot
+// operands in the mma.sync operand layouts and dot results in the
+// accumulator layout; 1-D tensors in the slice layout of the 2-D layout they
+// are expanded into (decided users-first); elementwise results follow their
+// first tensor operand, or the mma layout when any operand carries it, since
+// converting the large accumulator costs more than converting the rest.
+#include "lowering/Passes.h"
+
+#include "dialect/LinearLayout.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
+
+namespace tessel::lowering {
+#define GEN_PASS_DEF_TILEASSIGNLAYOUTS
+#include "lowering/Passes.h.inc"
+} // namespace tessel::lowering
+
+using namespace mlir;
+using namespace tessel;
+using namespace tessel::tile;
+
+namespace {
+
+RankedTensorType withLayout(Type type, Attribute layout) {
+  auto t = cast<RankedTensorType>(type);
+  return RankedTensorType::get(t.getShape(), t.getElementType(), layout);
+}
+
+Attribute layoutOf(Value v) {
+  if (auto t = dyn_cast<RankedTensorType>(v.getType()))
+    return t.getEncoding();
+  return {};
+}
+
+bool isElementwise(Operation *op) {
+  return isa<arith::ArithDialect, math::MathDialect>(op->getDialect()) ||
+         isa<ConvertOp>(op);
+}
+
+class LayoutAssigner {
+public:
+  LayoutAssigner(func::FuncOp fn, unsigned numWarps)
+      : fn_(fn), ctx_(fn.getContext()), numWarps_(numWarps) {}
+
+  LogicalResult run() {
+    if (failed(checkShapes()))
+      return failure();
+    chooseBlocked();
+    SmallVector<Operation *> ops;
+    fn_.walk<WalkOrder::PreOrder>([&](Operation *op) { ops.push_back(op); });
+    for (Operation *op : llvm::reverse(ops))
+      planOneDim(op);
+    for (Operation *op : ops)
+      if (failed(assign(op)))
+        return failure();
+    fn_->setAttr(lowering::kNumWarpsAttr,
+                 IntegerAttr::get(IntegerType::get(ctx_, 32), numWarps_));
+    return success();
+  }
+
+private:
+  LogicalResult checkShapes() {
+    LogicalResult result = success();
+    fn_.walk([&](Operation *op) {
+      for (Value v : op->getResults()) {
+        auto t = dyn_cast<RankedTensorType>(v.getType());
+        if (!t)
+          continue;
+        if (t.getRank() > 2 || !isPowerOfTwoShape(t.getShape())) {
+          op->emitError() << "the GPU back end needs tensors of rank 1 or 2 "
+                             "with power-of-two dimensions, got "
+                          << t << "; pad the tile and mask the tail";
+          result = failure();
+        }
+      }
+    });
+    return result;
+  }
+
+  /// One blocked layout for every 2-D tensor: vectors of 16 bytes along the
+  /// contiguous dimension of the widest tile that is loaded or stored.
+  void chooseBlocked() {
+    int64_t width = 16;
+    unsigned elemBytes = 2;
+    fn_.walk([&](Operation *op) {
+      if (!isa<LoadOp, StoreOp>(op))
+        return;
+      auto t = dyn_cast<RankedTensorType>(op->getOperand(0).getType());
+      if (!t || t.getRank() != 2)
+        return;
+      width = std::max(width, t.getDimSize(1));
+      auto pointee = cast<PtrType>(t.getElementType()).getPointeeType();
+      elemBytes = std::max(elemBytes, getElementByteSize(pointee));
+    });
+    unsigned spt = std::min<int64_t>(16 / elemBytes, width);
+    unsigned tpw1 = std::min<int64_t>(32, width / spt);
+    blocked2_ = BlockedAttr::get(ctx_, {1, spt}, {32 / tpw1, tpw1},
+                                 {numWarps_, 1}, {1, 0});
+    blocked1_ = BlockedAttr::get(ctx_, {1}, {32}, {numWarps_}, {0});
+  }
+
+  Attribute defaultLayout(int64_t rank) {
+    return rank == 1 ? blocked1_ : blocked2_;
+  }
+
+  /// 1-D tensors take the layout their first user needs.
+  void planOneDim(Operation *op) {
+    for (Value v : op->getResults()) {
+      auto t = dyn_cast<RankedTensorType>(v.getType());
+      if (!t || t.getRank() != 1 || desired_.count(v))
+        continue;
+      for (OpOperand &use : v.getUses()) {
+        Operation *user = use.getOwner();
+        if (auto expand = dyn_cast<ExpandDimsOp>(user)) {
+          desired_[v] = SliceAttr::get(ctx_, expand.getAxis(), blocked2_);
+          break;
+        }
+        if (isElementwise(user) && user->getNumResults() == 1 &&
+            desired_.count(user->getResult(0))) {
+          desired_[v] = desired_[user->getResult(0)];
+          break;
+        }
+      }
+    }
+  }
+
+  Attribute oneDimLayout(Value v) {
+    auto it = desired_.find(v);
+    return it != desired_.end() ? it->second : blocked1_;
+  }
+
+  /// Makes `operand` of `user` carry `layout`, inserting a conversion.
+  void require(OpOperand &operand, Attribute layout) {
+    Value v = operand.get();
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    if (!t || t.getEncoding() == layout)
+      return;
+    OpBuilder b(operand.getOwner());
+    auto conv = ConvertLayoutOp::create(b, operand.getOwner()->getLoc(),
+                                        withLayout(t, layout), v);
+    operand.set(conv);
+  }
+
+  void setLayout(Value v, Attribute layout) {
+    v.setType(withLayout(v.getType(), layout));
+  }
+
+  MmaAttr mmaFor(int64_t m, int64_t n) {
+    unsigned wm = 1;
+    while (wm < numWarps_ && 16 * wm * 2 <= m)
+      wm *= 2;
+    unsigned wn = numWarps_ / wm;
+    return MmaAttr::get(ctx_, {wm, wn});
+  }
+
+  LogicalResult assign(Operation *op) {
+    // Ops without tensor results or operands need nothing.
+    bool touchesTensors =
+        llvm::any_of(op->getResultTypes(),
+                     [](Type t) { return isa<RankedTensorType>(t); }) ||
+        llvm::any_of(op->getOperandTypes(),
+                     [](Type t) { return isa<RankedTensorType>(t); });
+    if (!touchesTensors && !isa<scf::ForOp>(op))
+      return success();
+
+    if (isa<MakeRangeOp, SplatOp, arith::ConstantOp>(op)) {
+      Value r = op->getResult(0);
+      auto t = cast<RankedTensorType>(r.getType());
+      setLayout(r, t.getRank() == 1 ? oneDimLayout(r) : blocked2_);
+      if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
+        auto dense = cast<DenseElementsAttr>(cst.getValue());
+        auto type = cast<ShapedType>(r.getType());
+        cst.setValueAttr(dense.isSplat()
+                             ? DenseElementsAttr::get(
+                                   type, dense.getSplatValue<Attribute>())
+                             : dense.reshape(type));
+      }
+      return success();
+    }
+    if (auto dot = dyn_cast<DotOp>(op)) {
+      auto mma = mmaFor(dot.getType().getDimSize(0), dot.getType().getDimSize(1));
+      require(dot.getAMutable(), DotOperandAttr::get(ctx_, 0, mma));
+      require(dot.getBMutable(), DotOperandAttr::get(ctx_, 1, mma));
+      require(dot.getAccMutable(), mma);
+      setLayout(dot.getResult(), mma);
+      return success();
+    }
+    if (auto bc = dyn_cast<BroadcastOp>(op)) {
+      setLayout(bc.getResult(), layoutOf(bc.getSrc()));
+      return success();
+    }
+    if (auto ex = dyn_cast<ExpandDimsOp>(op)) {
+      auto slice = dyn_cast_or_null<SliceAttr>(layoutOf(ex.getSrc()));
+      Attribute parent = blocked2_;
+      if (slice && slice.getDim() == static_cast<unsigned>(ex.getAxis()))
+        parent = slice.getParent();
+      else
+        require(ex.getSrcMutable(),
+                SliceAttr::get(ctx_, ex.getAxis(), blocked2_));
+      setLayout(ex.getResult(), parent);
+      return success();
+    }
+    if (auto tr = dyn_cast<TransOp>(op)) {
+      auto src = dyn_cast<BlockedAttr>(layoutOf(tr.getSrc()));
+      if (!src) {
+        require(tr.getSrcMutable(), blocked2_);
+        src = blocked2_;
+      }
+      auto swap = [](ArrayRef<unsigned> v) {
+        return SmallVector<unsigned>{v[1], v[0]};
+      };
+      auto order = src.getOrder();
+      setLayout(tr.getResult(),
+                BlockedAttr::get(ctx_, swap(src.getSizePerThread()),
+                                 swap(src.getThreadsPerWarp()),
+                                 swap(src.getWarpsPerCTA()),
+                                 {1 - order[0], 1 - order[1]}));
+      return success();
+    }
+    if (auto re = dyn_cast<ReshapeOp>(op)) {
+      setLayout(re.getResult(), defaultLayout(re.getType().getRank()));
+      return success();
+    }
+    if (auto red = dyn_cast<ReduceOp>(op)) {
+      if (auto t = dyn_cast<RankedTensorType>(red.getType()))
+        setLayout(red.getResult(),
+                  SliceAttr::get(ctx_, red.getAxis(), layoutOf(red.getSrc())));
+      return success();
+    }
+    if (auto ap = dyn_cast<AddPtrOp>(op)) {
+      if (!isa<RankedTensorType>(ap.getType()))
+        return success();
+      setLayout(ap.getResult(), layoutOf(ap.getPtr()));
+      require(ap.getOffsetMutable(), layoutOf(ap.getPtr()));
+      return success();
+    }
+    if (auto ld = dyn_cast<LoadOp>(op)) {
+      Attribute l = layoutOf(ld.getPtr());
+      if (!l)
+        return success();
+      setLayout(ld.getResult(), l);
+      for (OpOperand &o : ld->getOpOperands())
+        require(o, l);
+      return success();
+    }
+    if (auto st = dyn_cast<StoreOp>(op)) {
+      Attribute l = layoutOf(st.getPtr());
+      if (!l)
+        return success();
+      for (OpOperand &o : st->getOpOperands())
+        require(o, l);
+      return success();
+    }
+    if (isa<ConvertLayoutOp>(op))
+      return success();
+    if (auto forOp = dyn_cast<scf::ForOp>(op)) {
+      for (auto [init, arg, res] :
+           llvm::zip(forOp.getInitArgs(), forOp.getRegionIterArgs(),
+                     forOp.getResults())) {
+        arg.setType(init.getType());
+        res.setType(init.getType());
+      }
+      return success();
+    }
+    if (auto yield = dyn_cast<scf::YieldOp>(op)) {
+      Operation *parent = yield->getParentOp();
+      for (OpOperand &o : yield->getOpOperands())
+        if (auto t = dyn_cast<RankedTensorType>(
+                parent->getResult(o.getOperandNumber()).getType()))
+          require(o, t.getEncoding());
+      return success();
+    }
+    if (isElementwise(op) && op->getNumResults() == 1) {
+      Value r = op->getResult(0);
+      auto rt = dyn_cast<RankedTensorType>(r.getType());
+      if (!rt)
+        return success();
+      Attribute l;
+      if (rt.getRank() == 1 && desired_.count(r))
+        l = desired_[r];
+      else
+        for (Value v : op->getOperands()) {
+          Attribute vl = layoutOf(v);
+          if (vl && (!l || isa<MmaAttr>(vl)))
+            l = vl;
+        }
+      if (!l)
+        l = defaultLayout(rt.getRank());
+      for (OpOperand &o : op->getOpOperands())
+        require(o, l);
+      setLayout(r, l);
+      return success();
+    }
+    return op->emitError() << "the GPU back end has no layout rule for this op";
+  }
+
+  func::FuncOp fn_;
+  MLIRContext *ctx_;
+  unsigned numWarps_;
+  BlockedAttr blocked2_, blocked1_;
+  llvm::DenseMap<Value, Attribute> desired_;
+};
+
+struct TileAssignLayouts
+    : tessel::lowering::impl::TileAssignLayoutsBase<TileAssignLayouts> {
+  using TileAssignLayoutsBase::TileAssignLayoutsBase;
+  void runOnOperation() override {
+    if (numWarps == 0 || (numWarps & (numWarps - 1))) {
+      getOperation().emitError() << "num-warps must be a power of two, got "
+                                 << numWarps;
+      return signalPassFailure();
+    }
+    for (auto fn : getOperation().getOps<func::FuncOp>())
+      if (failed(LayoutAssigner(fn, numWarps).run()))
+        return signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,231 @@
+// The lowering pipeline and PTX emission through LLVM's NVPTX back end.
+#include "lowering/Pipeline.h"
+
+#include "lowering/Passes.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Triple.h"
+
+#include <mutex>
+
+extern "C" {
+void LLVMInitializeNVPTXTargetInfo();
+void LLVMInitializeNVPTXTarget();
+void LLVMInitializeNVPTXTargetMC();
+void LLVMInitializeNVPTXAsmPrinter();
+}
+
+using namespace mlir;
+
+namespace tessel::lowering {
+
+std::string TargetOptions::str() const {
+  return arch + "_w" + std::to_string(numWarps) + "_ptx" +
+         std::to_string(ptxVersion);
+}
+
+void buildTileToLLVMPipeline(OpPassManager &pm, const TargetOptions &options) {
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  TileAssignLayoutsOptions layoutOptions;
+  layoutOptions.numWarps = options.numWarps;
+  pm.addPass(createTileAssignLayouts(layoutOptions));
+  pm.addPass(createTileRemoveLayoutConversions());
+  pm.addPass(createCSEPass());
+  pm.addPass(createTileAllocateShared());
+  pm.addPass(createTileToLLVM());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createTileMarkKernels());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void registerTesselPassesAndPipelines() {
+  registerTesselPasses();
+  PassPipelineRegistration<>(
+      "tessel-to-llvm", "tile IR to the LLVM dialect (sm_90a, 4 warps)",
+      [](OpPassManager &pm) { buildTileToLLVMPipeline(pm, TargetOptions{}); });
+}
+
+namespace {
+
+std::string print(Operation *op) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  op->print(os);
+  return s;
+}
+
+/// Runs `pm` and turns diagnostics into an llvm::Error.
+llvm::Error runPasses(PassManager &pm, ModuleOp module, const char *stage) {
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &diag) {
+    llvm::raw_string_ostream os(diagnostics);
+    os << diag.getLocation() << ": " << diag.str() << "\n";
+    return success();
+  });
+  if (failed(pm.run(module)))
+    return llvm::createStringError(std::string(stage) + " failed:\n" +
+                                   diagnostics);
+  return llvm::Error::success();
+}
+
+void dump(const std::string &dir, const std::string &name,
+          const std::string &stage, const std::string &text) {
+  if (dir.empty())
+    return;
+  llvm::sys::fs::create_directories(dir);
+  llvm::SmallString<256> path(dir);
+  llvm::sys::path::append(path, name + "." + stage);
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (!ec)
+    os << text;
+}
+
+} // namespace
+
+llvm::Expected<CompiledKernel> compileToPTX(ModuleOp source,
+                                            const TargetOptions &options,
+                                            const std::string &dumpDir) {
+  static std::once_flag initOnce;
+  std::call_once(initOnce, [] {
+    LLVMInitializeNVPTXTargetInfo();
+    LLVMInitializeNVPTXTarget();
+    LLVMInitializeNVPTXTargetMC();
+    LLVMInitializeNVPTXAsmPrinter();
+  });
+  MLIRContext *ctx = source.getContext();
+  {
+    DialectRegistry registry;
+    registerBuiltinDialectTranslation(registry);
+    registerLLVMDialectTranslation(registry);
+    registerNVVMDialectTranslation(registry);
+    registry.insert<cf::ControlFlowDialect>();
+    ctx->appendDialectRegistry(registry);
+  }
+  OwningOpRef<ModuleOp> module(cast<ModuleOp>(source->clone()));
+  CompiledKernel out;
+  out.numWarps = options.numWarps;
+  for (auto fn : module->getOps<func::FuncOp>())
+    out.name = fn.getName().str();
+  dump(dumpDir, out.name, "tile.mlir", print(*module));
+
+  {
+    PassManager pm(ctx, ModuleOp::getOperationName());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    TileAssignLayoutsOptions layoutOptions;
+    layoutOptions.numWarps = options.numWarps;
+    pm.addPass(createTileAssignLayouts(layoutOptions));
+    pm.addPass(createTileRemoveLayoutConversions());
+    pm.addPass(createCSEPass());
+    pm.addPass(createTileAllocateShared());
+    if (auto err = runPasses(pm, *module, "layout assignment"))
+      return std::move(err);
+  }
+  out.layoutIR = print(*module);
+  for (auto fn : module->getOps<func::FuncOp>())
+    if (auto bytes = fn->getAttrOfType<IntegerAttr>(kSharedBytesAttr))
+      out.sharedBytes = bytes.getInt();
+  dump(dumpDir, out.name, "layouts.mlir", out.layoutIR);
+
+  {
+    PassManager pm(ctx, ModuleOp::getOperationName());
+    pm.addPass(createTileToLLVM());
+    pm.addPass(createSCFToControlFlowPass());
+    pm.addPass(createArithToLLVMConversionPass());
+    pm.addPass(createConvertControlFlowToLLVMPass());
+    pm.addPass(createConvertFuncToLLVMPass());
+    pm.addPass(createTileMarkKernels());
+    pm.addPass(createReconcileUnrealizedCastsPass());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    if (auto err = runPasses(pm, *module, "lowering to LLVM"))
+      return std::move(err);
+  }
+  out.llvmDialectIR = print(*module);
+  dump(dumpDir, out.name, "llvm.mlir", out.llvmDialectIR);
+
+  llvm::LLVMContext llvmCtx;
+  auto llvmModule = translateModuleToLLVMIR(*module, llvmCtx, out.name);
+  if (!llvmModule)
+    return llvm::createStringError("translation to LLVM IR failed for " +
+                                   out.name);
+  llvm::Triple triple("nvptx64-nvidia-cuda");
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return llvm::createStringError("NVPTX target unavailable: " + error);
+  std::string features = "+ptx" + std::to_string(options.ptxVersion);
+  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+      triple, options.arch, features, llvm::TargetOptions(), llvm::Reloc::Static,
+      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  if (!tm)
+    return llvm::createStringError("cannot create an NVPTX target machine for " +
+                                   options.arch);
+  llvmModule->setTargetTriple(triple);
+  llvmModule->setDataLayout(tm->createDataLayout());
+
+  {
+    llvm::LoopAnalysisManager lam;
+    llvm::FunctionAnalysisManager fam;
+    llvm::CGSCCAnalysisManager cgam;
+    llvm::ModuleAnalysisManager mam;
+    llvm::PassBuilder pb(tm.get());
+    pb.registerModuleAnalyses(mam);
+    pb.registerCGSCCAnalyses(cgam);
+    pb.registerFunctionAnalyses(fam);
+    pb.registerLoopAnalyses(lam);
+    pb.crossRegisterProxies(lam, fam, cgam, mam);
+    llvm::ModulePassManager mpm =
+        pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+    mpm.run(*llvmModule, mam);
+  }
+  {
+    llvm::raw_string_ostream os(out.llvmIR);
+    llvmModule->print(os, nullptr);
+  }
+  dump(dumpDir, out.name, "ll", out.llvmIR);
+
+  llvm::SmallString<0> ptx;
+  {
+    llvm::raw_svector_ostream os(ptx);
+    llvm::legacy::PassManager pm;
+    if (tm->addPassesToEmitFile(pm, os, nullptr,
+                                llvm::CodeGenFileType::AssemblyFile))
+      return llvm::createStringError("NVPTX cannot emit assembly");
+    pm.run(*llvmModule);
+  }
+  out.ptx = std::string(ptx.str());
+  dump(dumpDir, out.name, "ptx", out.ptx);
+  return out;
+}
+
+} // namespace tessel::lowering

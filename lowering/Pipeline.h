@@ -1,0 +1,52 @@
+// The one definition of tessel's lowering pipeline, used by tessel-opt, the
+// JIT and `tessel compile`: tile IR -> layouts -> LLVM/NVVM -> PTX.
+#ifndef TESSEL_LOWERING_PIPELINE_H
+#define TESSEL_LOWERING_PIPELINE_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/Error.h"
+
+#include <functional>
+#include <string>
+
+namespace tessel::lowering {
+
+struct TargetOptions {
+  /// "sm_80" or "sm_90a" (any sm_XY the NVPTX back end knows).
+  std::string arch = "sm_90a";
+  unsigned numWarps = 4;
+  /// PTX ISA version: 8.0 is the first that knows sm_90a.
+  unsigned ptxVersion = 80;
+
+  std::string str() const;
+};
+
+/// Adds the passes from tile IR to the LLVM dialect.
+void buildTileToLLVMPipeline(mlir::OpPassManager &pm,
+                             const TargetOptions &options);
+
+/// Registers tessel's passes and the `tessel-to-llvm` pipeline with the
+/// global registry (for tessel-opt).
+void registerTesselPassesAndPipelines();
+
+/// Everything one compilation produced, stage by stage.
+struct CompiledKernel {
+  std::string name;
+  std::string layoutIR; ///< tile IR after layout assignment and allocation
+  std::string llvmDialectIR;
+  std::string llvmIR;
+  std::string ptx;
+  unsigned sharedBytes = 0;
+  unsigned numWarps = 4;
+};
+
+/// Lowers a clone of `module` (one tile kernel) to PTX. `dumpDir`, when not
+/// empty, receives every stage as a file.
+llvm::Expected<CompiledKernel> compileToPTX(mlir::ModuleOp module,
+                                            const TargetOptions &options,
+                                            const std::string &dumpDir = "");
+
+} // namespace tessel::lowering
+
+#endif // TESSEL_LOWERING_PIPELINE_H

@@ -1,0 +1,89 @@
+// tile-to-llvm: the 1:N conversion of distributed tensors to per-thread
+// registers. A tensor of layout L becomes L.numRegs() scalars; scf.for/if and
+// the function signature are converted structurally; the op families live in
+// ToLLVM/. The module gets the dynamic shared-memory symbol the conversions
+// address.
+#include "lowering/Passes.h"
+
+#include "lowering/ToLLVM/Patterns.h"
+#include "lowering/ToLLVM/Utility.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/Transforms/Patterns.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace tessel::lowering {
+#define GEN_PASS_DEF_TILETOLLVM
+#include "lowering/Passes.h.inc"
+} // namespace tessel::lowering
+
+using namespace mlir;
+using namespace tessel;
+using namespace tessel::lowering;
+
+namespace {
+
+class TileTypeConverter : public TypeConverter {
+public:
+  TileTypeConverter() {
+    addConversion([](Type t) -> std::optional<Type> {
+      if (isa<RankedTensorType, tile::PtrType>(t))
+        return std::nullopt;
+      return t;
+    });
+    addConversion([](tile::PtrType t) -> Type { return lowerScalarType(t); });
+    addConversion([](RankedTensorType t, SmallVectorImpl<Type> &results)
+                      -> std::optional<LogicalResult> {
+      auto ll = getLinearLayout(t);
+      if (failed(ll))
+        return failure();
+      results.append(ll->numRegs(), lowerScalarType(t.getElementType()));
+      return success();
+    });
+  }
+};
+
+struct TileToLLVM : tessel::lowering::impl::TileToLLVMBase<TileToLLVM> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+
+    // The dynamic shared memory every scratch user addresses.
+    OpBuilder b(ctx);
+    b.setInsertionPointToStart(module.getBody());
+    if (!module.lookupSymbol(kSmemSymbol)) {
+      auto arrayTy = LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), 0);
+      LLVM::GlobalOp::create(b, module.getLoc(), arrayTy, /*isConstant=*/false,
+                             LLVM::Linkage::External, kSmemSymbol, Attribute(),
+                             /*alignment=*/16, /*addrSpace=*/3);
+    }
+
+    TileTypeConverter converter;
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<LLVM::LLVMDialect, NVVM::NVVMDialect>();
+    target.addIllegalDialect<tile::TileDialect>();
+    target.addIllegalOp<math::ExpOp, math::Exp2Op, math::LogOp>();
+    target.markUnknownOpDynamicallyLegal(
+        [&](Operation *op) { return converter.isLegal(op); });
+    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp fn) {
+      return converter.isSignatureLegal(fn.getFunctionType());
+    });
+
+    RewritePatternSet patterns(ctx);
+    populateElementwiseToLLVMPatterns(converter, patterns);
+    populateMemoryToLLVMPatterns(converter, patterns);
+    populateLayoutToLLVMPatterns(converter, patterns);
+    populateReduceToLLVMPatterns(converter, patterns);
+    populateDotToLLVMPatterns(converter, patterns);
+    scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
+                                                         target);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
+                                                                   converter);
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      return signalPassFailure();
+
+  }
+};
+
+} // namespace

@@ -1,0 +1,168 @@
+// Implementation of the lowering helpers.
+#include "lowering/ToLLVM/Utility.h"
+
+#include "lowering/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+
+using namespace mlir;
+
+namespace tessel::lowering {
+
+FailureOr<LinearLayout> getLinearLayout(Type tensorType) {
+  auto t = dyn_cast<RankedTensorType>(tensorType);
+  if (!t || !t.getEncoding())
+    return failure();
+  return tile::toLinearLayout(t.getEncoding(), t.getShape());
+}
+
+Value i32Const(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+}
+
+std::pair<Value, Value> laneAndWarp(OpBuilder &b, Location loc) {
+  Value tid = NVVM::ThreadIdXOp::create(b, loc, b.getI32Type());
+  Value lane = arith::AndIOp::create(b, loc, tid, i32Const(b, loc, 31));
+  Value warp = arith::ShRUIOp::create(b, loc, tid, i32Const(b, loc, 5));
+  return {lane, warp};
+}
+
+SmallVector<Value> threadCoords(OpBuilder &b, Location loc,
+                                const LinearLayout &ll) {
+  auto [lane, warp] = laneAndWarp(b, loc);
+  SmallVector<Value> out(ll.rank(), i32Const(b, loc, 0));
+  auto addBits = [&](Value id, const SmallVector<Coords> &bases) {
+    for (size_t bit = 0; bit < bases.size(); ++bit) {
+      bool any = llvm::any_of(bases[bit], [](int64_t v) { return v != 0; });
+      if (!any)
+        continue;
+      Value set = arith::AndIOp::create(
+          b, loc, arith::ShRUIOp::create(b, loc, id, i32Const(b, loc, bit)),
+          i32Const(b, loc, 1));
+      for (size_t d = 0; d < ll.rank(); ++d) {
+        if (!bases[bit][d])
+          continue;
+        // set ∈ {0, 1}: set * basis selects the contribution.
+        Value part = arith::MulIOp::create(b, loc, set,
+                                           i32Const(b, loc, bases[bit][d]));
+        out[d] = arith::XOrIOp::create(b, loc, out[d], part);
+      }
+    }
+  };
+  addBits(lane, ll.lane);
+  addBits(warp, ll.warp);
+  return out;
+}
+
+SmallVector<Value> elementCoords(OpBuilder &b, Location loc,
+                                 const LinearLayout &ll,
+                                 ArrayRef<Value> thread, int64_t r) {
+  Coords c = ll.regCoords(r);
+  SmallVector<Value> out;
+  for (size_t d = 0; d < ll.rank(); ++d)
+    out.push_back(c[d] ? Value(arith::XOrIOp::create(b, loc, thread[d],
+                                                     i32Const(b, loc, c[d])))
+                       : thread[d]);
+  return out;
+}
+
+std::optional<SmallVector<int64_t>>
+registerMap(const LinearLayout &src, const LinearLayout &dst,
+            function_ref<Coords(const Coords &)> dstToSrc) {
+  auto sameThreads = [&](const SmallVector<Coords> &s,
+                         const SmallVector<Coords> &d) {
+    if (s.size() != d.size())
+      return false;
+    for (size_t i = 0; i < s.size(); ++i)
+      if (dstToSrc(d[i]) != s[i])
+        return false;
+    return true;
+  };
+  if (!sameThreads(src.lane, dst.lane) || !sameThreads(src.warp, dst.warp))
+    return std::nullopt;
+  llvm::DenseMap<int64_t, int64_t> byKey;
+  auto key = [&](const Coords &c) {
+    int64_t k = 0;
+    for (size_t d = 0; d < src.rank(); ++d)
+      k = k * src.shape[d] + c[d];
+    return k;
+  };
+  for (int64_t r = 0; r < src.numRegs(); ++r)
+    byKey[key(src.regCoords(r))] = r;
+  SmallVector<int64_t> map;
+  for (int64_t r = 0; r < dst.numRegs(); ++r) {
+    auto it = byKey.find(key(dstToSrc(dst.regCoords(r))));
+    if (it == byKey.end())
+      return std::nullopt;
+    map.push_back(it->second);
+  }
+  return map;
+}
+
+Value sharedBase(OpBuilder &b, Location loc, Operation *inKernel) {
+  auto ptrTy = LLVM::LLVMPointerType::get(b.getContext(), 3);
+  return LLVM::AddressOfOp::create(b, loc, ptrTy, kSmemSymbol);
+}
+
+void barrier(OpBuilder &b, Location loc) { NVVM::Barrier0Op::create(b, loc); }
+
+SmallVector<int64_t> rowMajorStrides(ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> s(shape.size(), 1);
+  for (int d = static_cast<int>(shape.size()) - 2; d >= 0; --d)
+    s[d] = s[d + 1] * shape[d + 1];
+  return s;
+}
+
+Type lowerScalarType(Type type) {
+  if (isa<tile::PtrType>(type))
+    return LLVM::LLVMPointerType::get(type.getContext(), 1);
+  return type;
+}
+
+/// The type an element is kept as in shared memory (i1 as i8).
+static Type storageType(OpBuilder &b, Type elem) {
+  return elem.isInteger(1) ? b.getI8Type() : elem;
+}
+
+SmallVector<Value> shuffleThroughShared(OpBuilder &b, Location loc,
+                                        Operation *op, ValueRange srcRegs,
+                                        Type elemType, const LinearLayout &src,
+                                        const LinearLayout &dst,
+                                        ArrayRef<int64_t> dstStrides) {
+  Type stored = storageType(b, elemType);
+  Value base = sharedBase(b, loc, op);
+  auto addr = [&](ArrayRef<Value> coords, ArrayRef<int64_t> strides) {
+    Value idx = i32Const(b, loc, 0);
+    for (size_t d = 0; d < coords.size(); ++d)
+      idx = arith::AddIOp::create(
+          b, loc, idx,
+          arith::MulIOp::create(b, loc, coords[d],
+                                i32Const(b, loc, strides[d])));
+    return LLVM::GEPOp::create(b, loc, base.getType(), stored, base,
+                               ValueRange{idx});
+  };
+  barrier(b, loc);
+  SmallVector<int64_t> srcStrides = rowMajorStrides(src.shape);
+  SmallVector<Value> thread = threadCoords(b, loc, src);
+  for (int64_t r = 0; r < src.numRegs(); ++r) {
+    Value v = srcRegs[r];
+    if (elemType.isInteger(1))
+      v = arith::ExtUIOp::create(b, loc, stored, v);
+    LLVM::StoreOp::create(b, loc, v,
+                          addr(elementCoords(b, loc, src, thread, r),
+                               srcStrides));
+  }
+  barrier(b, loc);
+  SmallVector<Value> out;
+  SmallVector<Value> dthread = threadCoords(b, loc, dst);
+  for (int64_t r = 0; r < dst.numRegs(); ++r) {
+    Value v = LLVM::LoadOp::create(
+        b, loc, stored, addr(elementCoords(b, loc, dst, dthread, r), dstStrides));
+    if (elemType.isInteger(1))
+      v = arith::TruncIOp::create(b, loc, elemType, v);
+    out.push_back(v);
+  }
+  return out;
+}
+
+} // namespace tessel::lowering

@@ -1,0 +1,73 @@
+// Helpers shared by the tile-to-LLVM patterns: the distributed layout of a
+// tensor type, thread and element coordinates, shared-memory round trips and
+// barriers.
+#ifndef TESSEL_LOWERING_TOLLVM_UTILITY_H
+#define TESSEL_LOWERING_TOLLVM_UTILITY_H
+
+#include "dialect/LinearLayout.h"
+#include "dialect/TileOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <optional>
+
+namespace tessel::lowering {
+
+using tile::Coords;
+using tile::LinearLayout;
+
+/// The LinearLayout of a tensor type with a layout encoding.
+mlir::FailureOr<LinearLayout> getLinearLayout(mlir::Type tensorType);
+
+mlir::Value i32Const(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
+
+/// Lane id (0..31) and warp id of the calling thread.
+std::pair<mlir::Value, mlir::Value> laneAndWarp(mlir::OpBuilder &b,
+                                                mlir::Location loc);
+
+/// The thread-dependent part of every coordinate: XOR over the set bits of
+/// lane and warp id of their bases.
+llvm::SmallVector<mlir::Value> threadCoords(mlir::OpBuilder &b,
+                                            mlir::Location loc,
+                                            const LinearLayout &ll);
+
+/// Coordinates of register `r`: threadCoords XOR the register's constant part.
+llvm::SmallVector<mlir::Value> elementCoords(mlir::OpBuilder &b,
+                                             mlir::Location loc,
+                                             const LinearLayout &ll,
+                                             llvm::ArrayRef<mlir::Value> thread,
+                                             int64_t r);
+
+/// For every register of `dst`, the register of `src` the same thread holds
+/// at coordinates `dstToSrc(coords)`; nullopt when lanes or warps do not line
+/// up (the values would have to cross threads). `dstToSrc` must be linear
+/// under XOR (masking, permuting, dropping or inserting dimensions).
+std::optional<llvm::SmallVector<int64_t>>
+registerMap(const LinearLayout &src, const LinearLayout &dst,
+            llvm::function_ref<Coords(const Coords &)> dstToSrc);
+
+/// The base of the kernel's dynamic shared memory, as !llvm.ptr<3>.
+mlir::Value sharedBase(mlir::OpBuilder &b, mlir::Location loc,
+                       mlir::Operation *inKernel);
+
+void barrier(mlir::OpBuilder &b, mlir::Location loc);
+
+/// Moves a tensor between layouts through shared memory: every thread writes
+/// its registers at their row-major index over `src.shape`, a barrier, then
+/// reads each register of `dst` at index Σ coords[d] · dstStrides[d].
+llvm::SmallVector<mlir::Value>
+shuffleThroughShared(mlir::OpBuilder &b, mlir::Location loc,
+                     mlir::Operation *op, mlir::ValueRange srcRegs,
+                     mlir::Type elemType, const LinearLayout &src,
+                     const LinearLayout &dst,
+                     llvm::ArrayRef<int64_t> dstStrides);
+
+/// Row-major strides of `shape`.
+llvm::SmallVector<int64_t> rowMajorStrides(llvm::ArrayRef<int64_t> shape);
+
+/// The LLVM type a scalar of the tile dialect lowers to.
+mlir::Type lowerScalarType(mlir::Type type);
+
+} // namespace tessel::lowering
+
+#endif // TESSEL_LOWERING_TOLLVM_UTILITY_H

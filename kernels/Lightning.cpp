@@ -60,8 +60,8 @@ struct View {
 
 llvm::Expected<View> checkActivation(const TensorRef &t, const char *name,
                                      Layout layout, char lastDim) {
-  if (!t.present())
-    return fail(fmt::format("{}: data pointer is null", name));
+  // Shape first: an empty tensor (N = 0) may legitimately have no data, and
+  // its real problem is the empty dimension, not the pointer.
   if (t.shape.size() != 4)
     return fail(fmt::format("{}: expected a 4-D tensor {} for layout {}, got "
                             "shape [{}]",
@@ -78,6 +78,8 @@ llvm::Expected<View> checkActivation(const TensorRef &t, const char *name,
                               d == 0 ? " (an empty sequence, N = 0, has "
                                        "nothing to attend to)"
                                      : ""));
+  if (!t.present())
+    return fail(fmt::format("{}: data pointer is null", name));
   auto s = t.effectiveStrides();
   if (s[3] != 1)
     return fail(fmt::format(
@@ -134,6 +136,16 @@ llvm::Error checkSameDType(const TensorRef &t, const char *name,
   return llvm::Error::success();
 }
 
+/// An optional tensor is either absent (a default TensorRef) or has data: a
+/// shape without data is a caller's slip that would silently drop the state.
+llvm::Error checkOptional(const TensorRef &t, const char *name) {
+  if (!t.present() && (!t.shape.empty() || !t.strides.empty()))
+    return fail(fmt::format("{}: data pointer is null but shape [{}] was "
+                            "given; leave the TensorRef empty to omit it",
+                            name, fmt::join(t.shape, ", ")));
+  return llvm::Error::success();
+}
+
 llvm::Error checkState(const TensorRef &t, const char *name,
                        const LightningDims &dims) {
   std::vector<int64_t> want{dims.batch, dims.heads, dims.d, dims.e};
@@ -144,6 +156,9 @@ llvm::Error checkState(const TensorRef &t, const char *name,
   if (t.dtype != DType::f32)
     return fail(fmt::format("{}: the state is fp32, got {}", name,
                             dtypeName(t.dtype)));
+  if (!t.strides.empty() && t.strides.size() != 4)
+    return fail(fmt::format("{}: expected 4 strides, got {}", name,
+                            t.strides.size()));
   TensorRef contiguous = t;
   contiguous.strides.clear();
   if (t.effectiveStrides() != contiguous.effectiveStrides())
@@ -162,6 +177,9 @@ llvm::Error checkSlopes(const TensorRef &t, int64_t heads) {
     return fail(fmt::format("slopes: expected one value per head, shape [{}], "
                             "got [{}]",
                             heads, fmt::join(t.shape, ", ")));
+  if (t.strides.size() > 1)
+    return fail(fmt::format("slopes: expected 1 stride, got {}",
+                            t.strides.size()));
   auto stride = t.effectiveStrides();
   if (stride[0] != 1)
     return fail(fmt::format("slopes: must be contiguous, got stride {}",
@@ -284,6 +302,8 @@ llvm::Error lightningForward(const LightningForwardArgs &a,
   if (auto e = checkSlopes(a.slopes, dims->heads)) return e;
   if (!std::isfinite(a.scale))
     return fail(fmt::format("scale must be finite, got {}", a.scale));
+  if (auto e = checkOptional(a.initialState, "initial_state")) return e;
+  if (auto e = checkOptional(a.finalState, "final_state")) return e;
   if (a.initialState.present())
     if (auto e = checkState(a.initialState, "initial_state", *dims)) return e;
   if (a.finalState.present())
@@ -312,7 +332,7 @@ llvm::Error lightningForward(const LightningForwardArgs &a,
   for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
   int be = kernels::clampBlock(options.config.blockE, spec.e);
   Grid grid{dims->batch * dims->heads, cdiv(spec.e, be), 1};
-  return launch(**kernel, grid, args, options.backend);
+  return launch(**kernel, grid, args, options.backend, options.config.numWarps);
 }
 
 llvm::Error lightningBackward(const LightningBackwardArgs &a,
@@ -337,6 +357,9 @@ llvm::Error lightningBackward(const LightningBackwardArgs &a,
   if (auto e = checkSlopes(a.slopes, dims->heads)) return e;
   if (!std::isfinite(a.scale))
     return fail(fmt::format("scale must be finite, got {}", a.scale));
+  if (auto e = checkOptional(a.initialState, "initial_state")) return e;
+  if (auto e = checkOptional(a.dInitialState, "d_initial_state")) return e;
+  if (auto e = checkOptional(a.dFinalState, "d_final_state")) return e;
   if (a.initialState.present() != a.dInitialState.present())
     return fail(a.initialState.present()
                     ? "d_initial_state: required when initial_state is given"
@@ -382,7 +405,8 @@ llvm::Error lightningBackward(const LightningBackwardArgs &a,
   if (spec.initialState) qArgs.push_back(bufferArg(a.initialState));
   tail(qArgs);
   for (const View *v : {&vk, &vv, &vdo, &vdq}) pushStrides(qArgs, *v);
-  if (auto e = launch(**dq, {bh, cdiv(spec.d, bd), 1}, qArgs, options.backend))
+  if (auto e = launch(**dq, {bh, cdiv(spec.d, bd), 1}, qArgs, options.backend,
+                      cfg.numWarps))
     return e;
 
   std::vector<LaunchArg> kArgs{bufferArg(a.q), bufferArg(a.v), bufferArg(a.dO),
@@ -391,7 +415,8 @@ llvm::Error lightningBackward(const LightningBackwardArgs &a,
   if (spec.initialState) kArgs.push_back(bufferArg(a.dInitialState));
   tail(kArgs);
   for (const View *v : {&vq, &vv, &vdo, &vdk}) pushStrides(kArgs, *v);
-  if (auto e = launch(**dk, {bh, cdiv(spec.d, bd), 1}, kArgs, options.backend))
+  if (auto e = launch(**dk, {bh, cdiv(spec.d, bd), 1}, kArgs, options.backend,
+                      cfg.numWarps))
     return e;
 
   std::vector<LaunchArg> vArgs{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dO),
@@ -399,7 +424,8 @@ llvm::Error lightningBackward(const LightningBackwardArgs &a,
   if (spec.finalState) vArgs.push_back(bufferArg(a.dFinalState));
   tail(vArgs);
   for (const View *v : {&vq, &vk, &vdo, &vdv}) pushStrides(vArgs, *v);
-  return launch(**dv, {bh, cdiv(spec.e, be), 1}, vArgs, options.backend);
+  return launch(**dv, {bh, cdiv(spec.e, be), 1}, vArgs, options.backend,
+                cfg.numWarps);
 }
 
 } // namespace tessel

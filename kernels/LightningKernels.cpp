@@ -35,23 +35,35 @@ std::string LightningSpec::str() const {
          (finalState ? "_sn" : "");
 }
 
+int padToPow2(int dim) {
+  int p = 16;
+  while (p < dim)
+    p *= 2;
+  return p;
+}
+
 int clampBlock(int block, int dim) {
-  int rounded = (dim + 15) / 16 * 16;
-  return block < rounded ? block : rounded;
+  int padded = padToPow2(dim);
+  return block < padded ? block : padded;
 }
 
 llvm::Error validateConfig(const LightningConfig &c) {
   auto check = [](int v, const char *name) -> llvm::Error {
-    if (v < 16 || v > 256 || v % 16 != 0)
+    if (v < 16 || v > 256 || (v & (v - 1)) != 0)
       return llvm::createStringError(
           std::string("LightningConfig.") + name +
-          " must be a multiple of 16 in [16, 256], got " + std::to_string(v));
+          " must be a power of two in [16, 256], got " + std::to_string(v));
     return llvm::Error::success();
   };
   if (auto e = check(c.blockC, "blockC")) return e;
   if (auto e = check(c.blockE, "blockE")) return e;
   if (auto e = check(c.blockD, "blockD")) return e;
-  return check(c.blockEBwd, "blockEBwd");
+  if (auto e = check(c.blockEBwd, "blockEBwd")) return e;
+  if (c.numWarps < 1 || c.numWarps > 16 || (c.numWarps & (c.numWarps - 1)))
+    return llvm::createStringError(
+        "LightningConfig.numWarps must be 1, 2, 4, 8 or 16, got " +
+        std::to_string(c.numWarps));
+  return llvm::Error::success();
 }
 
 namespace {
@@ -158,6 +170,7 @@ llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
   if (auto err = validateSpec(spec)) return std::move(err);
   if (auto err = validateConfig(cfg)) return std::move(err);
   const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockE, E);
+  const int DP = padToPow2(D);
   const DType T = spec.dtype;
 
   KernelBuilder kb(kernelName("fwd", spec, cfg));
@@ -170,22 +183,25 @@ llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
   Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
           sv = strideArgs(kb, "v"), so = strideArgs(kb, "o");
 
-  Tile dcols = arange(0, D);
+  Tile dcols = arange(0, DP);
+  Tile dMask = dcols < D;
   Tile ecols = programId(1) * BE + arange(0, BE);
   Tile eMask = ecols < E;
   Tile qBase = cm.base(q, sq), kBase = cm.base(k, sk), vBase = cm.base(v, sv),
        oBase = cm.base(o, so);
 
+  Tile stateMask = column(dMask) & row(eMask);
   Tile kv0 = spec.initialState
-                 ? load(cm.statePtrs(s0, D, E, dcols, ecols), row(eMask))
-                 : zeros({D, BE}, DType::f32);
+                 ? load(cm.statePtrs(s0, D, E, dcols, ecols), stateMask)
+                 : zeros({DP, BE}, DType::f32);
 
   auto out = kb.forRange(0, cm.numBlocks, {kv0}, [&](Tile blk, auto carried) {
     Tile kv = carried[0];
     auto bl = cm.block(blk);
     Tile ioMask = column(bl.rowMask) & row(eMask);
-    Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), column(bl.rowMask));
-    Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), column(bl.rowMask));
+    Tile qkMask = column(bl.rowMask) & row(dMask);
+    Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qkMask);
+    Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), qkMask);
     Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), ioMask);
 
     Tile scores = dot(qb, trans(kb_)) * cm.intraDecay;
@@ -198,7 +214,7 @@ llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
     return std::vector<Tile>{kv * bl.blockDecay + dot(trans(kDecayed), vb)};
   });
   if (spec.finalState)
-    store(cm.statePtrs(sN, D, E, dcols, ecols), out[0], row(eMask));
+    store(cm.statePtrs(sN, D, E, dcols, ecols), out[0], stateMask);
   return kb.finish();
 }
 
@@ -220,21 +236,24 @@ llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
 
   Tile dcols = programId(1) * BD + arange(0, BD);
   Tile dMask = dcols < D;
-  Tile ecols = arange(0, E);
+  Tile ecols = arange(0, padToPow2(E));
+  Tile eMask = ecols < E;
   Tile kBase = cm.base(k, sk), vBase = cm.base(v, sv), doBase = cm.base(dO, sdo),
        dqBase = cm.base(dq, sdq);
 
   // KV[dcols, :] (BD × E): dq's columns only need these rows of the state.
   Tile kv0 = spec.initialState
-                 ? load(cm.statePtrs(s0, D, E, dcols, ecols), column(dMask))
-                 : zeros({BD, E}, DType::f32);
+                 ? load(cm.statePtrs(s0, D, E, dcols, ecols),
+                        column(dMask) & row(eMask))
+                 : zeros({BD, padToPow2(E)}, DType::f32);
   kb.forRange(0, cm.numBlocks, {kv0}, [&](Tile blk, auto carried) {
     Tile kv = carried[0];
     auto bl = cm.block(blk);
     Tile kMask = column(bl.rowMask) & row(dMask);
+    Tile vMask = column(bl.rowMask) & row(eMask);
     Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), kMask);
-    Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), column(bl.rowMask));
-    Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), column(bl.rowMask));
+    Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), vMask);
+    Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), vMask);
 
     Tile dScores = dot(dob, trans(vb)) * cm.intraDecay;
     Tile intra = dot(dScores.to(T), kb_);
@@ -268,21 +287,24 @@ llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
 
   Tile dcols = programId(1) * BD + arange(0, BD);
   Tile dMask = dcols < D;
-  Tile ecols = arange(0, E);
+  Tile ecols = arange(0, padToPow2(E));
+  Tile eMask = ecols < E;
+  Tile stateMask = column(dMask) & row(eMask);
   Tile qBase = cm.base(q, sq), vBase = cm.base(v, sv), doBase = cm.base(dO, sdo),
        dkBase = cm.base(dk, sdk);
 
   // G[dcols, :] (BD × E), the gradient of the state after the current block.
   Tile g0 = spec.finalState
-                ? load(cm.statePtrs(dsN, D, E, dcols, ecols), column(dMask))
-                : zeros({BD, E}, DType::f32);
+                ? load(cm.statePtrs(dsN, D, E, dcols, ecols), stateMask)
+                : zeros({BD, padToPow2(E)}, DType::f32);
   auto out = kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
     Tile g = carried[0];
     auto bl = cm.block(cm.numBlocks - 1 - i);
     Tile qMask = column(bl.rowMask) & row(dMask);
+    Tile vMask = column(bl.rowMask) & row(eMask);
     Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qMask);
-    Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), column(bl.rowMask));
-    Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), column(bl.rowMask));
+    Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), vMask);
+    Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), vMask);
 
     Tile dScores = dot(dob, trans(vb)) * cm.intraDecay;
     Tile intra = dot(trans(dScores).to(T), qb) * cm.scale;
@@ -294,7 +316,7 @@ llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
     return std::vector<Tile>{g * bl.blockDecay + dot(trans(qDecayed), dob)};
   });
   if (spec.initialState)
-    store(cm.statePtrs(ds0, D, E, dcols, ecols), out[0], column(dMask));
+    store(cm.statePtrs(ds0, D, E, dcols, ecols), out[0], stateMask);
   return kb.finish();
 }
 
@@ -314,7 +336,8 @@ llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
   Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
           sdo = strideArgs(kb, "do"), sdv = strideArgs(kb, "dv");
 
-  Tile dcols = arange(0, D);
+  Tile dcols = arange(0, padToPow2(D));
+  Tile dMask = dcols < D;
   Tile ecols = programId(1) * BE + arange(0, BE);
   Tile eMask = ecols < E;
   Tile qBase = cm.base(q, sq), kBase = cm.base(k, sk), doBase = cm.base(dO, sdo),
@@ -322,14 +345,16 @@ llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
 
   // G[:, ecols] (D × BE).
   Tile g0 = spec.finalState
-                ? load(cm.statePtrs(dsN, D, E, dcols, ecols), row(eMask))
-                : zeros({D, BE}, DType::f32);
+                ? load(cm.statePtrs(dsN, D, E, dcols, ecols),
+                       column(dMask) & row(eMask))
+                : zeros({padToPow2(D), BE}, DType::f32);
   kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
     Tile g = carried[0];
     auto bl = cm.block(cm.numBlocks - 1 - i);
     Tile ioMask = column(bl.rowMask) & row(eMask);
-    Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), column(bl.rowMask));
-    Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), column(bl.rowMask));
+    Tile qkMask = column(bl.rowMask) & row(dMask);
+    Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qkMask);
+    Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), qkMask);
     Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), ioMask);
 
     Tile scores = dot(qb, trans(kb_)) * cm.intraDecay;

@@ -11,8 +11,8 @@
 namespace tessel::kernels {
 
 /// Block sizes of the Lightning kernels; the autotuner searches these.
-/// Every size is a multiple of 16; widths larger than the head dimension are
-/// clamped to it (rounded up to 16).
+/// Every size is a power of two in [16, 256]; widths larger than the head
+/// dimension are clamped to it (padded to a power of two, the tail masked).
 struct LightningConfig {
   /// C: sequence rows per block (intra-block attention is C×C).
   int blockC = 64;
@@ -22,6 +22,8 @@ struct LightningConfig {
   int blockD = 64;
   /// Backward dv: columns of E per program.
   int blockEBwd = 64;
+  /// GPU: warps per program.
+  int numWarps = 4;
 
   std::string str() const;
 };
@@ -63,7 +65,11 @@ llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
 llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
                                                 const LightningConfig &config);
 
-/// Effective tile width: `block` clamped to `dim` rounded up to 16.
+/// `dim` rounded up to a power of two (at least 16): the tile width that
+/// covers a whole head dimension.
+int padToPow2(int dim);
+
+/// Effective tile width: `block` clamped to padToPow2(dim).
 int clampBlock(int block, int dim);
 
 } // namespace tessel::kernels

@@ -109,7 +109,36 @@ void dump(const std::string &dir, const std::string &name,
     os << text;
 }
 
+/// Canonicalization, layouts and shared-memory allocation, in place.
+llvm::Error runLayoutStage(ModuleOp module, const TargetOptions &options) {
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  TileAssignLayoutsOptions layoutOptions;
+  layoutOptions.numWarps = options.numWarps;
+  pm.addPass(createTileAssignLayouts(layoutOptions));
+  pm.addPass(createTileRemoveLayoutConversions());
+  pm.addPass(createCSEPass());
+  pm.addPass(createTileAllocateShared());
+  return runPasses(pm, module, "layout assignment");
+}
+
+unsigned sharedBytesOf(ModuleOp module) {
+  for (auto fn : module.getOps<func::FuncOp>())
+    if (auto bytes = fn->getAttrOfType<IntegerAttr>(kSharedBytesAttr))
+      return bytes.getInt();
+  return 0;
+}
+
 } // namespace
+
+llvm::Expected<unsigned> sharedMemoryBytes(ModuleOp source,
+                                           const TargetOptions &options) {
+  OwningOpRef<ModuleOp> module(cast<ModuleOp>(source->clone()));
+  if (auto err = runLayoutStage(*module, options))
+    return std::move(err);
+  return sharedBytesOf(*module);
+}
 
 llvm::Expected<CompiledKernel> compileToPTX(ModuleOp source,
                                             const TargetOptions &options,
@@ -137,23 +166,10 @@ llvm::Expected<CompiledKernel> compileToPTX(ModuleOp source,
     out.name = fn.getName().str();
   dump(dumpDir, out.name, "tile.mlir", print(*module));
 
-  {
-    PassManager pm(ctx, ModuleOp::getOperationName());
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
-    TileAssignLayoutsOptions layoutOptions;
-    layoutOptions.numWarps = options.numWarps;
-    pm.addPass(createTileAssignLayouts(layoutOptions));
-    pm.addPass(createTileRemoveLayoutConversions());
-    pm.addPass(createCSEPass());
-    pm.addPass(createTileAllocateShared());
-    if (auto err = runPasses(pm, *module, "layout assignment"))
-      return std::move(err);
-  }
+  if (auto err = runLayoutStage(*module, options))
+    return std::move(err);
   out.layoutIR = print(*module);
-  for (auto fn : module->getOps<func::FuncOp>())
-    if (auto bytes = fn->getAttrOfType<IntegerAttr>(kSharedBytesAttr))
-      out.sharedBytes = bytes.getInt();
+  out.sharedBytes = sharedBytesOf(*module);
   dump(dumpDir, out.name, "layouts.mlir", out.layoutIR);
 
   {

@@ -41,6 +41,11 @@ struct CompiledKernel {
   unsigned numWarps = 4;
 };
 
+/// The dynamic shared memory the kernel in `module` needs, from the layout
+/// stage alone (for a kernel whose binary came from the cache).
+llvm::Expected<unsigned> sharedMemoryBytes(mlir::ModuleOp module,
+                                           const TargetOptions &options);
+
 /// Lowers a clone of `module` (one tile kernel) to PTX. `dumpDir`, when not
 /// empty, receives every stage as a file.
 llvm::Expected<CompiledKernel> compileToPTX(mlir::ModuleOp module,

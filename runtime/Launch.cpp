@@ -1,14 +1,38 @@
-// Backend dispatch. Without the GPU back end every launch is interpreted.
+// Backend dispatch: the GPU when one is usable and TESSEL_INTERPRET is not
+// set, otherwise the interpreter.
 #include "runtime/Launch.h"
 
+#include "runtime/CudaDriver.h"
+#include "runtime/GpuLauncher.h"
 #include "runtime/Interpreter.h"
 
 namespace tessel {
 
-const char *resolvedBackendName(Backend) { return "interpreter"; }
+static bool useGpu(Backend backend) {
+  if (backend == Backend::Interpreter)
+    return false;
+  if (backend == Backend::Gpu)
+    return true;
+  return !interpreterRequested() && cudaAvailable();
+}
+
+const char *resolvedBackendName(Backend backend) {
+  return useGpu(backend) ? "GPU" : "interpreter";
+}
 
 llvm::Error launch(const Kernel &kernel, const Grid &grid,
-                   llvm::ArrayRef<LaunchArg> args, Backend) {
+                   llvm::ArrayRef<LaunchArg> args, Backend backend,
+                   unsigned numWarps) {
+  if (useGpu(backend)) {
+    GpuLaunchOptions options;
+    options.numWarps = numWarps;
+    return launchOnGpu(kernel, grid, args, options);
+  }
+  for (const LaunchArg &a : args)
+    if (a.onDevice)
+      return llvm::createStringError(
+          "kernel '" + kernel.name() +
+          "': the interpreter cannot read device memory; pass host buffers");
   return interpret(kernel, grid, args);
 }
 

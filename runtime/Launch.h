@@ -1,5 +1,5 @@
-// One entry point that runs a kernel on the chosen backend. Today that is the
-// interpreter; the GPU back end plugs in here.
+// One entry point that runs a kernel on the chosen backend: the GPU back end
+// or the interpreter.
 #ifndef TESSEL_RUNTIME_LAUNCH_H
 #define TESSEL_RUNTIME_LAUNCH_H
 
@@ -12,15 +12,18 @@ enum class Backend {
   /// interpreter.
   Auto,
   Interpreter,
+  /// The GPU; an error when none is usable.
+  Gpu,
 };
 
 /// The backend `Auto` resolves to on this machine, as a word for messages.
 const char *resolvedBackendName(Backend backend);
 
 /// Runs `kernel` over `grid` with `args` (all host buffers for the
-/// interpreter).
+/// interpreter) and `numWarps` warps per program on the GPU.
 llvm::Error launch(const Kernel &kernel, const Grid &grid,
-                   llvm::ArrayRef<LaunchArg> args, Backend backend);
+                   llvm::ArrayRef<LaunchArg> args, Backend backend,
+                   unsigned numWarps = 4);
 
 } // namespace tessel
 

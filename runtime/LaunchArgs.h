@@ -24,6 +24,8 @@ struct LaunchArg {
   DType dtype = DType::i32;
   void *pointer = nullptr;
   size_t bytes = 0;
+  /// The pointer is a device address (CUdeviceptr), not host memory.
+  bool onDevice = false;
   int64_t intValue = 0;
   double floatValue = 0;
 
@@ -33,6 +35,11 @@ struct LaunchArg {
     a.dtype = elem;
     a.pointer = ptr;
     a.bytes = bytes;
+    return a;
+  }
+  static LaunchArg deviceBuffer(uint64_t address, size_t bytes, DType elem) {
+    LaunchArg a = buffer(reinterpret_cast<void *>(address), bytes, elem);
+    a.onDevice = true;
     return a;
   }
   static LaunchArg i32(int32_t v) { return scalarInt(v, DType::i32); }

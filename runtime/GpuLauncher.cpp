@@ -1,0 +1,124 @@
+// GPU compilation cache and launch.
+#include "runtime/GpuLauncher.h"
+
+#include "runtime/CudaDriver.h"
+#include "runtime/KernelCache.h"
+#include "runtime/Ptxas.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace tessel {
+
+llvm::Expected<const GpuKernel &> getGpuKernel(const Kernel &kernel,
+                                               const GpuLaunchOptions &options) {
+  auto device = getCudaDevice(options.device);
+  if (!device)
+    return device.takeError();
+  if (auto err = device->makeCurrent())
+    return std::move(err);
+  lowering::TargetOptions target;
+  target.arch = device->properties().arch();
+  target.numWarps = options.numWarps;
+
+  auto ptxasVer = ptxasVersion();
+  std::string ptxas = ptxasVer ? *ptxasVer : "";
+  if (!ptxasVer)
+    llvm::consumeError(ptxasVer.takeError());
+  std::string ir = kernel.ir();
+  std::string key =
+      KernelCache::makeKey(ir, target.str(), target.arch,
+                           KernelCache::compilerVersion(ptxas));
+
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<GpuKernel>> loaded;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = loaded.find(key);
+  if (it != loaded.end())
+    return *it->second;
+
+  auto entry = std::make_unique<GpuKernel>();
+  entry->numWarps = target.numWarps;
+  KernelBinary binary;
+  if (auto cached = KernelCache::global().lookup(key)) {
+    binary = *cached;
+    auto shared = lowering::sharedMemoryBytes(kernel.module(), target);
+    if (!shared)
+      return shared.takeError();
+    entry->sharedBytes = *shared;
+    entry->origin = "disk";
+  } else {
+    const char *dumpDir = std::getenv("TESSEL_DUMP_IR");
+    auto compiled =
+        lowering::compileToPTX(kernel.module(), target, dumpDir ? dumpDir : "");
+    if (!compiled)
+      return compiled.takeError();
+    entry->sharedBytes = compiled->sharedBytes;
+    if (!ptxas.empty()) {
+      auto assembled = assemblePtx(compiled->ptx, target.arch);
+      if (!assembled)
+        return assembled.takeError();
+      binary = KernelBinary::cubin(std::move(assembled->cubin));
+    } else {
+      binary = KernelBinary::ptx(std::move(compiled->ptx));
+    }
+    if (auto err = KernelCache::global().store(key, binary))
+      return std::move(err);
+    entry->origin = "compiled";
+  }
+  auto module = CudaModule::load(*device, binary);
+  if (!module)
+    return module.takeError();
+  entry->module = std::move(*module);
+  auto function = entry->module.function(kernel.name());
+  if (!function)
+    return function.takeError();
+  entry->function = *function;
+  auto &ref = *entry;
+  loaded.emplace(key, std::move(entry));
+  return ref;
+}
+
+llvm::Error launchOnGpu(const Kernel &kernel, const Grid &grid,
+                        llvm::ArrayRef<LaunchArg> args,
+                        const GpuLaunchOptions &options) {
+  if (auto err = checkLaunchArgs(kernel, args, grid))
+    return err;
+  auto gpuKernel = getGpuKernel(kernel, options);
+  if (!gpuKernel)
+    return gpuKernel.takeError();
+  auto device = getCudaDevice(options.device);
+  if (!device)
+    return device.takeError();
+
+  // Stage host buffers on the device.
+  std::vector<LaunchArg> deviceArgs(args.begin(), args.end());
+  std::vector<std::pair<size_t, DeviceBuffer>> staged;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const LaunchArg &a = args[i];
+    if (a.kind != KernelArg::Kind::Pointer || a.onDevice)
+      continue;
+    auto buffer = DeviceBuffer::allocate(*device, std::max<size_t>(a.bytes, 1));
+    if (!buffer)
+      return buffer.takeError();
+    if (auto err = buffer->copyFromHost(a.pointer, a.bytes))
+      return err;
+    deviceArgs[i] = LaunchArg::deviceBuffer(buffer->address(), a.bytes, a.dtype);
+    staged.emplace_back(i, std::move(*buffer));
+  }
+  const GpuKernel &k = *gpuKernel;
+  if (auto err = k.function.launch(grid, 32 * k.numWarps, k.sharedBytes,
+                                   deviceArgs))
+    return err;
+  if (staged.empty())
+    return llvm::Error::success();
+  if (auto err = device->synchronize())
+    return err;
+  for (auto &[i, buffer] : staged)
+    if (auto err = buffer.copyToHost(args[i].pointer, args[i].bytes))
+      return err;
+  return llvm::Error::success();
+}
+
+} // namespace tessel

@@ -184,6 +184,9 @@ llvm::Error checkSlopes(const TensorRef &t, int64_t heads) {
   if (stride[0] != 1)
     return fail(fmt::format("slopes: must be contiguous, got stride {}",
                             stride[0]));
+  // Device memory cannot be read here; the values are the caller's contract.
+  if (t.onDevice)
+    return llvm::Error::success();
   const float *s = static_cast<const float *>(t.data);
   for (int64_t h = 0; h < heads; ++h)
     if (!std::isfinite(s[h]) || s[h] < 0)
@@ -279,6 +282,9 @@ getKernel(const char *pass, Builder build, const LightningSpec &spec,
 }
 
 LaunchArg bufferArg(const TensorRef &t) {
+  if (t.onDevice)
+    return LaunchArg::deviceBuffer(reinterpret_cast<uint64_t>(t.data),
+                                   t.extentBytes(), t.dtype);
   return LaunchArg::buffer(t.data, t.extentBytes(), t.dtype);
 }
 

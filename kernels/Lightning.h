@@ -14,13 +14,15 @@
 
 namespace tessel {
 
-/// A strided view of host memory. `strides` are in elements; all zero means
+/// A strided view of host memory (or, with onDevice, of GPU memory). `strides` are in elements; all zero means
 /// contiguous (row-major).
 struct TensorRef {
   void *data = nullptr;
   DType dtype = DType::bf16;
   std::vector<int64_t> shape;
   std::vector<int64_t> strides;
+  /// `data` is a device address (CUdeviceptr) for the GPU backend.
+  bool onDevice = false;
 
   bool present() const { return data != nullptr; }
   /// The strides, filling in row-major ones when none were given.

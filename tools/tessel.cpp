@@ -4,6 +4,7 @@
 #include "kernels/LightningCheck.h"
 #include "kernels/LightningKernels.h"
 #include "lowering/Pipeline.h"
+#include "tools/BenchCommand.h"
 #include "runtime/Launch.h"
 
 #include "CLI/CLI.hpp"
@@ -91,6 +92,7 @@ int main(int argc, char **argv) {
     cmd->add_option("--block-e", config.blockE, "forward: E columns per program");
     cmd->add_option("--block-d", config.blockD, "backward dq/dk: D columns per program");
     cmd->add_option("--block-e-bwd", config.blockEBwd, "backward dv: E columns per program");
+    cmd->add_option("--num-warps", config.numWarps, "GPU: warps per program");
   };
   runLightning->add_option("--batch,-B", p.batch, "batch size")->capture_default_str();
   runLightning->add_option("--heads,-H", p.heads, "heads")->capture_default_str();
@@ -139,7 +141,28 @@ int main(int argc, char **argv) {
   compile->add_flag("--final-state", spec.finalState, "specialize for the final state");
   addConfig(compile);
 
+  auto *bench = app.add_subcommand(
+      "bench", "time Lightning forward and forward+backward on the GPU at the "
+               "standard shapes (B·N tokens, bnhd) against the copy-bandwidth floor");
+  BenchOptions benchOptions;
+  bench->add_option("--seqs", benchOptions.seqs, "sequence lengths N");
+  bench->add_option("--tokens", benchOptions.tokens, "B·N")->capture_default_str();
+  bench->add_option("--heads,-H", benchOptions.heads, "heads")->capture_default_str();
+  bench->add_option("--dk", benchOptions.d, "D")->capture_default_str();
+  bench->add_option("--dv", benchOptions.e, "E")->capture_default_str();
+  bench->add_option("--dtype", benchOptions.dtype, "bf16, f16 or f32")->capture_default_str();
+  bench->add_option("--warmup", benchOptions.warmup, "untimed calls")->capture_default_str();
+  bench->add_option("--reps", benchOptions.reps, "timed calls (median)")->capture_default_str();
+  bench->add_flag("--jit-only", benchOptions.jitOnly, "only time the JIT (cold, or warm from the disk cache)");
+  bench->add_option("--json", benchOptions.json, "write the results as JSON");
+  addConfig(bench);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (bench->parsed()) {
+    benchOptions.config = config;
+    return runBench(benchOptions);
+  }
 
   if (demo->parsed())
     return runDemo();

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine in one device call, from the repository root, after
+# scripts/build-portable.sh filled .carry/: unpacks the binaries, runs every
+# GPU test, the demo and the benchmark, and writes logs under $OUT.
+#   device run: bash scripts/device-run.sh   (carry: [".carry"])
+set -uo pipefail
+OUT=${OUT:-/tmp/tessel-out}
+mkdir -p "$OUT" /tmp/tessel-bin
+for f in .carry/*.xz; do
+  name=$(basename "$f" .xz)
+  python3 -c "import lzma,sys; open(sys.argv[2],'wb').write(lzma.open(sys.argv[1]).read())" "$f" "/tmp/tessel-bin/$name"
+  chmod +x "/tmp/tessel-bin/$name"
+done
+export TESSEL_CACHE_DIR=/tmp/tessel-cache
+rm -rf "$TESSEL_CACHE_DIR"
+status=0
+{
+  date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+} > "$OUT/device.txt" 2>&1
+echo "== GPU tests"; /tmp/tessel-bin/tessel-gpu-tests ${GTEST_ARGS:-} 2>&1 | tee "$OUT/gpu-tests.log" || status=1
+echo "== demo"; /tmp/tessel-bin/tessel demo 2>&1 | tee "$OUT/demo.log" || status=1
+if [ -z "${SKIP_BENCH:-}" ]; then
+  echo "== bench"; /tmp/tessel-bin/tessel bench ${BENCH_ARGS:-} --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" || status=1
+fi
+exit $status

@@ -1,0 +1,151 @@
+// Lightning Attention-2 on the GPU against the float64 reference: the
+// foundation issue's shape list, a long sequence, and a tensor of more than
+// 2^31 elements. Skipped where no GPU is usable.
+#include "kernels/LightningCheck.h"
+#include "kernels/Reference.h"
+#include "runtime/CudaDriver.h"
+#include "runtime/Half.h"
+
+#include "gtest/gtest.h"
+
+#include <random>
+
+using namespace tessel;
+
+namespace {
+
+LightningOptions gpuOptions() {
+  LightningOptions o;
+  o.backend = Backend::Gpu;
+  return o;
+}
+
+struct Case {
+  int64_t b, h, n, d, e;
+  Layout layout;
+  DType dtype;
+  const char *decay; // "zero", "alibi" or "fast"
+  bool states;
+};
+
+std::vector<float> slopesFor(const char *decay, int64_t heads) {
+  std::string d(decay);
+  if (d == "zero") return std::vector<float>(heads, 0.0f);
+  if (d == "fast") return std::vector<float>(heads, 8.0f);
+  return alibiSlopes(heads);
+}
+
+class LightningGpu : public ::testing::TestWithParam<Case> {
+protected:
+  void SetUp() override {
+    if (!cudaAvailable())
+      GTEST_SKIP() << "no usable CUDA device";
+  }
+};
+
+TEST_P(LightningGpu, ForwardAndBackwardMatchTheReference) {
+  const Case &c = GetParam();
+  for (bool backward : {false, true}) {
+    LightningProblem p;
+    p.batch = c.b, p.heads = c.h, p.seq = c.n, p.d = c.d, p.e = c.e;
+    p.layout = c.layout;
+    p.dtype = c.dtype;
+    p.slopes = slopesFor(c.decay, c.h);
+    p.initialState = p.finalState = c.states;
+    p.backward = backward;
+    p.scale = 0.5f;
+    p.seed = std::random_device{}();
+    auto result = checkLightning(p, gpuOptions());
+    ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
+    ASSERT_FALSE(result->errors.empty());
+    for (auto &[name, err] : result->errors)
+      EXPECT_LE(err, result->tolerance)
+          << name << " on " << p.str() << " decay=" << c.decay;
+  }
+}
+
+// Every N, D/E pair, layout, decay and dtype of the foundation issue, with
+// and without states.
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, LightningGpu,
+    ::testing::Values(
+        Case{1, 2, 1, 16, 16, Layout::BHND, DType::bf16, "alibi", false},
+        Case{2, 2, 63, 64, 96, Layout::BNHD, DType::bf16, "zero", true},
+        Case{2, 3, 64, 128, 128, Layout::BHND, DType::bf16, "fast", false},
+        Case{1, 2, 65, 80, 256, Layout::BNHD, DType::bf16, "alibi", true},
+        Case{2, 4, 1000, 64, 96, Layout::BHND, DType::f16, "alibi", true},
+        Case{1, 4, 4096, 128, 128, Layout::BNHD, DType::bf16, "zero", false},
+        Case{1, 2, 4096, 128, 128, Layout::BHND, DType::bf16, "fast", true},
+        Case{1, 2, 1000, 16, 16, Layout::BNHD, DType::f16, "fast", false},
+        Case{1, 2, 65, 80, 256, Layout::BHND, DType::f32, "alibi", true},
+        Case{1, 2, 1000, 64, 96, Layout::BNHD, DType::f32, "zero", false}));
+
+TEST(LightningGpuLarge, LongSequence) {
+  if (!cudaAvailable())
+    GTEST_SKIP() << "no usable CUDA device";
+  LightningProblem p;
+  p.batch = 1, p.heads = 16, p.seq = 131072, p.d = 128, p.e = 128;
+  p.layout = Layout::BNHD;
+  p.dtype = DType::bf16;
+  p.slopes = alibiSlopes(p.heads);
+  p.seed = std::random_device{}();
+  auto result = checkLightning(p, gpuOptions());
+  ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
+  for (auto &[name, err] : result->errors)
+    EXPECT_LE(err, result->tolerance) << name << " on " << p.str();
+}
+
+/// A forward call whose q, k, v and o each hold more than 2^31 elements:
+/// 64-bit offsets or bust. Only the first and the last head are compared (the
+/// last lies past element 2^31).
+TEST(LightningGpuLarge, MoreThanTwoToThe31Elements) {
+  if (!cudaAvailable())
+    GTEST_SKIP() << "no usable CUDA device";
+  const int64_t B = 1, H = 257, N = 65536, D = 128;
+  const int64_t elems = B * H * N * D;
+  ASSERT_GT(elems, int64_t(1) << 31);
+  std::vector<uint16_t> q(elems), k(elems), v(elems), o(elems, 0xffff);
+  uint64_t state = std::random_device{}() | 1;
+  auto next = [&] {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return static_cast<float>(static_cast<int64_t>(state >> 40) - (1 << 23)) /
+           (1 << 23);
+  };
+  for (int64_t i = 0; i < elems; ++i) {
+    q[i] = floatToBF16Bits(next());
+    k[i] = floatToBF16Bits(next());
+    v[i] = floatToBF16Bits(next());
+  }
+  std::vector<float> slopes = alibiSlopes(H);
+  auto ref = [&](std::vector<uint16_t> &buf) {
+    TensorRef t;
+    t.data = buf.data();
+    t.dtype = DType::bf16;
+    t.shape = {B, H, N, D};
+    return t;
+  };
+  LightningForwardArgs args;
+  args.q = ref(q), args.k = ref(k), args.v = ref(v), args.o = ref(o);
+  args.slopes.data = slopes.data();
+  args.slopes.dtype = DType::f32;
+  args.slopes.shape = {H};
+  llvm::Error err = lightningForward(args, gpuOptions());
+  ASSERT_FALSE(err) << llvm::toString(std::move(err));
+  for (int64_t h : {int64_t(0), H - 1}) {
+    reference::Problem p;
+    p.batch = 1, p.heads = 1, p.seq = N, p.d = D, p.e = D;
+    p.slopes = {slopes[h]};
+    auto slice = [&](const std::vector<uint16_t> &buf) {
+      std::vector<double> out(N * D);
+      for (int64_t i = 0; i < N * D; ++i)
+        out[i] = bf16BitsToFloat(buf[h * N * D + i]);
+      return out;
+    };
+    p.q = slice(q), p.k = slice(k), p.v = slice(v);
+    auto want = reference::forward(p);
+    double err = reference::relativeError(slice(o), want.o);
+    EXPECT_LE(err, 1e-2) << "head " << h;
+  }
+}
+
+} // namespace

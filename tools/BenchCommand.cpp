@@ -1,0 +1,239 @@
+// Lightning timings on device buffers with CUDA events (warm-up, repetitions,
+// median), bytes and FLOPs per call, the fraction of the memory floor, and
+// JIT times. The copy bandwidth that sets the floor is measured in the same
+// run with a DSL copy kernel, so the floor is what this GPU actually streams.
+#include "tools/BenchCommand.h"
+
+#include "dsl/KernelBuilder.h"
+#include "kernels/Lightning.h"
+#include "kernels/LightningCheck.h"
+#include "runtime/CudaDriver.h"
+#include "runtime/GpuLauncher.h"
+#include "runtime/Half.h"
+
+#include "fmt/format.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <random>
+
+namespace tessel {
+namespace {
+
+#define TRY(expr)                                                              \
+  if (auto err__ = (expr)) {                                                   \
+    fmt::print(stderr, "error: {}\n", llvm::toString(std::move(err__)));       \
+    return 1;                                                                  \
+  }
+
+template <typename F>
+llvm::Expected<double> medianMs(CudaDevice &device, int warmup, int reps, F run) {
+  for (int i = 0; i < warmup; ++i)
+    if (auto err = run())
+      return std::move(err);
+  std::vector<double> times;
+  for (int i = 0; i < reps; ++i) {
+    auto start = CudaEvent::create(device), stop = CudaEvent::create(device);
+    if (!start) return start.takeError();
+    if (!stop) return stop.takeError();
+    if (auto err = start->record()) return std::move(err);
+    if (auto err = run()) return std::move(err);
+    if (auto err = stop->record()) return std::move(err);
+    if (auto err = stop->synchronize()) return std::move(err);
+    auto ms = CudaEvent::elapsedMs(*start, *stop);
+    if (!ms) return ms.takeError();
+    times.push_back(*ms);
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+/// out[i] = in[i] over `n` f32 elements, 4096 per program.
+llvm::Expected<Kernel> copyKernel() {
+  dsl::KernelBuilder kb("bench_copy");
+  dsl::Tile in = kb.ptrArg("in", DType::f32), out = kb.ptrArg("out", DType::f32);
+  dsl::Tile offs = dsl::programId(0).to(DType::i64) * 4096 +
+                   dsl::arange(0, 4096).to(DType::i64);
+  dsl::store(out + offs, dsl::load(in + offs));
+  return kb.finish();
+}
+
+TensorRef deviceTensor(const DeviceBuffer &buf, DType dtype,
+                       std::vector<int64_t> shape) {
+  TensorRef t;
+  t.data = reinterpret_cast<void *>(buf.address());
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.onDevice = true;
+  return t;
+}
+
+} // namespace
+
+int runBench(const BenchOptions &o) {
+  auto deviceOr = getCudaDevice();
+  if (!deviceOr) {
+    fmt::print(stderr, "error: tessel bench needs a GPU: {}\n",
+               llvm::toString(deviceOr.takeError()));
+    return 1;
+  }
+  CudaDevice &device = *deviceOr;
+  auto dtype = parseDType(o.dtype);
+  if (!dtype || !isFloat(*dtype)) {
+    fmt::print(stderr, "error: --dtype must be bf16, f16 or f32\n");
+    return 1;
+  }
+  std::string date = [] {
+    std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
+    return std::string(buf);
+  }();
+  fmt::print("device: {} ({} SMs, {})\n", device.properties().name,
+             device.properties().smCount, device.properties().arch());
+  std::string json = fmt::format("{{\"date\": \"{}\", \"device\": \"{}\", \"results\": [",
+                                 date, device.properties().name);
+
+  // JIT: build, lower, assemble and load the four kernels.
+  {
+    kernels::LightningSpec spec{static_cast<int>(o.d), static_cast<int>(o.e),
+                                *dtype, false, false};
+    using Builder = llvm::Expected<Kernel> (*)(const kernels::LightningSpec &,
+                                               const kernels::LightningConfig &);
+    Builder builders[] = {kernels::buildLightningForward,
+                          kernels::buildLightningBackwardDq,
+                          kernels::buildLightningBackwardDk,
+                          kernels::buildLightningBackwardDv};
+    auto start = std::chrono::steady_clock::now();
+    std::string origin;
+    for (Builder build : builders) {
+      auto kernel = build(spec, o.config);
+      if (!kernel) TRY(kernel.takeError());
+      GpuLaunchOptions lo;
+      lo.numWarps = o.config.numWarps;
+      auto gk = getGpuKernel(*kernel, lo);
+      if (!gk) TRY(gk.takeError());
+      origin = gk->origin;
+      fmt::print("  {}: {} registers, {} B shared, from {}\n", kernel->name(),
+                 gk->function.registers(), gk->sharedBytes, gk->origin);
+    }
+    double ms = std::chrono::duration<double, std::milli>(
+                    std::chrono::steady_clock::now() - start).count();
+    fmt::print("jit: 4 lightning kernels ready in {:.0f} ms ({})\n", ms,
+               origin == "disk" ? "warm: disk cache" : "cold: compiled");
+    json += fmt::format("{{\"kind\": \"jit\", \"cache\": \"{}\", \"ms\": {:.1f}}}",
+                        origin == "disk" ? "warm" : "cold", ms);
+  }
+  if (o.jitOnly) {
+    json += "]}\n";
+    if (!o.json.empty()) std::ofstream(o.json) << json;
+    return 0;
+  }
+
+  // Copy bandwidth: the floor every time below is measured against.
+  double copyGBs = 0;
+  {
+    int64_t n = int64_t(1) << 28; // 1 GiB of f32
+    auto in = DeviceBuffer::allocate(device, n * 4);
+    if (!in) TRY(in.takeError());
+    auto out = DeviceBuffer::allocate(device, n * 4);
+    if (!out) TRY(out.takeError());
+    TRY(in->memset(0));
+    auto kernel = copyKernel();
+    if (!kernel) TRY(kernel.takeError());
+    std::vector<LaunchArg> args{in->arg(DType::f32), out->arg(DType::f32)};
+    auto ms = medianMs(device, o.warmup, o.reps, [&] {
+      return launchOnGpu(*kernel, {n / 4096, 1, 1}, args);
+    });
+    if (!ms) TRY(ms.takeError());
+    copyGBs = 2.0 * n * 4 / (*ms * 1e-3) / 1e9;
+    fmt::print("copy bandwidth (DSL copy kernel, 2 GiB moved): {:.0f} GB/s\n",
+               copyGBs);
+    json += fmt::format(", {{\"kind\": \"copy\", \"GBps\": {:.1f}}}", copyGBs);
+  }
+
+  fmt::print("{:>7} {:>4} {:>4} {:>10} {:>10} {:>8} {:>12} {:>10} {:>8}\n", "N",
+             "B", "H", "fwd ms", "floor ms", "floor %", "fwd+bwd ms",
+             "floor ms", "floor %");
+  int64_t maxElems = o.tokens * o.heads * std::max(o.d, o.e);
+  size_t esize = dtypeSize(*dtype);
+  std::vector<uint16_t> hostBits(maxElems);
+  {
+    std::mt19937_64 rng(1);
+    std::normal_distribution<float> dist(0, 1);
+    for (auto &x : hostBits) {
+      float v = dist(rng);
+      x = *dtype == DType::f16 ? floatToF16Bits(v) : floatToBF16Bits(v);
+    }
+  }
+  for (int64_t N : o.seqs) {
+    int64_t B = o.tokens / N;
+    if (B < 1) continue;
+    int64_t qElems = B * N * o.heads * o.d, vElems = B * N * o.heads * o.e;
+    std::vector<DeviceBuffer> bufs;
+    for (int64_t elems : {qElems, qElems, vElems, vElems, vElems, qElems, qElems, vElems}) {
+      auto b = DeviceBuffer::allocate(device, elems * esize);
+      if (!b) TRY(b.takeError());
+      if (*dtype != DType::f32) {
+        TRY(b->copyFromHost(hostBits.data(), std::min<int64_t>(elems, maxElems) * esize));
+      } else {
+        TRY(b->memset(0x3c));
+      }
+      bufs.push_back(std::move(*b));
+    }
+    auto slopesBuf = DeviceBuffer::allocate(device, o.heads * 4);
+    if (!slopesBuf) TRY(slopesBuf.takeError());
+    auto slopes = alibiSlopes(o.heads);
+    TRY(slopesBuf->copyFromHost(slopes.data(), o.heads * 4));
+    // (b, n, h, d): fla's layout.
+    std::vector<int64_t> qs{B, N, o.heads, o.d}, vs{B, N, o.heads, o.e};
+    LightningForwardArgs fa;
+    fa.q = deviceTensor(bufs[0], *dtype, qs);
+    fa.k = deviceTensor(bufs[1], *dtype, qs);
+    fa.v = deviceTensor(bufs[2], *dtype, vs);
+    fa.o = deviceTensor(bufs[3], *dtype, vs);
+    fa.layout = Layout::BNHD;
+    fa.slopes = deviceTensor(*slopesBuf, DType::f32, {o.heads});
+    LightningBackwardArgs ba;
+    ba.q = fa.q, ba.k = fa.k, ba.v = fa.v;
+    ba.dO = deviceTensor(bufs[4], *dtype, vs);
+    ba.dq = deviceTensor(bufs[5], *dtype, qs);
+    ba.dk = deviceTensor(bufs[6], *dtype, qs);
+    ba.dv = deviceTensor(bufs[7], *dtype, vs);
+    ba.layout = Layout::BNHD;
+    ba.slopes = fa.slopes;
+    LightningOptions lo;
+    lo.backend = Backend::Gpu;
+    lo.config = o.config;
+    auto fwd = medianMs(device, o.warmup, o.reps,
+                        [&] { return lightningForward(fa, lo); });
+    if (!fwd) TRY(fwd.takeError());
+    auto both = medianMs(device, o.warmup, o.reps, [&]() -> llvm::Error {
+      if (auto err = lightningForward(fa, lo)) return err;
+      return lightningBackward(ba, lo);
+    });
+    if (!both) TRY(both.takeError());
+    // Minimum traffic: fwd reads q, k, v and writes o; bwd reads q, k, v, dO
+    // and writes dq, dk, dv.
+    double fwdBytes = double(2 * qElems + 2 * vElems) * esize;
+    double bwdBytes = double(4 * qElems + 4 * vElems) * esize;
+    double fwdFloor = fwdBytes / (copyGBs * 1e9) * 1e3;
+    double bothFloor = (fwdBytes + bwdBytes) / (copyGBs * 1e9) * 1e3;
+    fmt::print("{:>7} {:>4} {:>4} {:>10.3f} {:>10.3f} {:>7.1f}% {:>12.3f} {:>10.3f} {:>7.1f}%\n",
+               N, B, o.heads, *fwd, fwdFloor, 100 * fwdFloor / *fwd, *both,
+               bothFloor, 100 * bothFloor / *both);
+    json += fmt::format(
+        ", {{\"kind\": \"lightning\", \"dtype\": \"{}\", \"B\": {}, \"N\": {}, "
+        "\"H\": {}, \"D\": {}, \"E\": {}, \"fwd_ms\": {:.4f}, "
+        "\"fwd_floor_ms\": {:.4f}, \"fwdbwd_ms\": {:.4f}, "
+        "\"fwdbwd_floor_ms\": {:.4f}}}",
+        o.dtype, B, N, o.heads, o.d, o.e, *fwd, fwdFloor, *both, bothFloor);
+  }
+  json += "]}\n";
+  if (!o.json.empty())
+    std::ofstream(o.json) << json;
+  return 0;
+}
+
+} // namespace tessel

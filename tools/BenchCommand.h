@@ -1,0 +1,29 @@
+// `tessel bench`: GPU timings of the Lightning kernels at the standard shapes
+// and the JIT's cold and warm start times.
+#ifndef TESSEL_TOOLS_BENCHCOMMAND_H
+#define TESSEL_TOOLS_BENCHCOMMAND_H
+
+#include "kernels/LightningKernels.h"
+
+#include <string>
+#include <vector>
+
+namespace tessel {
+
+struct BenchOptions {
+  /// Sequence lengths; the batch is tokens / N.
+  std::vector<int64_t> seqs{2048, 8192, 32768, 131072};
+  int64_t tokens = 131072;
+  int64_t heads = 16, d = 128, e = 128;
+  std::string dtype = "bf16";
+  int warmup = 3, reps = 10;
+  bool jitOnly = false;
+  std::string json;
+  kernels::LightningConfig config;
+};
+
+int runBench(const BenchOptions &options);
+
+} // namespace tessel
+
+#endif // TESSEL_TOOLS_BENCHCOMMAND_H

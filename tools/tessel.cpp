@@ -131,8 +131,6 @@ int main(int argc, char **argv) {
   lowering::TargetOptions target;
   std::string arch;
   compile->add_option("--arch", arch, "lower to PTX for sm_80 or sm_90a");
-  compile->add_option("--num-warps", target.numWarps, "warps per program")
-      ->capture_default_str();
   compile->add_option("--dk", spec.d, "D")->capture_default_str();
   compile->add_option("--dv", spec.e, "E")->capture_default_str();
   compile->add_option("--dtype", dtype, "bf16, f16 or f32")
@@ -187,6 +185,7 @@ int main(int argc, char **argv) {
       return 0;
     }
     target.arch = arch;
+    target.numWarps = config.numWarps;
     const char *dumpDir = std::getenv("TESSEL_DUMP_IR");
     auto compiled = lowering::compileToPTX(kernel->module(), target,
                                            dumpDir ? dumpDir : "");

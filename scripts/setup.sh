@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Shared first half of scripts/demo.sh and scripts/test.sh: installs tessel's
+# Debian 12 packages (only those missing) and builds tessel with Ninja in
+# Release mode into build/. TESSEL_JOBS=<n> limits the build's parallelism.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+packages=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
+          libzstd-dev libedit-dev libfmt-dev libgtest-dev libgmock-dev
+          libbenchmark-dev nlohmann-json3-dev libcli11-dev ccache python3
+          zlib1g-dev libxml2-dev)
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo=(sudo)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "tessel: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+ninja -C build -j "${TESSEL_JOBS:-$(nproc)}"

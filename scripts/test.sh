@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One-line set-up and test run on a fresh Debian 12 machine (see README.md;
+# .ci/run calls exactly this): installs the packages tessel needs, builds it,
+# and runs every test (lit and GoogleTest) through CTest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+ctest --test-dir build --output-on-failure -j2

@@ -112,7 +112,31 @@ LinearLayout dotOperand(DotOperandAttr attr, ArrayRef<int64_t> shape) {
   unsigned wm = parent.getWarpsPerCTA()[0], wn = parent.getWarpsPerCTA()[1];
   LinearLayout ll;
   ll.shape.assign(shape.begin(), shape.end());
-  if (attr.getOpIdx() == 0) {
+  if (attr.getBitWidth() == 32) {
+    // tf32 m16n8k8. A (M×K): a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4).
+    // B (K×N): b0 (k = t, n = g), b1 (k = t+4, n = g).
+    bool isA = attr.getOpIdx() == 0;
+    ll.reg = isA ? SmallVector<Coords>{at(8, 0), at(0, 4)}
+                 : SmallVector<Coords>{at(4, 0)};
+    ll.lane = isA ? rowGroupLanes(1)
+                  : SmallVector<Coords>{at(1, 0), at(2, 0), at(0, 1), at(0, 2),
+                                        at(0, 4)};
+    for (unsigned v = 1; v < wm; v <<= 1)
+      ll.warp.push_back(isA ? at(16 * v, 0) : at(0, 0));
+    for (unsigned v = 1; v < wn; v <<= 1)
+      ll.warp.push_back(isA ? at(0, 0) : at(0, 8 * v));
+    if (isA) {
+      for (int64_t v = 8; v < shape[1]; v <<= 1)
+        ll.reg.push_back(at(0, v));
+      for (int64_t v = 16 * wm; v < shape[0]; v <<= 1)
+        ll.reg.push_back(at(v, 0));
+    } else {
+      for (int64_t v = 8; v < shape[0]; v <<= 1)
+        ll.reg.push_back(at(v, 0));
+      for (int64_t v = 8 * wn; v < shape[1]; v <<= 1)
+        ll.reg.push_back(at(0, v));
+    }
+  } else if (attr.getOpIdx() == 0) {
     // A (M×K, row): a0,a1 (g, 2t+{0,1}); a2,a3 (g+8, ·); a4..a7 (·, +8).
     ll.reg = {at(0, 1), at(8, 0), at(0, 8)};
     ll.lane = rowGroupLanes(2);

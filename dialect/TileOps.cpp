@@ -322,7 +322,9 @@ LogicalResult MmaAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 
 LogicalResult
 DotOperandAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                       unsigned opIdx, Attribute parent) {
+                       unsigned opIdx, Attribute parent, unsigned bitWidth) {
+  if (bitWidth != 16 && bitWidth != 32)
+    return emitError() << "bitWidth must be 16 or 32, got " << bitWidth;
   if (opIdx > 1)
     return emitError() << "opIdx must be 0 (A) or 1 (B), got " << opIdx;
   if (!isa<MmaAttr>(parent))

@@ -50,8 +50,10 @@ def Tile_MmaLayout : Tile_Layout<"Mma", "mma"> {
 }
 
 def Tile_DotOperandLayout : Tile_Layout<"DotOperand", "dot_operand"> {
-  let summary = "operand A (0) or B (1) of mma.sync into a `parent` accumulator";
-  let parameters = (ins "unsigned":$opIdx, "::mlir::Attribute":$parent);
+  let summary = "operand A (0) or B (1) of mma.sync into a `parent` accumulator; "
+                "bitWidth 16 (bf16/f16, m16n8k16) or 32 (tf32, m16n8k8)";
+  let parameters = (ins "unsigned":$opIdx, "::mlir::Attribute":$parent,
+                        "unsigned":$bitWidth);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

@@ -186,8 +186,10 @@ private:
     }
     if (auto dot = dyn_cast<DotOp>(op)) {
       auto mma = mmaFor(dot.getType().getDimSize(0), dot.getType().getDimSize(1));
-      require(dot.getAMutable(), DotOperandAttr::get(ctx_, 0, mma));
-      require(dot.getBMutable(), DotOperandAttr::get(ctx_, 1, mma));
+      unsigned bits =
+          dot.getA().getType().getElementType().getIntOrFloatBitWidth();
+      require(dot.getAMutable(), DotOperandAttr::get(ctx_, 0, mma, bits));
+      require(dot.getBMutable(), DotOperandAttr::get(ctx_, 1, mma, bits));
       require(dot.getAccMutable(), mma);
       setLayout(dot.getResult(), mma);
       return success();

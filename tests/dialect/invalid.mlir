@@ -465,13 +465,20 @@ func.func @mma_warps(%x: tensor<16x16xf32, #tile.mma<wpc = [3, 1]>>) {
 // -----
 
 // expected-error @+1 {{opIdx must be 0 (A) or 1 (B), got 2}}
-func.func @dot_operand_index(%x: tensor<16x16xbf16, #tile.dot_operand<opIdx = 2, parent = #tile.mma<wpc = [2, 2]>>>) {
+func.func @dot_operand_index(%x: tensor<16x16xbf16, #tile.dot_operand<opIdx = 2, parent = #tile.mma<wpc = [2, 2]>, bitWidth = 16>>) {
   return
 }
 
 // -----
 
 // expected-error @+1 {{the parent of a dot operand must be #tile.mma}}
-func.func @dot_operand_parent(%x: tensor<16x16xbf16, #tile.dot_operand<opIdx = 0, parent = #tile.blocked<spt = [1, 4], tpw = [8, 4], wpc = [4, 1], order = [1, 0]>>>) {
+func.func @dot_operand_parent(%x: tensor<16x16xbf16, #tile.dot_operand<opIdx = 0, parent = #tile.blocked<spt = [1, 4], tpw = [8, 4], wpc = [4, 1], order = [1, 0]>, bitWidth = 16>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{bitWidth must be 16 or 32, got 8}}
+func.func @dot_operand_bit_width(%x: tensor<16x16xbf16, #tile.dot_operand<opIdx = 0, parent = #tile.mma<wpc = [2, 2]>, bitWidth = 8>>) {
   return
 }

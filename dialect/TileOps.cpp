@@ -262,9 +262,12 @@ LogicalResult ReduceOp::verify() {
   Type expected = want.empty()
                       ? src.getElementType()
                       : Type(RankedTensorType::get(want, src.getElementType()));
-  if (getResult().getType() != expected)
-    return emitOpError() << "result must be " << expected << ", got "
-                         << getResult().getType();
+  // Layouts (encodings) are the lowering's business: compare shape and type.
+  Type got = getResult().getType();
+  if (isa<RankedTensorType>(got) != !want.empty() ||
+      getShapeOrScalar(got) != ArrayRef<int64_t>(want) ||
+      getElementTypeOrSelf(got) != src.getElementType())
+    return emitOpError() << "result must be " << expected << ", got " << got;
   return success();
 }
 

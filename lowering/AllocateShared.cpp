@@ -24,8 +24,15 @@ int64_t bytesOf(RankedTensorType t) {
 
 /// Scratch bytes an op needs, or 0.
 int64_t scratchBytes(Operation *op) {
-  if (auto c = dyn_cast<ConvertLayoutOp>(op))
-    return bytesOf(c.getSrc().getType());
+  if (auto c = dyn_cast<ConvertLayoutOp>(op)) {
+    auto t = c.getSrc().getType();
+    // Operands staged for ldmatrix have each row padded by 8 elements.
+    if (isa<DotOperandAttr>(cast<RankedTensorType>(c.getType()).getEncoding()) &&
+        t.getRank() == 2)
+      return t.getDimSize(0) * (t.getDimSize(1) + 8) *
+             std::max<int64_t>(1, getElementByteSize(t.getElementType()));
+    return bytesOf(t);
+  }
   if (auto r = dyn_cast<ReshapeOp>(op))
     return bytesOf(r.getSrc().getType());
   if (auto r = dyn_cast<ReduceOp>(op)) {

@@ -314,9 +314,10 @@ struct TileAssignLayouts
     : tessel::lowering::impl::TileAssignLayoutsBase<TileAssignLayouts> {
   using TileAssignLayoutsBase::TileAssignLayoutsBase;
   void runOnOperation() override {
-    if (numWarps == 0 || (numWarps & (numWarps - 1))) {
+    unsigned warps = numWarps;
+    if (warps == 0 || (warps & (warps - 1))) {
       getOperation().emitError() << "num-warps must be a power of two, got "
-                                 << numWarps;
+                                 << warps;
       return signalPassFailure();
     }
     for (auto fn : getOperation().getOps<func::FuncOp>())

@@ -2,9 +2,11 @@
 #include "lowering/Pipeline.h"
 
 #include "lowering/Passes.h"
+#include "lowering/ToLLVM/AxisInfo.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
@@ -56,6 +58,7 @@ void buildTileToLLVMPipeline(OpPassManager &pm, const TargetOptions &options) {
   pm.addPass(createCSEPass());
   pm.addPass(createTileAllocateShared());
   pm.addPass(createTileToLLVM());
+  pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
@@ -132,6 +135,18 @@ unsigned sharedBytesOf(ModuleOp module) {
 
 } // namespace
 
+OwningOpRef<ModuleOp> specializeDivisibility(ModuleOp source,
+                                             ArrayRef<bool> divisible) {
+  OwningOpRef<ModuleOp> module(cast<ModuleOp>(source->clone()));
+  for (auto fn : module->getOps<func::FuncOp>()) {
+    OpBuilder b(fn);
+    for (size_t i = 0; i < divisible.size() && i < fn.getNumArguments(); ++i)
+      if (divisible[i])
+        fn.setArgAttr(i, kDivisibilityAttr, b.getI32IntegerAttr(16));
+  }
+  return module;
+}
+
 llvm::Expected<unsigned> sharedMemoryBytes(ModuleOp source,
                                            const TargetOptions &options) {
   OwningOpRef<ModuleOp> module(cast<ModuleOp>(source->clone()));
@@ -175,7 +190,8 @@ llvm::Expected<CompiledKernel> compileToPTX(ModuleOp source,
   {
     PassManager pm(ctx, ModuleOp::getOperationName());
     pm.addPass(createTileToLLVM());
-    pm.addPass(createSCFToControlFlowPass());
+    pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createSCFToControlFlowPass());
     pm.addPass(createArithToLLVMConversionPass());
     pm.addPass(createConvertControlFlowToLLVMPass());
     pm.addPass(createConvertFuncToLLVMPass());

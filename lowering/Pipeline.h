@@ -41,6 +41,12 @@ struct CompiledKernel {
   unsigned numWarps = 4;
 };
 
+/// A copy of `module` whose kernel arguments `i` with `divisible[i]` carry
+/// tile.divisibility = 16 (16-byte aligned pointer, integer multiple of 16):
+/// the specialization loads and stores are vectorized on.
+mlir::OwningOpRef<mlir::ModuleOp>
+specializeDivisibility(mlir::ModuleOp module, llvm::ArrayRef<bool> divisible);
+
 /// The dynamic shared memory the kernel in `module` needs, from the layout
 /// stage alone (for a kernel whose binary came from the cache).
 llvm::Expected<unsigned> sharedMemoryBytes(mlir::ModuleOp module,

@@ -5,6 +5,7 @@
 // address.
 #include "lowering/Passes.h"
 
+#include "lowering/ToLLVM/AxisInfo.h"
 #include "lowering/ToLLVM/Patterns.h"
 #include "lowering/ToLLVM/Utility.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -70,9 +71,22 @@ struct TileToLLVM : tessel::lowering::impl::TileToLLVMBase<TileToLLVM> {
       return converter.isSignatureLegal(fn.getFunctionType());
     });
 
+    // Facts about every address and mask, gathered while the tile IR is
+    // still intact (the conversion rewrites it as it goes).
+    AxisInfoAnalysis axisInfo(module);
+    module.walk([&](Operation *op) {
+      if (isa<tile::LoadOp, tile::StoreOp>(op)) {
+        axisInfo.get(op->getOperand(0));
+        if (auto load = dyn_cast<tile::LoadOp>(op); load && load.getMask())
+          axisInfo.get(load.getMask());
+        if (auto store = dyn_cast<tile::StoreOp>(op); store && store.getMask())
+          axisInfo.get(store.getMask());
+      }
+    });
+
     RewritePatternSet patterns(ctx);
     populateElementwiseToLLVMPatterns(converter, patterns);
-    populateMemoryToLLVMPatterns(converter, patterns);
+    populateMemoryToLLVMPatterns(converter, patterns, axisInfo);
     populateLayoutToLLVMPatterns(converter, patterns);
     populateReduceToLLVMPatterns(converter, patterns);
     populateDotToLLVMPatterns(converter, patterns);

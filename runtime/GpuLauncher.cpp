@@ -1,6 +1,9 @@
 // GPU compilation cache and launch.
 #include "runtime/GpuLauncher.h"
 
+#include "lowering/ToLLVM/AxisInfo.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/KernelCache.h"
 #include "runtime/Ptxas.h"
@@ -11,8 +14,20 @@
 
 namespace tessel {
 
+llvm::SmallVector<bool> divisibilityHints(llvm::ArrayRef<LaunchArg> args) {
+  llvm::SmallVector<bool> hints;
+  for (const LaunchArg &a : args) {
+    if (a.kind == KernelArg::Kind::Pointer)
+      hints.push_back(reinterpret_cast<uintptr_t>(a.pointer) % 16 == 0);
+    else
+      hints.push_back(a.dtype != DType::f32 && a.intValue % 16 == 0);
+  }
+  return hints;
+}
+
 llvm::Expected<const GpuKernel &> getGpuKernel(const Kernel &kernel,
-                                               const GpuLaunchOptions &options) {
+                                               const GpuLaunchOptions &options,
+                                               llvm::ArrayRef<bool> hints) {
   auto device = getCudaDevice(options.device);
   if (!device)
     return device.takeError();
@@ -26,7 +41,14 @@ llvm::Expected<const GpuKernel &> getGpuKernel(const Kernel &kernel,
   std::string ptxas = ptxasVer ? *ptxasVer : "";
   if (!ptxasVer)
     llvm::consumeError(ptxasVer.takeError());
-  std::string ir = kernel.ir();
+  // The specialized module: divisibility facts as argument attributes, so
+  // they are part of the IR text and hence of the cache key.
+  auto specialized = lowering::specializeDivisibility(kernel.module(), hints);
+  std::string ir;
+  {
+    llvm::raw_string_ostream os(ir);
+    specialized->print(os);
+  }
   std::string key =
       KernelCache::makeKey(ir, target.str(), target.arch,
                            KernelCache::compilerVersion(ptxas));
@@ -43,7 +65,7 @@ llvm::Expected<const GpuKernel &> getGpuKernel(const Kernel &kernel,
   KernelBinary binary;
   if (auto cached = KernelCache::global().lookup(key)) {
     binary = *cached;
-    auto shared = lowering::sharedMemoryBytes(kernel.module(), target);
+    auto shared = lowering::sharedMemoryBytes(*specialized, target);
     if (!shared)
       return shared.takeError();
     entry->sharedBytes = *shared;
@@ -51,7 +73,7 @@ llvm::Expected<const GpuKernel &> getGpuKernel(const Kernel &kernel,
   } else {
     const char *dumpDir = std::getenv("TESSEL_DUMP_IR");
     auto compiled =
-        lowering::compileToPTX(kernel.module(), target, dumpDir ? dumpDir : "");
+        lowering::compileToPTX(*specialized, target, dumpDir ? dumpDir : "");
     if (!compiled)
       return compiled.takeError();
     entry->sharedBytes = compiled->sharedBytes;
@@ -85,9 +107,6 @@ llvm::Error launchOnGpu(const Kernel &kernel, const Grid &grid,
                         const GpuLaunchOptions &options) {
   if (auto err = checkLaunchArgs(kernel, args, grid))
     return err;
-  auto gpuKernel = getGpuKernel(kernel, options);
-  if (!gpuKernel)
-    return gpuKernel.takeError();
   auto device = getCudaDevice(options.device);
   if (!device)
     return device.takeError();
@@ -107,6 +126,9 @@ llvm::Error launchOnGpu(const Kernel &kernel, const Grid &grid,
     deviceArgs[i] = LaunchArg::deviceBuffer(buffer->address(), a.bytes, a.dtype);
     staged.emplace_back(i, std::move(*buffer));
   }
+  auto gpuKernel = getGpuKernel(kernel, options, divisibilityHints(deviceArgs));
+  if (!gpuKernel)
+    return gpuKernel.takeError();
   const GpuKernel &k = *gpuKernel;
   if (auto err = k.function.launch(grid, 32 * k.numWarps, k.sharedBytes,
                                    deviceArgs))

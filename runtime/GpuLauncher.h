@@ -25,10 +25,17 @@ struct GpuLaunchOptions {
   int device = 0;
 };
 
-/// The loaded kernel for `kernel` on the current device, compiling it on the
-/// first call (per process, and per cache directory across processes).
-llvm::Expected<const GpuKernel &> getGpuKernel(const Kernel &kernel,
-                                               const GpuLaunchOptions &options);
+/// Which arguments of a launch are divisible by 16 (pointers: 16-byte
+/// aligned addresses; integers: multiples of 16). The kernel is specialized
+/// on them, as Triton does, so loads and stores can be vectorized.
+llvm::SmallVector<bool> divisibilityHints(llvm::ArrayRef<LaunchArg> args);
+
+/// The loaded kernel for `kernel` specialized on `hints` (empty: none) on the
+/// current device, compiling it on the first call (per process, and per cache
+/// directory across processes).
+llvm::Expected<const GpuKernel &>
+getGpuKernel(const Kernel &kernel, const GpuLaunchOptions &options,
+             llvm::ArrayRef<bool> hints = {});
 
 /// Launches `kernel` over `grid`. Pointer arguments on the host are copied to
 /// the device before and back after the launch (convenient, slow); device

@@ -12,7 +12,7 @@ mkdir -p .carry
 for bin in tools/tessel tests/tessel-gpu-tests; do
   name=$(basename "$bin")
   strip -o ".carry/$name" "$build/$bin"
-  xz -9e -T2 -f ".carry/$name"
+  xz -6 -T2 -f ".carry/$name"
 done
 cp scripts/device-run.sh .carry/
 ls -l .carry

@@ -131,6 +131,10 @@ int main(int argc, char **argv) {
   lowering::TargetOptions target;
   std::string arch;
   compile->add_option("--arch", arch, "lower to PTX for sm_80 or sm_90a");
+  bool aligned = false;
+  compile->add_flag("--aligned", aligned,
+                    "specialize as the launcher does when every pointer is "
+                    "16-byte aligned and every integer a multiple of 16");
   compile->add_option("--dk", spec.d, "D")->capture_default_str();
   compile->add_option("--dv", spec.e, "E")->capture_default_str();
   compile->add_option("--dtype", dtype, "bf16, f16 or f32")
@@ -187,7 +191,10 @@ int main(int argc, char **argv) {
     target.arch = arch;
     target.numWarps = config.numWarps;
     const char *dumpDir = std::getenv("TESSEL_DUMP_IR");
-    auto compiled = lowering::compileToPTX(kernel->module(), target,
+    auto specialized = lowering::specializeDivisibility(
+        kernel->module(),
+        llvm::SmallVector<bool>(aligned ? kernel->args().size() : 0, true));
+    auto compiled = lowering::compileToPTX(*specialized, target,
                                            dumpDir ? dumpDir : "");
     if (!compiled) {
       fmt::print(stderr, "error: {}\n", llvm::toString(compiled.takeError()));

@@ -1,8 +1,10 @@
-// Pointer arithmetic, loads and stores per register. Masked accesses are
-// predicated PTX ld/st (a masked-off lane issues no memory access, and takes
-// `other`), so tails never touch memory outside the tensor.
+// Pointer arithmetic, loads and stores. Masked accesses are predicated PTX
+// ld/st (a masked-off lane issues no memory access, and takes `other`), so
+// tails never touch memory outside the tensor. Registers that AxisInfo proves
+// contiguous, aligned and uniformly masked go as one access of up to 16 bytes.
 #include "lowering/ToLLVM/Patterns.h"
 #include "lowering/ToLLVM/Utility.h"
+#include "lowering/ToLLVM/AxisInfo.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
@@ -62,12 +64,156 @@ Value fromBits(OpBuilder &b, Location loc, Value v, Type elem) {
   return LLVM::BitcastOp::create(b, loc, elem, v);
 }
 
+/// Consecutive registers each thread holds along the last dimension: the
+/// leading register bases of the layout that step 1, 2, 4, ... along it.
+int64_t consecutivePerThread(Type ptrTensor) {
+  auto ll = getLinearLayout(ptrTensor);
+  if (failed(ll))
+    return 1;
+  size_t last = ll->rank() - 1;
+  int64_t n = 1;
+  for (const Coords &b : ll->reg) {
+    Coords want(ll->rank(), 0);
+    want[last] = n;
+    if (b != want)
+      break;
+    n *= 2;
+  }
+  return n;
+}
+
+/// The vector width for `op`'s pointers, 1 when it cannot be vectorized.
+int64_t accessWidth(AxisInfoAnalysis &info, Operation *op, Value ptr,
+                    Value mask, Type elem) {
+  if (!isa<RankedTensorType>(ptr.getType()))
+    return 1;
+  unsigned bytes = tile::getElementByteSize(
+      cast<tile::PtrType>(tile::getElementTypeOrSelf(ptr.getType()))
+          .getPointeeType());
+  if (bytes < 2 || isa<LLVM::LLVMPointerType>(elem))
+    return 1;
+  int64_t vec = vectorWidth(info, ptr, mask, consecutivePerThread(ptr.getType()),
+                            bytes);
+  // Predicated vector accesses move whole 32-bit words.
+  return vec * bytes >= 4 ? vec : 1;
+}
+
+/// Words of 32 bits covering `vec` elements of `elem` starting at `first`.
+SmallVector<Value> packWords(OpBuilder &b, Location loc, ValueRange elems,
+                             Type elem) {
+  unsigned perWord = 32 / elem.getIntOrFloatBitWidth();
+  SmallVector<Value> words;
+  for (size_t i = 0; i < elems.size(); i += perWord) {
+    if (perWord == 1) {
+      words.push_back(LLVM::BitcastOp::create(b, loc, b.getI32Type(), elems[i]));
+      continue;
+    }
+    auto vecTy = VectorType::get({static_cast<int64_t>(perWord)}, elem);
+    Value v = LLVM::UndefOp::create(b, loc, vecTy);
+    for (unsigned j = 0; j < perWord; ++j)
+      v = LLVM::InsertElementOp::create(b, loc, v, elems[i + j],
+                                        i32Const(b, loc, j));
+    words.push_back(LLVM::BitcastOp::create(b, loc, b.getI32Type(), v));
+  }
+  return words;
+}
+
+SmallVector<Value> unpackWords(OpBuilder &b, Location loc, ValueRange words,
+                               Type elem) {
+  unsigned perWord = 32 / elem.getIntOrFloatBitWidth();
+  SmallVector<Value> out;
+  for (Value w : words) {
+    if (perWord == 1) {
+      out.push_back(LLVM::BitcastOp::create(b, loc, elem, w));
+      continue;
+    }
+    auto vecTy = VectorType::get({static_cast<int64_t>(perWord)}, elem);
+    Value v = LLVM::BitcastOp::create(b, loc, vecTy, w);
+    for (unsigned j = 0; j < perWord; ++j)
+      out.push_back(LLVM::ExtractElementOp::create(b, loc, v, i32Const(b, loc, j)));
+  }
+  return out;
+}
+
+/// "{$1, $2, $3, $4}" or "$1" for `n` operands starting at `first`.
+std::string operandList(unsigned first, unsigned n) {
+  if (n == 1)
+    return "$" + std::to_string(first);
+  std::string s = "{";
+  for (unsigned i = 0; i < n; ++i)
+    s += (i ? ", $" : "$") + std::to_string(first + i);
+  return s + "}";
+}
+
+const char *vecSuffix(unsigned words) {
+  return words == 4 ? ".v4.b32" : words == 2 ? ".v2.b32" : ".b32";
+}
+
 struct LoadLowering : OpConversionPattern<tile::LoadOp> {
-  using OpConversionPattern::OpConversionPattern;
+  LoadLowering(const TypeConverter &tc, MLIRContext *ctx, AxisInfoAnalysis &info)
+      : OpConversionPattern(tc, ctx), info_(info) {}
+
+  /// One vector load per group of `vec` registers.
+  LogicalResult vectorized(tile::LoadOp op, OneToNOpAdaptor adaptor,
+                           ConversionPatternRewriter &rewriter, Type elem,
+                           int64_t vec) const {
+    Location loc = op.getLoc();
+    ValueRange ptrs = adaptor.getPtr(), masks = adaptor.getMask();
+    unsigned words = vec * elem.getIntOrFloatBitWidth() / 32;
+    Type i32 = rewriter.getI32Type();
+    SmallVector<Value> out;
+    for (size_t r = 0; r < ptrs.size(); r += vec) {
+      SmallVector<Value> got;
+      if (masks.empty()) {
+        auto vecTy = VectorType::get({vec}, elem);
+        Value v = LLVM::LoadOp::create(rewriter, loc, vecTy, ptrs[r],
+                                       vec * elem.getIntOrFloatBitWidth() / 8);
+        for (int64_t i = 0; i < vec; ++i)
+          out.push_back(LLVM::ExtractElementOp::create(rewriter, loc, v,
+                                                       i32Const(rewriter, loc, i)));
+        continue;
+      }
+      // Outputs $0..$w-1 start at zero; $w is the address, $w+1 the predicate.
+      std::string text;
+      for (unsigned i = 0; i < words; ++i)
+        text += "mov.b32 $" + std::to_string(i) + ", 0;\n\t";
+      text += "@$" + std::to_string(words + 1) + " ld.global" + vecSuffix(words) +
+              " " + operandList(0, words) + ", [$" + std::to_string(words) + "];";
+      std::string constraints;
+      for (unsigned i = 0; i < words; ++i)
+        constraints += "=r,";
+      constraints += "l,b";
+      Type resTy = words == 1 ? Type(i32)
+                              : Type(LLVM::LLVMStructType::getLiteral(
+                                    getContext(), SmallVector<Type>(words, i32)));
+      auto asmOp = LLVM::InlineAsmOp::create(
+          rewriter, loc, resTy, ValueRange{ptrs[r], masks[r]}, text, constraints,
+          /*has_side_effects=*/true, false,
+          LLVM::tailcallkind::TailCallKind::None, nullptr, nullptr);
+      SmallVector<Value> ws;
+      for (unsigned i = 0; i < words; ++i)
+        ws.push_back(words == 1 ? asmOp.getResult(0)
+                                : Value(LLVM::ExtractValueOp::create(
+                                      rewriter, loc, asmOp.getResult(0), i)));
+      for (Value v : unpackWords(rewriter, loc, ws, elem))
+        out.push_back(v);
+    }
+    rewriter.replaceOpWithMultiple(op, {out});
+    return success();
+  }
+
   LogicalResult
   matchAndRewrite(tile::LoadOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
+    {
+      Type elem = pointeeOf(op.getPtr().getType());
+      int64_t vec = op.getOther() ? 1
+                                  : accessWidth(info_, op, op.getPtr(),
+                                                op.getMask(), elem);
+      if (vec > 1)
+        return vectorized(op, adaptor, rewriter, elem, vec);
+    }
     Type elem = pointeeOf(op.getPtr().getType());
     unsigned align = std::max(1u, tile::getElementByteSize(
                                       tile::getElementTypeOrSelf(op.getType())));
@@ -103,14 +249,63 @@ struct LoadLowering : OpConversionPattern<tile::LoadOp> {
     rewriter.replaceOpWithMultiple(op, {out});
     return success();
   }
+
+  AxisInfoAnalysis &info_;
 };
 
 struct StoreLowering : OpConversionPattern<tile::StoreOp> {
-  using OpConversionPattern::OpConversionPattern;
+  StoreLowering(const TypeConverter &tc, MLIRContext *ctx, AxisInfoAnalysis &info)
+      : OpConversionPattern(tc, ctx), info_(info) {}
+
+  LogicalResult vectorized(tile::StoreOp op, OneToNOpAdaptor adaptor,
+                           ConversionPatternRewriter &rewriter, Type elem,
+                           int64_t vec) const {
+    Location loc = op.getLoc();
+    ValueRange ptrs = adaptor.getPtr(), vals = adaptor.getValue(),
+               masks = adaptor.getMask();
+    unsigned words = vec * elem.getIntOrFloatBitWidth() / 32;
+    for (size_t r = 0; r < ptrs.size(); r += vec) {
+      ValueRange group = vals.slice(r, vec);
+      if (masks.empty()) {
+        auto vecTy = VectorType::get({vec}, elem);
+        Value v = LLVM::UndefOp::create(rewriter, loc, vecTy);
+        for (int64_t i = 0; i < vec; ++i)
+          v = LLVM::InsertElementOp::create(rewriter, loc, v, group[i],
+                                            i32Const(rewriter, loc, i));
+        LLVM::StoreOp::create(rewriter, loc, v, ptrs[r],
+                              vec * elem.getIntOrFloatBitWidth() / 8);
+        continue;
+      }
+      SmallVector<Value> operands{ptrs[r]};
+      for (Value w : packWords(rewriter, loc, group, elem))
+        operands.push_back(w);
+      operands.push_back(masks[r]);
+      std::string text = "@$" + std::to_string(words + 1) + " st.global" +
+                         vecSuffix(words) + " [$0], " + operandList(1, words) +
+                         ";";
+      std::string constraints = "l,";
+      for (unsigned i = 0; i < words; ++i)
+        constraints += "r,";
+      constraints += "b";
+      LLVM::InlineAsmOp::create(rewriter, loc, TypeRange{}, operands, text,
+                                constraints, /*has_side_effects=*/true, false,
+                                LLVM::tailcallkind::TailCallKind::None, nullptr,
+                                nullptr);
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+
   LogicalResult
   matchAndRewrite(tile::StoreOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
+    {
+      Type elem = pointeeOf(op.getPtr().getType());
+      int64_t vec = accessWidth(info_, op, op.getPtr(), op.getMask(), elem);
+      if (vec > 1)
+        return vectorized(op, adaptor, rewriter, elem, vec);
+    }
     Type elem = pointeeOf(op.getPtr().getType());
     unsigned align = std::max(1u, tile::getElementByteSize(
                                       tile::getElementTypeOrSelf(op.getValue().getType())));
@@ -139,14 +334,18 @@ struct StoreLowering : OpConversionPattern<tile::StoreOp> {
     rewriter.eraseOp(op);
     return success();
   }
+
+  AxisInfoAnalysis &info_;
 };
 
 } // namespace
 
 void populateMemoryToLLVMPatterns(const TypeConverter &converter,
-                                  RewritePatternSet &patterns) {
-  patterns.add<AddPtrLowering, LoadLowering, StoreLowering>(
-      converter, patterns.getContext());
+                                  RewritePatternSet &patterns,
+                                  AxisInfoAnalysis &axisInfo) {
+  patterns.add<AddPtrLowering>(converter, patterns.getContext());
+  patterns.add<LoadLowering, StoreLowering>(converter, patterns.getContext(),
+                                            axisInfo);
 }
 
 } // namespace tessel::lowering

@@ -7,12 +7,16 @@
 
 namespace tessel::lowering {
 
+class AxisInfoAnalysis;
+
 /// arith/math ops on tensors, constants, tile.convert, exp/log, program ids.
 void populateElementwiseToLLVMPatterns(const mlir::TypeConverter &converter,
                                        mlir::RewritePatternSet &patterns);
-/// addptr, load and store (predicated for masks).
+/// addptr, load and store (predicated for masks, vectorized where `axisInfo`
+/// proves the pointers contiguous and aligned).
 void populateMemoryToLLVMPatterns(const mlir::TypeConverter &converter,
-                                  mlir::RewritePatternSet &patterns);
+                                  mlir::RewritePatternSet &patterns,
+                                  AxisInfoAnalysis &axisInfo);
 /// make_range, splat, broadcast, expand_dims, trans, reshape, convert_layout.
 void populateLayoutToLLVMPatterns(const mlir::TypeConverter &converter,
                                   mlir::RewritePatternSet &patterns);

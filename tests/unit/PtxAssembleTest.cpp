@@ -1,0 +1,72 @@
+// Every shipped kernel lowers to PTX for sm_80 and sm_90a and ptxas accepts
+// it; registers, spills and shared memory per kernel go to the test log.
+// Skipped where ptxas is absent.
+#include "kernels/LightningKernels.h"
+#include "lowering/Pipeline.h"
+#include "runtime/Ptxas.h"
+
+#include "gtest/gtest.h"
+
+#include <cstdio>
+
+using namespace tessel;
+
+namespace {
+
+struct KernelCase {
+  const char *pass;
+  llvm::Expected<Kernel> (*build)(const kernels::LightningSpec &,
+                                  const kernels::LightningConfig &);
+};
+
+class PtxAssemble
+    : public ::testing::TestWithParam<std::tuple<KernelCase, const char *, DType>> {};
+
+TEST_P(PtxAssemble, ShippedKernelAssembles) {
+  auto [kc, arch, dtype] = GetParam();
+  auto ptxas = findPtxas();
+  if (!ptxas) {
+    llvm::consumeError(ptxas.takeError());
+    GTEST_SKIP() << "ptxas not found";
+  }
+  kernels::LightningSpec spec{128, 128, dtype, true, true};
+  auto kernel = kc.build(spec, kernels::LightningConfig{});
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  // Specialized as the launcher does for aligned tensors (vector accesses).
+  auto module = lowering::specializeDivisibility(
+      kernel->module(), llvm::SmallVector<bool>(kernel->args().size(), true));
+  lowering::TargetOptions target;
+  target.arch = arch;
+  auto compiled = lowering::compileToPTX(*module, target);
+  ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
+  EXPECT_NE(compiled->ptx.find(std::string(".target ") + arch), std::string::npos);
+  EXPECT_NE(compiled->ptx.find("mma.sync.aligned"), std::string::npos);
+  auto assembled = assemblePtx(compiled->ptx, arch);
+  ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
+  EXPECT_EQ(assembled->cubin.substr(0, 4), "\x7f" "ELF");
+  const PtxasResources *res = assembled->find(kernel->name());
+  ASSERT_NE(res, nullptr) << assembled->log;
+  std::printf("ptxas %-7s %-4s %-8s: %3d registers, %6lld B spill stores, "
+              "%6lld B spill loads, %6u B dynamic shared, %lld B stack\n",
+              arch, dtypeName(dtype), kc.pass, res->registers,
+              static_cast<long long>(res->spillStoreBytes),
+              static_cast<long long>(res->spillLoadBytes), compiled->sharedBytes,
+              static_cast<long long>(res->stackBytes));
+  EXPECT_GT(res->registers, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Lightning, PtxAssemble,
+    ::testing::Combine(
+        ::testing::Values(KernelCase{"fwd", kernels::buildLightningForward},
+                          KernelCase{"bwd_dq", kernels::buildLightningBackwardDq},
+                          KernelCase{"bwd_dk", kernels::buildLightningBackwardDk},
+                          KernelCase{"bwd_dv", kernels::buildLightningBackwardDv}),
+        ::testing::Values("sm_80", "sm_90a"),
+        ::testing::Values(DType::bf16, DType::f32)),
+    [](const auto &info) {
+      return std::string(std::get<0>(info.param).pass) + "_" +
+             std::get<1>(info.param) + "_" + dtypeName(std::get<2>(info.param));
+    });
+
+} // namespace

@@ -87,12 +87,17 @@ static LogicalResult verifyAxis(Operation *op, int64_t axis) {
   return success();
 }
 
-LogicalResult ProgramIdOp::verify() { return verifyAxis(*this, getAxis()); }
-LogicalResult NumProgramsOp::verify() { return verifyAxis(*this, getAxis()); }
+// I32Attr getters return unsigned: read the attribute to keep the sign.
+LogicalResult ProgramIdOp::verify() {
+  return verifyAxis(*this, getAxisAttr().getInt());
+}
+LogicalResult NumProgramsOp::verify() {
+  return verifyAxis(*this, getAxisAttr().getInt());
+}
 
 LogicalResult MakeRangeOp::verify() {
   auto type = getResult().getType();
-  int64_t start = getStart(), end = getEnd();
+  int64_t start = getStartAttr().getInt(), end = getEndAttr().getInt();
   if (end <= start)
     return emitOpError() << "end (" << end << ") must exceed start (" << start
                          << ")";
@@ -132,7 +137,7 @@ LogicalResult BroadcastOp::verify() {
 LogicalResult ExpandDimsOp::verify() {
   auto src = cast<RankedTensorType>(getSrc().getType());
   auto dst = cast<RankedTensorType>(getResult().getType());
-  int64_t axis = getAxis();
+  int64_t axis = getAxisAttr().getInt();
   if (axis < 0 || axis > src.getRank())
     return emitOpError() << "axis " << axis << " is out of range [0, "
                          << src.getRank() << "]";
@@ -250,7 +255,7 @@ LogicalResult ReduceOp::verify() {
   if (getKind() != "sum" && getKind() != "max")
     return emitOpError() << "kind must be \"sum\" or \"max\", got \""
                          << getKind() << "\"";
-  int64_t axis = getAxis();
+  int64_t axis = getAxisAttr().getInt();
   if (axis < 0 || axis >= src.getRank())
     return emitOpError() << "axis " << axis << " is out of range [0, "
                          << src.getRank() << ")";

@@ -42,6 +42,10 @@ def TileAllocateShared : Pass<"tile-allocate-shared", "mlir::ModuleOp"> {
 def TileToLLVM : Pass<"tile-to-llvm", "mlir::ModuleOp"> {
   let summary = "Lower tile ops on distributed tensors to per-thread LLVM "
                 "and NVVM ops";
+  let options = [
+    Option<"useLdmatrix", "ldmatrix", "bool", "true",
+           "read 16-bit mma operands from shared memory with ldmatrix">,
+  ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect",
                            "::mlir::NVVM::NVVMDialect",
                            "::mlir::arith::ArithDialect",

@@ -45,10 +45,11 @@ namespace tessel::lowering {
 
 std::string TargetOptions::str() const {
   return arch + "_w" + std::to_string(numWarps) + "_ptx" +
-         std::to_string(ptxVersion);
+         std::to_string(ptxVersion) + (useLdmatrix ? "" : "_noldmatrix");
 }
 
-void buildTileToLLVMPipeline(OpPassManager &pm, const TargetOptions &options) {
+/// Stage 1: canonicalization, layouts and shared-memory allocation.
+static void addLayoutPasses(OpPassManager &pm, const TargetOptions &options) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   TileAssignLayoutsOptions layoutOptions;
@@ -57,7 +58,14 @@ void buildTileToLLVMPipeline(OpPassManager &pm, const TargetOptions &options) {
   pm.addPass(createTileRemoveLayoutConversions());
   pm.addPass(createCSEPass());
   pm.addPass(createTileAllocateShared());
-  pm.addPass(createTileToLLVM());
+}
+
+/// Stage 2: per-thread LLVM/NVVM ops, then upstream conversions to the LLVM
+/// dialect.
+static void addLLVMPasses(OpPassManager &pm, const TargetOptions &options) {
+  TileToLLVMOptions llvmOptions;
+  llvmOptions.useLdmatrix = options.useLdmatrix;
+  pm.addPass(createTileToLLVM(llvmOptions));
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createArithToLLVMConversionPass());
@@ -67,6 +75,11 @@ void buildTileToLLVMPipeline(OpPassManager &pm, const TargetOptions &options) {
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+}
+
+void buildTileToLLVMPipeline(OpPassManager &pm, const TargetOptions &options) {
+  addLayoutPasses(pm, options);
+  addLLVMPasses(pm, options);
 }
 
 void registerTesselPassesAndPipelines() {
@@ -115,14 +128,7 @@ void dump(const std::string &dir, const std::string &name,
 /// Canonicalization, layouts and shared-memory allocation, in place.
 llvm::Error runLayoutStage(ModuleOp module, const TargetOptions &options) {
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-  TileAssignLayoutsOptions layoutOptions;
-  layoutOptions.numWarps = options.numWarps;
-  pm.addPass(createTileAssignLayouts(layoutOptions));
-  pm.addPass(createTileRemoveLayoutConversions());
-  pm.addPass(createCSEPass());
-  pm.addPass(createTileAllocateShared());
+  addLayoutPasses(pm, options);
   return runPasses(pm, module, "layout assignment");
 }
 
@@ -189,16 +195,7 @@ llvm::Expected<CompiledKernel> compileToPTX(ModuleOp source,
 
   {
     PassManager pm(ctx, ModuleOp::getOperationName());
-    pm.addPass(createTileToLLVM());
-    pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createSCFToControlFlowPass());
-    pm.addPass(createArithToLLVMConversionPass());
-    pm.addPass(createConvertControlFlowToLLVMPass());
-    pm.addPass(createConvertFuncToLLVMPass());
-    pm.addPass(createTileMarkKernels());
-    pm.addPass(createReconcileUnrealizedCastsPass());
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
+    addLLVMPasses(pm, options);
     if (auto err = runPasses(pm, *module, "lowering to LLVM"))
       return std::move(err);
   }

@@ -18,6 +18,8 @@ struct TargetOptions {
   unsigned numWarps = 4;
   /// PTX ISA version: 8.0 is the first that knows sm_90a.
   unsigned ptxVersion = 80;
+  /// Read 16-bit mma operands with ldmatrix (else element-wise from shared).
+  bool useLdmatrix = true;
 
   std::string str() const;
 };

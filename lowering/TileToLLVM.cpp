@@ -46,6 +46,7 @@ public:
 };
 
 struct TileToLLVM : tessel::lowering::impl::TileToLLVMBase<TileToLLVM> {
+  using TileToLLVMBase::TileToLLVMBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -87,7 +88,7 @@ struct TileToLLVM : tessel::lowering::impl::TileToLLVMBase<TileToLLVM> {
     RewritePatternSet patterns(ctx);
     populateElementwiseToLLVMPatterns(converter, patterns);
     populateMemoryToLLVMPatterns(converter, patterns, axisInfo);
-    populateLayoutToLLVMPatterns(converter, patterns);
+    populateLayoutToLLVMPatterns(converter, patterns, useLdmatrix);
     populateReduceToLLVMPatterns(converter, patterns);
     populateDotToLLVMPatterns(converter, patterns);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,

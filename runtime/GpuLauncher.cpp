@@ -36,6 +36,8 @@ llvm::Expected<const GpuKernel &> getGpuKernel(const Kernel &kernel,
   lowering::TargetOptions target;
   target.arch = device->properties().arch();
   target.numWarps = options.numWarps;
+  // Experiment switch (bench/RESULTS.md): element-wise operand staging.
+  target.useLdmatrix = !std::getenv("TESSEL_NO_LDMATRIX");
 
   auto ptxasVer = ptxasVersion();
   std::string ptxas = ptxasVer ? *ptxasVer : "";

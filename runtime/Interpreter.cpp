@@ -586,7 +586,7 @@ private:
         .Case([&](tile::MakeRangeOp o) {
           auto r = makeVal(o.getType());
           for (size_t k = 0; k < r->i.size(); ++k)
-            r->i[k] = o.getStart() + static_cast<int64_t>(k);
+            r->i[k] = o.getStartAttr().getInt() + static_cast<int64_t>(k);
           bind(o.getResult(), r);
         })
         .Case([&](tile::SplatOp o) {

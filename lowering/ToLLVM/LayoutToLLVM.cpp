@@ -24,7 +24,7 @@ struct MakeRangeLowering : OpConversionPattern<tile::MakeRangeOp> {
       return rewriter.notifyMatchFailure(op, "tensor has no layout");
     Location loc = op.getLoc();
     SmallVector<Value> thread = threadCoords(rewriter, loc, *ll);
-    Value start = i32Const(rewriter, loc, op.getStart());
+    Value start = i32Const(rewriter, loc, op.getStartAttr().getInt());
     SmallVector<Value> out;
     for (int64_t r = 0; r < ll->numRegs(); ++r)
       out.push_back(arith::AddIOp::create(
@@ -290,7 +290,10 @@ bool ldmatrixApplies(tile::ConvertLayoutOp op) {
 }
 
 struct ConvertLayoutLowering : OpConversionPattern<tile::ConvertLayoutOp> {
-  using OpConversionPattern::OpConversionPattern;
+  ConvertLayoutLowering(const TypeConverter &tc, MLIRContext *ctx,
+                        bool useLdmatrix)
+      : OpConversionPattern(tc, ctx), useLdmatrix_(useLdmatrix) {}
+  bool useLdmatrix_;
   LogicalResult
   matchAndRewrite(tile::ConvertLayoutOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -298,7 +301,7 @@ struct ConvertLayoutLowering : OpConversionPattern<tile::ConvertLayoutOp> {
     if (succeeded(remapRegisters(op, adaptor.getSrc(), op.getSrc().getType(),
                                  op.getType(), identity, rewriter)))
       return success();
-    if (!std::getenv("TESSEL_NO_LDMATRIX") && ldmatrixApplies(op))
+    if (useLdmatrix_ && ldmatrixApplies(op))
       return lowerToDotOperand(op, adaptor.getSrc(), rewriter);
     auto dst = cast<RankedTensorType>(op.getType());
     return viaShared(op, adaptor.getSrc(), op.getSrc().getType(), dst,
@@ -309,10 +312,13 @@ struct ConvertLayoutLowering : OpConversionPattern<tile::ConvertLayoutOp> {
 } // namespace
 
 void populateLayoutToLLVMPatterns(const TypeConverter &converter,
-                                  RewritePatternSet &patterns) {
+                                  RewritePatternSet &patterns,
+                                  bool useLdmatrix) {
   patterns.add<MakeRangeLowering, SplatLowering, BroadcastLowering,
-               ExpandDimsLowering, TransLowering, ReshapeLowering,
-               ConvertLayoutLowering>(converter, patterns.getContext());
+               ExpandDimsLowering, TransLowering, ReshapeLowering>(
+      converter, patterns.getContext());
+  patterns.add<ConvertLayoutLowering>(converter, patterns.getContext(),
+                                      useLdmatrix);
 }
 
 } // namespace tessel::lowering

@@ -17,9 +17,11 @@ void populateElementwiseToLLVMPatterns(const mlir::TypeConverter &converter,
 void populateMemoryToLLVMPatterns(const mlir::TypeConverter &converter,
                                   mlir::RewritePatternSet &patterns,
                                   AxisInfoAnalysis &axisInfo);
-/// make_range, splat, broadcast, expand_dims, trans, reshape, convert_layout.
+/// make_range, splat, broadcast, expand_dims, trans, reshape, convert_layout
+/// (to mma operands through ldmatrix when `useLdmatrix`).
 void populateLayoutToLLVMPatterns(const mlir::TypeConverter &converter,
-                                  mlir::RewritePatternSet &patterns);
+                                  mlir::RewritePatternSet &patterns,
+                                  bool useLdmatrix = true);
 /// reduce: in registers, across lanes by shuffles, across warps in shared.
 void populateReduceToLLVMPatterns(const mlir::TypeConverter &converter,
                                   mlir::RewritePatternSet &patterns);

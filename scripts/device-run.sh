@@ -25,7 +25,7 @@ echo "== demo"; /tmp/tessel-bin/tessel demo 2>&1 | tee "$OUT/demo.log" || status
 if [ -z "${SKIP_BENCH:-}" ]; then
   echo "== bench"; /tmp/tessel-bin/tessel bench ${BENCH_ARGS:-} --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" || status=1
   if [ -n "${BENCH_VARIANTS:-}" ]; then
-    echo "== bench, 8 warps"; /tmp/tessel-bin/tessel bench --num-warps 8 --json "$OUT/bench-w8.json" 2>&1 | tee -a "$OUT/bench.log" || status=1
+    echo "== bench, 4 warps"; /tmp/tessel-bin/tessel bench --num-warps 4 --json "$OUT/bench-w4.json" 2>&1 | tee -a "$OUT/bench.log" || status=1
     echo "== bench, no ldmatrix"; TESSEL_NO_LDMATRIX=1 /tmp/tessel-bin/tessel bench --json "$OUT/bench-noldm.json" 2>&1 | tee -a "$OUT/bench.log" || status=1
   fi
 fi

@@ -12,31 +12,13 @@
 #include <optional>
 #include <string>
 
+#include "tests/unit/ScopedEnv.h"
+
 using namespace tessel;
 
 namespace {
 
-class ScopedEnv {
-public:
-  ScopedEnv(const char *name, const char *value) : name_(name) {
-    if (const char *old = std::getenv(name))
-      old_ = old;
-    if (value)
-      setenv(name, value, 1);
-    else
-      unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      setenv(name_.c_str(), old_->c_str(), 1);
-    else
-      unsetenv(name_.c_str());
-  }
-
-private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
+using tessel::test::ScopedEnv;
 
 template <typename T> std::string errorOf(llvm::Expected<T> value) {
   if (value)

@@ -49,13 +49,6 @@ double LightningCheckResult::worst() const {
 
 namespace {
 
-/// A host tensor in the dtype and physical layout under test, plus its exact
-/// values in logical (B, H, N, ·) order as doubles.
-struct HostTensor {
-  std::vector<uint8_t> bytes;
-  TensorRef ref;
-};
-
 double roundTo(DType t, double x) {
   if (t == DType::bf16) return roundToBF16(x);
   if (t == DType::f16) return roundToF16(x);

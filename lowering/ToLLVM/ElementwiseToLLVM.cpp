@@ -148,7 +148,7 @@ struct ExpLogLowering : OpConversionPattern<MathOp> {
   }
 };
 
-template <typename IdOp, typename X, typename Y, typename Z>
+template <typename X, typename Y, typename Z>
 Value readSpecial(OpBuilder &b, Location loc, int axis) {
   Type i32 = b.getI32Type();
   if (axis == 0)
@@ -163,7 +163,7 @@ struct ProgramIdLowering : OpConversionPattern<tile::ProgramIdOp> {
   LogicalResult
   matchAndRewrite(tile::ProgramIdOp op, OpAdaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, readSpecial<void, NVVM::BlockIdXOp, NVVM::BlockIdYOp,
+    rewriter.replaceOp(op, readSpecial<NVVM::BlockIdXOp, NVVM::BlockIdYOp,
                                        NVVM::BlockIdZOp>(rewriter, op.getLoc(),
                                                          op.getAxis()));
     return success();
@@ -175,7 +175,7 @@ struct NumProgramsLowering : OpConversionPattern<tile::NumProgramsOp> {
   LogicalResult
   matchAndRewrite(tile::NumProgramsOp op, OpAdaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, readSpecial<void, NVVM::GridDimXOp, NVVM::GridDimYOp,
+    rewriter.replaceOp(op, readSpecial<NVVM::GridDimXOp, NVVM::GridDimYOp,
                                        NVVM::GridDimZOp>(rewriter, op.getLoc(),
                                                          op.getAxis()));
     return success();

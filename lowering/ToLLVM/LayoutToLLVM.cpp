@@ -176,7 +176,7 @@ LogicalResult lowerToDotOperand(tile::ConvertLayoutOp op, ValueRange src,
   SmallVector<int64_t> strides{cols + kLdmatrixPad, 1};
 
   // 1. Every thread writes its registers (replicas write equal values).
-  Value base = sharedBase(rewriter, loc, op);
+  Value base = sharedBase(rewriter, loc);
   auto addr = [&](Value row, Value col) {
     Value idx = arith::AddIOp::create(
         rewriter, loc,

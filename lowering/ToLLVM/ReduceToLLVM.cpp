@@ -108,7 +108,7 @@ struct ReduceLowering : OpConversionPattern<tile::ReduceOp> {
             arith::ShLIOp::create(rewriter, loc, bitv, i32Const(rewriter, loc, i)));
       }
       SmallVector<Value> thread = threadCoords(rewriter, loc, *sl);
-      Value base = sharedBase(rewriter, loc, op);
+      Value base = sharedBase(rewriter, loc);
       auto slot = [&](Value g, size_t i) {
         Value idx = g ? arith::MulIOp::create(rewriter, loc, g,
                                               i32Const(rewriter, loc, outNumel))

@@ -99,7 +99,7 @@ registerMap(const LinearLayout &src, const LinearLayout &dst,
   return map;
 }
 
-Value sharedBase(OpBuilder &b, Location loc, Operation *inKernel) {
+Value sharedBase(OpBuilder &b, Location loc) {
   auto ptrTy = LLVM::LLVMPointerType::get(b.getContext(), 3);
   return LLVM::AddressOfOp::create(b, loc, ptrTy, kSmemSymbol);
 }
@@ -130,7 +130,7 @@ SmallVector<Value> shuffleThroughShared(OpBuilder &b, Location loc,
                                         const LinearLayout &dst,
                                         ArrayRef<int64_t> dstStrides) {
   Type stored = storageType(b, elemType);
-  Value base = sharedBase(b, loc, op);
+  Value base = sharedBase(b, loc);
   auto addr = [&](ArrayRef<Value> coords, ArrayRef<int64_t> strides) {
     Value idx = i32Const(b, loc, 0);
     for (size_t d = 0; d < coords.size(); ++d)

@@ -47,8 +47,7 @@ registerMap(const LinearLayout &src, const LinearLayout &dst,
             llvm::function_ref<Coords(const Coords &)> dstToSrc);
 
 /// The base of the kernel's dynamic shared memory, as !llvm.ptr<3>.
-mlir::Value sharedBase(mlir::OpBuilder &b, mlir::Location loc,
-                       mlir::Operation *inKernel);
+mlir::Value sharedBase(mlir::OpBuilder &b, mlir::Location loc);
 
 void barrier(mlir::OpBuilder &b, mlir::Location loc);
 

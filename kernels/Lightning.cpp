@@ -262,10 +262,10 @@ llvm::Error checkDisjoint(const std::vector<std::pair<const TensorRef *, const c
 
 /// Compiled kernels, built once per (pass, spec, config).
 using Builder = llvm::Expected<Kernel> (*)(const LightningSpec &,
-                                           const LightningConfig &);
+                                           const kernels::PassConfig &);
 llvm::Expected<std::shared_ptr<const Kernel>>
 getKernel(const char *pass, Builder build, const LightningSpec &spec,
-          const LightningConfig &config) {
+          const kernels::PassConfig &config) {
   static std::mutex mutex;
   static std::map<std::string, std::shared_ptr<const Kernel>> cache;
   std::string key = std::string(pass) + "/" + spec.str() + "/" + config.str();
@@ -298,8 +298,9 @@ int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 } // namespace
 
-llvm::Error lightningForward(const LightningForwardArgs &a,
-                             const LightningOptions &options) {
+llvm::Expected<std::vector<LightningLaunch>>
+planLightningForward(const LightningForwardArgs &a,
+                     const LightningOptions &options) {
   if (auto e = kernels::validateConfig(options.config)) return e;
   View vq, vk, vv, vo;
   auto dims = checkQKV(a.q, a.k, a.v, a.layout, vq, vk, vv);
@@ -324,8 +325,8 @@ llvm::Error lightningForward(const LightningForwardArgs &a,
   LightningSpec spec{static_cast<int>(dims->d), static_cast<int>(dims->e),
                      a.q.dtype, a.initialState.present(),
                      a.finalState.present()};
-  auto kernel = getKernel("fwd", kernels::buildLightningForward, spec,
-                          options.config);
+  const kernels::PassConfig &cfg = options.config.fwd;
+  auto kernel = getKernel("fwd", kernels::buildLightningForward, spec, cfg);
   if (!kernel) return kernel.takeError();
 
   std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.v),
@@ -336,13 +337,16 @@ llvm::Error lightningForward(const LightningForwardArgs &a,
   args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->heads)));
   args.push_back(LaunchArg::f32(a.scale));
   for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
-  int be = kernels::clampBlock(options.config.blockE, spec.e);
+  int be = kernels::clampBlock(cfg.blockW, spec.e);
   Grid grid{dims->batch * dims->heads, cdiv(spec.e, be), 1};
-  return launch(**kernel, grid, args, options.backend, options.config.numWarps);
+  return std::vector<LightningLaunch>{
+      {kernels::LightningPass::Forward, *kernel, grid, std::move(args),
+       static_cast<unsigned>(cfg.numWarps)}};
 }
 
-llvm::Error lightningBackward(const LightningBackwardArgs &a,
-                              const LightningOptions &options) {
+llvm::Expected<std::vector<LightningLaunch>>
+planLightningBackward(const LightningBackwardArgs &a,
+                      const LightningOptions &options) {
   if (auto e = kernels::validateConfig(options.config)) return e;
   View vq, vk, vv, vdo, vdq, vdk, vdv;
   auto dims = checkQKV(a.q, a.k, a.v, a.layout, vq, vk, vv);
@@ -390,11 +394,11 @@ llvm::Error lightningBackward(const LightningBackwardArgs &a,
                      a.q.dtype, a.initialState.present(),
                      a.dFinalState.present()};
   const LightningConfig &cfg = options.config;
-  auto dq = getKernel("bwd_dq", kernels::buildLightningBackwardDq, spec, cfg);
+  auto dq = getKernel("bwd_dq", kernels::buildLightningBackwardDq, spec, cfg.dq);
   if (!dq) return dq.takeError();
-  auto dk = getKernel("bwd_dk", kernels::buildLightningBackwardDk, spec, cfg);
+  auto dk = getKernel("bwd_dk", kernels::buildLightningBackwardDk, spec, cfg.dk);
   if (!dk) return dk.takeError();
-  auto dv = getKernel("bwd_dv", kernels::buildLightningBackwardDv, spec, cfg);
+  auto dv = getKernel("bwd_dv", kernels::buildLightningBackwardDv, spec, cfg.dv);
   if (!dv) return dv.takeError();
 
   auto tail = [&](std::vector<LaunchArg> &args) {
@@ -403,17 +407,19 @@ llvm::Error lightningBackward(const LightningBackwardArgs &a,
     args.push_back(LaunchArg::f32(a.scale));
   };
   int64_t bh = dims->batch * dims->heads;
-  int bd = kernels::clampBlock(cfg.blockD, spec.d);
-  int be = kernels::clampBlock(cfg.blockEBwd, spec.e);
+  int bdq = kernels::clampBlock(cfg.dq.blockW, spec.d);
+  int bdk = kernels::clampBlock(cfg.dk.blockW, spec.d);
+  int be = kernels::clampBlock(cfg.dv.blockW, spec.e);
 
   std::vector<LaunchArg> qArgs{bufferArg(a.k), bufferArg(a.v), bufferArg(a.dO),
                                bufferArg(a.dq), bufferArg(a.slopes)};
   if (spec.initialState) qArgs.push_back(bufferArg(a.initialState));
   tail(qArgs);
   for (const View *v : {&vk, &vv, &vdo, &vdq}) pushStrides(qArgs, *v);
-  if (auto e = launch(**dq, {bh, cdiv(spec.d, bd), 1}, qArgs, options.backend,
-                      cfg.numWarps))
-    return e;
+  std::vector<LightningLaunch> plan;
+  plan.push_back({kernels::LightningPass::BackwardDq, *dq,
+                  Grid{bh, cdiv(spec.d, bdq), 1}, std::move(qArgs),
+                  static_cast<unsigned>(cfg.dq.numWarps)});
 
   std::vector<LaunchArg> kArgs{bufferArg(a.q), bufferArg(a.v), bufferArg(a.dO),
                                bufferArg(a.dk), bufferArg(a.slopes)};
@@ -421,17 +427,44 @@ llvm::Error lightningBackward(const LightningBackwardArgs &a,
   if (spec.initialState) kArgs.push_back(bufferArg(a.dInitialState));
   tail(kArgs);
   for (const View *v : {&vq, &vv, &vdo, &vdk}) pushStrides(kArgs, *v);
-  if (auto e = launch(**dk, {bh, cdiv(spec.d, bd), 1}, kArgs, options.backend,
-                      cfg.numWarps))
-    return e;
+  plan.push_back({kernels::LightningPass::BackwardDk, *dk,
+                  Grid{bh, cdiv(spec.d, bdk), 1}, std::move(kArgs),
+                  static_cast<unsigned>(cfg.dk.numWarps)});
 
   std::vector<LaunchArg> vArgs{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dO),
                                bufferArg(a.dv), bufferArg(a.slopes)};
   if (spec.finalState) vArgs.push_back(bufferArg(a.dFinalState));
   tail(vArgs);
   for (const View *v : {&vq, &vk, &vdo, &vdv}) pushStrides(vArgs, *v);
-  return launch(**dv, {bh, cdiv(spec.e, be), 1}, vArgs, options.backend,
-                cfg.numWarps);
+  plan.push_back({kernels::LightningPass::BackwardDv, *dv,
+                  Grid{bh, cdiv(spec.e, be), 1}, std::move(vArgs),
+                  static_cast<unsigned>(cfg.dv.numWarps)});
+  return plan;
+}
+
+llvm::Error launchPlan(llvm::ArrayRef<LightningLaunch> plan,
+                       const LightningOptions &options) {
+  for (const LightningLaunch &l : plan)
+    if (auto e = launch(*l.kernel, l.grid, l.args, options.backend, l.numWarps,
+                        options.device))
+      return e;
+  return llvm::Error::success();
+}
+
+llvm::Error lightningForward(const LightningForwardArgs &args,
+                             const LightningOptions &options) {
+  auto plan = planLightningForward(args, options);
+  if (!plan)
+    return plan.takeError();
+  return launchPlan(*plan, options);
+}
+
+llvm::Error lightningBackward(const LightningBackwardArgs &args,
+                              const LightningOptions &options) {
+  auto plan = planLightningBackward(args, options);
+  if (!plan)
+    return plan.takeError();
+  return launchPlan(*plan, options);
 }
 
 } // namespace tessel

@@ -9,6 +9,7 @@
 #include "llvm/Support/Error.h"
 
 #include <array>
+#include <memory>
 #include <cstdint>
 #include <optional>
 
@@ -38,6 +39,8 @@ const char *layoutName(Layout layout);
 struct LightningOptions {
   Backend backend = Backend::Auto;
   kernels::LightningConfig config;
+  /// GPU ordinal the kernels run on (the GPU backend).
+  int device = 0;
 };
 
 struct LightningForwardArgs {
@@ -65,6 +68,28 @@ llvm::Error lightningForward(const LightningForwardArgs &args,
                              const LightningOptions &options = {});
 llvm::Error lightningBackward(const LightningBackwardArgs &args,
                               const LightningOptions &options = {});
+
+/// One kernel launch of a Lightning call, validated and ready to go.
+struct LightningLaunch {
+  kernels::LightningPass pass;
+  std::shared_ptr<const Kernel> kernel;
+  Grid grid;
+  std::vector<LaunchArg> args;
+  unsigned numWarps;
+};
+
+/// The launches lightningForward / lightningBackward make (one, or dq, dk
+/// and dv), after the same validation, without running them: the tuner
+/// times a single pass and compiles with the launch's divisibility hints.
+llvm::Expected<std::vector<LightningLaunch>>
+planLightningForward(const LightningForwardArgs &args,
+                     const LightningOptions &options = {});
+llvm::Expected<std::vector<LightningLaunch>>
+planLightningBackward(const LightningBackwardArgs &args,
+                      const LightningOptions &options = {});
+/// Runs `plan` in order.
+llvm::Error launchPlan(llvm::ArrayRef<LightningLaunch> plan,
+                       const LightningOptions &options);
 
 /// The problem sizes read off validated arguments.
 struct LightningDims {

@@ -24,9 +24,43 @@ namespace tessel::kernels {
 
 using namespace dsl;
 
+std::string PassConfig::str() const {
+  return "C" + std::to_string(blockC) + "_W" + std::to_string(blockW) + "_w" +
+         std::to_string(numWarps);
+}
+
+const char *passName(LightningPass pass) {
+  switch (pass) {
+  case LightningPass::Forward: return "fwd";
+  case LightningPass::BackwardDq: return "bwd_dq";
+  case LightningPass::BackwardDk: return "bwd_dk";
+  case LightningPass::BackwardDv: return "bwd_dv";
+  }
+  return "?";
+}
+
+PassConfig &LightningConfig::operator[](LightningPass pass) {
+  switch (pass) {
+  case LightningPass::Forward: return fwd;
+  case LightningPass::BackwardDq: return dq;
+  case LightningPass::BackwardDk: return dk;
+  case LightningPass::BackwardDv: return dv;
+  }
+  return fwd;
+}
+
+const PassConfig &LightningConfig::operator[](LightningPass pass) const {
+  return const_cast<LightningConfig &>(*this)[pass];
+}
+
+LightningConfig LightningConfig::uniform(int blockC, int blockW, int numWarps) {
+  PassConfig p{blockC, blockW, numWarps};
+  return {p, p, p, p};
+}
+
 std::string LightningConfig::str() const {
-  return "C" + std::to_string(blockC) + "_E" + std::to_string(blockE) + "_D" +
-         std::to_string(blockD) + "_Eb" + std::to_string(blockEBwd);
+  return "fwd:" + fwd.str() + " dq:" + dq.str() + " dk:" + dk.str() +
+         " dv:" + dv.str();
 }
 
 std::string LightningSpec::str() const {
@@ -47,22 +81,28 @@ int clampBlock(int block, int dim) {
   return block < padded ? block : padded;
 }
 
-llvm::Error validateConfig(const LightningConfig &c) {
-  auto check = [](int v, const char *name) -> llvm::Error {
+llvm::Error validateConfig(const PassConfig &c, llvm::StringRef where) {
+  auto check = [&](int v, const char *name) -> llvm::Error {
     if (v < 16 || v > 256 || (v & (v - 1)) != 0)
       return llvm::createStringError(
-          std::string("LightningConfig.") + name +
+          where.str() + "." + name +
           " must be a power of two in [16, 256], got " + std::to_string(v));
     return llvm::Error::success();
   };
   if (auto e = check(c.blockC, "blockC")) return e;
-  if (auto e = check(c.blockE, "blockE")) return e;
-  if (auto e = check(c.blockD, "blockD")) return e;
-  if (auto e = check(c.blockEBwd, "blockEBwd")) return e;
+  if (auto e = check(c.blockW, "blockW")) return e;
   if (c.numWarps < 1 || c.numWarps > 16 || (c.numWarps & (c.numWarps - 1)))
     return llvm::createStringError(
-        "LightningConfig.numWarps must be 1, 2, 4, 8 or 16, got " +
+        where.str() + ".numWarps must be 1, 2, 4, 8 or 16, got " +
         std::to_string(c.numWarps));
+  return llvm::Error::success();
+}
+
+llvm::Error validateConfig(const LightningConfig &c) {
+  for (auto [field, name] : {std::pair{&c.fwd, "fwd"}, {&c.dq, "dq"},
+                             {&c.dk, "dk"}, {&c.dv, "dv"}})
+    if (auto e = validateConfig(*field, std::string("LightningConfig.") + name))
+      return e;
   return llvm::Error::success();
 }
 
@@ -93,7 +133,7 @@ struct Common {
   Tile numBlocks;
 
   Common(KernelBuilder &kb, const LightningSpec &spec,
-         const LightningConfig &cfg, Tile slopes)
+         const PassConfig &cfg, Tile slopes)
       : C(cfg.blockC), T(spec.dtype) {
     n = kb.scalarArg("n", DType::i32);
     heads = kb.scalarArg("heads", DType::i32);
@@ -146,7 +186,7 @@ struct Common {
 };
 
 std::string kernelName(const char *pass, const LightningSpec &spec,
-                       const LightningConfig &cfg) {
+                       const PassConfig &cfg) {
   return std::string("lightning_") + pass + "_" + spec.str() + "_" + cfg.str();
 }
 
@@ -166,10 +206,10 @@ llvm::Error validateSpec(const LightningSpec &spec) {
 } // namespace
 
 llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
-                                             const LightningConfig &cfg) {
+                                             const PassConfig &cfg) {
   if (auto err = validateSpec(spec)) return std::move(err);
-  if (auto err = validateConfig(cfg)) return std::move(err);
-  const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockE, E);
+  if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
+  const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockW, E);
   const int DP = padToPow2(D);
   const DType T = spec.dtype;
 
@@ -219,10 +259,10 @@ llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
 }
 
 llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
-                                                const LightningConfig &cfg) {
+                                                const PassConfig &cfg) {
   if (auto err = validateSpec(spec)) return std::move(err);
-  if (auto err = validateConfig(cfg)) return std::move(err);
-  const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockD, D);
+  if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
+  const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockW, D);
   const DType T = spec.dtype;
 
   KernelBuilder kb(kernelName("bwd_dq", spec, cfg));
@@ -268,10 +308,10 @@ llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
 }
 
 llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
-                                                const LightningConfig &cfg) {
+                                                const PassConfig &cfg) {
   if (auto err = validateSpec(spec)) return std::move(err);
-  if (auto err = validateConfig(cfg)) return std::move(err);
-  const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockD, D);
+  if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
+  const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockW, D);
   const DType T = spec.dtype;
 
   KernelBuilder kb(kernelName("bwd_dk", spec, cfg));
@@ -321,10 +361,10 @@ llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
 }
 
 llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
-                                                const LightningConfig &cfg) {
+                                                const PassConfig &cfg) {
   if (auto err = validateSpec(spec)) return std::move(err);
-  if (auto err = validateConfig(cfg)) return std::move(err);
-  const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockEBwd, E);
+  if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
+  const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockW, E);
   const DType T = spec.dtype;
 
   KernelBuilder kb(kernelName("bwd_dv", spec, cfg));
@@ -367,6 +407,18 @@ llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
     return std::vector<Tile>{g * bl.blockDecay + dot(trans(qDecayed), dob)};
   });
   return kb.finish();
+}
+
+llvm::Expected<Kernel> buildLightningKernel(LightningPass pass,
+                                            const LightningSpec &spec,
+                                            const PassConfig &config) {
+  switch (pass) {
+  case LightningPass::Forward: return buildLightningForward(spec, config);
+  case LightningPass::BackwardDq: return buildLightningBackwardDq(spec, config);
+  case LightningPass::BackwardDk: return buildLightningBackwardDk(spec, config);
+  case LightningPass::BackwardDv: return buildLightningBackwardDv(spec, config);
+  }
+  return llvm::createStringError("unknown Lightning pass");
 }
 
 } // namespace tessel::kernels

@@ -10,23 +10,42 @@
 
 namespace tessel::kernels {
 
-/// Block sizes of the Lightning kernels; the autotuner searches these.
-/// Every size is a power of two in [16, 256]; widths larger than the head
-/// dimension are clamped to it (padded to a power of two, the tail masked).
-struct LightningConfig {
+/// Block sizes and warps of one Lightning kernel; the autotuner searches
+/// these per kernel (kernels/LightningTuning.h). Every size is a power of two
+/// in [16, 256]; a width larger than the head dimension is clamped to it
+/// (padded to a power of two, the tail masked).
+struct PassConfig {
   /// C: sequence rows per block (intra-block attention is C×C).
   int blockC = 64;
-  /// Forward: output columns of E per program.
-  int blockE = 64;
-  /// Backward dq and dk: columns of D per program.
-  int blockD = 64;
-  /// Backward dv: columns of E per program.
-  int blockEBwd = 64;
+  /// Columns per program: of E for the forward and dv kernels, of D for dq
+  /// and dk. The grid's second dimension is ceil(width / blockW).
+  int blockW = 64;
   /// GPU: warps per program. 8 measured 1.9x faster than 4 on the H100 at
   /// the standard shape (bench/RESULTS.md, run 2).
   int numWarps = 8;
 
   std::string str() const;
+  bool operator==(const PassConfig &) const = default;
+};
+
+/// The four kernels of Lightning Attention-2.
+enum class LightningPass { Forward, BackwardDq, BackwardDk, BackwardDv };
+/// "fwd", "bwd_dq", "bwd_dk", "bwd_dv".
+const char *passName(LightningPass pass);
+inline constexpr LightningPass kLightningPasses[] = {
+    LightningPass::Forward, LightningPass::BackwardDq, LightningPass::BackwardDk,
+    LightningPass::BackwardDv};
+
+/// One PassConfig per kernel.
+struct LightningConfig {
+  PassConfig fwd, dq, dk, dv;
+
+  PassConfig &operator[](LightningPass pass);
+  const PassConfig &operator[](LightningPass pass) const;
+  /// The same blocks and warps for all four kernels.
+  static LightningConfig uniform(int blockC, int blockW, int numWarps = 8);
+  std::string str() const;
+  bool operator==(const LightningConfig &) const = default;
 };
 
 /// What a kernel is specialized on besides block sizes.
@@ -42,29 +61,36 @@ struct LightningSpec {
   std::string str() const;
 };
 
-/// Checks that block sizes are usable (multiples of 16, positive, ≤ 256).
+/// Checks that block sizes are powers of two in [16, 256] and warps 1–16;
+/// errors name the field ("LightningConfig.dq.blockC ...").
 llvm::Error validateConfig(const LightningConfig &config);
+llvm::Error validateConfig(const PassConfig &config, llvm::StringRef where);
 
-/// Grid of the forward kernel: (B·H, ceil(E / blockE)).
+/// Grid of the forward kernel: (B·H, ceil(E / blockW)).
 /// Arguments: q k v o slopes [initial_state] [final_state] n heads scale,
 /// then (batch, head, row) strides in elements of q, k, v, o.
 llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
-                                             const LightningConfig &config);
+                                             const PassConfig &config);
 
-/// Grid (B·H, ceil(D / blockD)). Arguments: k v do dq slopes
+/// Grid (B·H, ceil(D / blockW)). Arguments: k v do dq slopes
 /// [initial_state] n heads scale, strides of k v do dq.
 llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
-                                                const LightningConfig &config);
+                                                const PassConfig &config);
 
-/// Grid (B·H, ceil(D / blockD)). Arguments: q v do dk slopes
+/// Grid (B·H, ceil(D / blockW)). Arguments: q v do dk slopes
 /// [d_final_state] [d_initial_state] n heads scale, strides of q v do dk.
 llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
-                                                const LightningConfig &config);
+                                                const PassConfig &config);
 
-/// Grid (B·H, ceil(E / blockEBwd)). Arguments: q k do dv slopes
+/// Grid (B·H, ceil(E / blockW)). Arguments: q k do dv slopes
 /// [d_final_state] n heads scale, strides of q k do dv.
 llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
-                                                const LightningConfig &config);
+                                                const PassConfig &config);
+
+/// The builder of `pass`.
+llvm::Expected<Kernel> buildLightningKernel(LightningPass pass,
+                                            const LightningSpec &spec,
+                                            const PassConfig &config);
 
 /// `dim` rounded up to a power of two (at least 16): the tile width that
 /// covers a whole head dimension.

@@ -20,6 +20,8 @@
 #include "mlir/Transforms/Passes.h"
 
 #include "llvm/IR/LegacyPassManager.h"
+
+#include <thread>
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
@@ -101,7 +103,13 @@ std::string print(Operation *op) {
 /// Runs `pm` and turns diagnostics into an llvm::Error.
 llvm::Error runPasses(PassManager &pm, ModuleOp module, const char *stage) {
   std::string diagnostics;
+  // The context is shared by every thread (the tuner compiles on one thread
+  // per device); a diagnostic raised on another thread belongs to that
+  // thread's handler further down the stack.
+  auto self = std::this_thread::get_id();
   ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &diag) {
+    if (std::this_thread::get_id() != self)
+      return failure();
     llvm::raw_string_ostream os(diagnostics);
     os << diag.getLocation() << ": " << diag.str() << "\n";
     return success();
@@ -164,22 +172,23 @@ llvm::Expected<unsigned> sharedMemoryBytes(ModuleOp source,
 llvm::Expected<CompiledKernel> compileToPTX(ModuleOp source,
                                             const TargetOptions &options,
                                             const std::string &dumpDir) {
+  MLIRContext *ctx = source.getContext();
   static std::once_flag initOnce;
-  std::call_once(initOnce, [] {
+  std::call_once(initOnce, [ctx] {
     LLVMInitializeNVPTXTargetInfo();
     LLVMInitializeNVPTXTarget();
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
-  });
-  MLIRContext *ctx = source.getContext();
-  {
+    // Once, not per call: appending to a registry other threads may be
+    // reading is not safe.
     DialectRegistry registry;
     registerBuiltinDialectTranslation(registry);
     registerLLVMDialectTranslation(registry);
     registerNVVMDialectTranslation(registry);
     registry.insert<cf::ControlFlowDialect>();
     ctx->appendDialectRegistry(registry);
-  }
+    ctx->getOrLoadDialect<cf::ControlFlowDialect>();
+  });
   OwningOpRef<ModuleOp> module(cast<ModuleOp>(source->clone()));
   CompiledKernel out;
   out.numWarps = options.numWarps;

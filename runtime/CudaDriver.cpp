@@ -219,6 +219,9 @@ private:
         {CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
          "max shared memory per block (opt-in)",
          &props.maxSharedPerBlockOptin},
+        {CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK, "registers per block",
+         &props.maxRegistersPerBlock},
+        {CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, "L2 cache size", &props.l2Bytes},
     };
     for (auto &a : attrs)
       if (llvm::Error err =

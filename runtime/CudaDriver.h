@@ -90,6 +90,10 @@ struct CudaDeviceProperties {
   /// Bytes of shared memory one block may use after opting in
   /// (CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN).
   int maxSharedPerBlockOptin = 0;
+  /// 32-bit registers available to one block.
+  int maxRegistersPerBlock = 0;
+  /// Bytes of L2 cache: timing inputs must exceed it.
+  int l2Bytes = 0;
   /// cuDriverGetVersion: 13000 for CUDA 13.0.
   int driverVersion = 0;
 

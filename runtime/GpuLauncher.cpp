@@ -55,12 +55,19 @@ llvm::Expected<const GpuKernel &> getGpuKernel(const Kernel &kernel,
       KernelCache::makeKey(ir, target.str(), target.arch,
                            KernelCache::compilerVersion(ptxas));
 
+  // Modules belong to one device's context: loaded kernels are per device.
+  // The lock is not held while compiling, so threads driving different GPUs
+  // (the tuner's sweeps) compile in parallel; two threads racing for one key
+  // both compile it and the first to finish wins.
   static std::mutex mutex;
-  static std::map<std::string, std::unique_ptr<GpuKernel>> loaded;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = loaded.find(key);
-  if (it != loaded.end())
-    return *it->second;
+  static std::map<std::pair<int, std::string>, std::unique_ptr<GpuKernel>>
+      loaded;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = loaded.find({options.device, key});
+    if (it != loaded.end())
+      return *it->second;
+  }
 
   auto entry = std::make_unique<GpuKernel>();
   entry->numWarps = target.numWarps;
@@ -99,9 +106,9 @@ llvm::Expected<const GpuKernel &> getGpuKernel(const Kernel &kernel,
   if (!function)
     return function.takeError();
   entry->function = *function;
-  auto &ref = *entry;
-  loaded.emplace(key, std::move(entry));
-  return ref;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto result = loaded.emplace(std::pair{options.device, key}, std::move(entry));
+  return *result.first->second;
 }
 
 llvm::Error launchOnGpu(const Kernel &kernel, const Grid &grid,

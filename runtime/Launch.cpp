@@ -22,10 +22,11 @@ const char *resolvedBackendName(Backend backend) {
 
 llvm::Error launch(const Kernel &kernel, const Grid &grid,
                    llvm::ArrayRef<LaunchArg> args, Backend backend,
-                   unsigned numWarps) {
+                   unsigned numWarps, int device) {
   if (useGpu(backend)) {
     GpuLaunchOptions options;
     options.numWarps = numWarps;
+    options.device = device;
     return launchOnGpu(kernel, grid, args, options);
   }
   for (const LaunchArg &a : args)

@@ -20,10 +20,10 @@ enum class Backend {
 const char *resolvedBackendName(Backend backend);
 
 /// Runs `kernel` over `grid` with `args` (all host buffers for the
-/// interpreter) and `numWarps` warps per program on the GPU.
+/// interpreter) and `numWarps` warps per program on GPU `device`.
 llvm::Error launch(const Kernel &kernel, const Grid &grid,
                    llvm::ArrayRef<LaunchArg> args, Backend backend,
-                   unsigned numWarps = 4);
+                   unsigned numWarps = 4, int device = 0);
 
 } // namespace tessel
 

@@ -99,19 +99,13 @@ int runBench(const BenchOptions &o) {
   {
     kernels::LightningSpec spec{static_cast<int>(o.d), static_cast<int>(o.e),
                                 *dtype, false, false};
-    using Builder = llvm::Expected<Kernel> (*)(const kernels::LightningSpec &,
-                                               const kernels::LightningConfig &);
-    Builder builders[] = {kernels::buildLightningForward,
-                          kernels::buildLightningBackwardDq,
-                          kernels::buildLightningBackwardDk,
-                          kernels::buildLightningBackwardDv};
     auto start = std::chrono::steady_clock::now();
     std::string origin;
-    for (Builder build : builders) {
-      auto kernel = build(spec, o.config);
+    for (kernels::LightningPass pass : kernels::kLightningPasses) {
+      auto kernel = kernels::buildLightningKernel(pass, spec, o.config[pass]);
       if (!kernel) TRY(kernel.takeError());
       GpuLaunchOptions lo;
-      lo.numWarps = o.config.numWarps;
+      lo.numWarps = o.config[pass].numWarps;
       auto gk = getGpuKernel(*kernel, lo);
       if (!gk) TRY(gk.takeError());
       origin = gk->origin;

@@ -88,11 +88,17 @@ int main(int argc, char **argv) {
   std::optional<uint64_t> seed;
   kernels::LightningConfig config;
   auto addConfig = [&](CLI::App *cmd) {
-    cmd->add_option("--block-c", config.blockC, "rows per block (C)");
-    cmd->add_option("--block-e", config.blockE, "forward: E columns per program");
-    cmd->add_option("--block-d", config.blockD, "backward dq/dk: D columns per program");
-    cmd->add_option("--block-e-bwd", config.blockEBwd, "backward dv: E columns per program");
-    cmd->add_option("--num-warps", config.numWarps, "GPU: warps per program");
+    cmd->add_option_function<int>("--block-c", [&](int c) {
+      config.fwd.blockC = config.dq.blockC = config.dk.blockC = config.dv.blockC = c;
+    }, "rows per block (C), every kernel");
+    cmd->add_option("--block-e", config.fwd.blockW, "forward: E columns per program");
+    cmd->add_option_function<int>("--block-d", [&](int d) {
+      config.dq.blockW = config.dk.blockW = d;
+    }, "backward dq/dk: D columns per program");
+    cmd->add_option("--block-e-bwd", config.dv.blockW, "backward dv: E columns per program");
+    cmd->add_option_function<int>("--num-warps", [&](int w) {
+      config.fwd.numWarps = config.dq.numWarps = config.dk.numWarps = config.dv.numWarps = w;
+    }, "GPU: warps per program, every kernel");
   };
   runLightning->add_option("--batch,-B", p.batch, "batch size")->capture_default_str();
   runLightning->add_option("--heads,-H", p.heads, "heads")->capture_default_str();
@@ -171,11 +177,11 @@ int main(int argc, char **argv) {
 
   if (compile->parsed()) {
     spec.dtype = *parseDType(dtype);
-    auto kernel =
-        kernelName == "lightning_fwd"      ? kernels::buildLightningForward(spec, config)
-        : kernelName == "lightning_bwd_dq" ? kernels::buildLightningBackwardDq(spec, config)
-        : kernelName == "lightning_bwd_dk" ? kernels::buildLightningBackwardDk(spec, config)
-                                           : kernels::buildLightningBackwardDv(spec, config);
+    kernels::LightningPass pass = kernels::LightningPass::Forward;
+    for (kernels::LightningPass p : kernels::kLightningPasses)
+      if (kernelName == std::string("lightning_") + kernels::passName(p))
+        pass = p;
+    auto kernel = kernels::buildLightningKernel(pass, spec, config[pass]);
     if (!kernel) {
       fmt::print(stderr, "error: {}\n", llvm::toString(kernel.takeError()));
       return 1;
@@ -189,7 +195,7 @@ int main(int argc, char **argv) {
       return 0;
     }
     target.arch = arch;
-    target.numWarps = config.numWarps;
+    target.numWarps = config[pass].numWarps;
     const char *dumpDir = std::getenv("TESSEL_DUMP_IR");
     auto specialized = lowering::specializeDivisibility(
         kernel->module(),

@@ -239,9 +239,18 @@ TEST(LightningNumericsCoverage, EveryAxisValueAppears) {
 // Block configurations
 //===----------------------------------------------------------------------===//
 
+/// C rows everywhere; blocks over E (fwd), D (dq, dk) and E (dv).
 kernels::LightningConfig config(int c, int e, int d, int eb) {
   kernels::LightningConfig cfg;
-  cfg.blockC = c, cfg.blockE = e, cfg.blockD = d, cfg.blockEBwd = eb;
+  cfg.fwd = {c, e}, cfg.dq = {c, d}, cfg.dk = {c, d}, cfg.dv = {c, eb};
+  return cfg;
+}
+
+/// Each kernel with its own C, widths and warps, as the tuner picks them.
+kernels::LightningConfig mixed() {
+  kernels::LightningConfig cfg;
+  cfg.fwd = {32, 16, 4}, cfg.dq = {128, 32, 8}, cfg.dk = {16, 64, 2},
+  cfg.dv = {64, 32, 1};
   return cfg;
 }
 
@@ -249,6 +258,7 @@ const std::vector<kernels::LightningConfig> kConfigs = {
     config(16, 16, 16, 16),  config(32, 32, 32, 32),  config(128, 16, 32, 16),
     config(16, 32, 16, 32),  config(128, 32, 16, 32), config(32, 16, 32, 16),
     config(64, 128, 128, 128), // wider than D and E: clamped
+    mixed(),
 };
 
 /// Dense f32 host tensors for a direct call, so outputs of two configurations
@@ -368,16 +378,23 @@ TEST(LightningConfigs, ValidateConfigRejectsBadBlockSizes) {
               "")
         << good;
   struct Field {
-    const char *name;
-    int kernels::LightningConfig::*member;
+    std::string name;
+    kernels::PassConfig kernels::LightningConfig::*pass;
+    int kernels::PassConfig::*member;
   };
-  for (Field f : {Field{"blockC", &kernels::LightningConfig::blockC},
-                  Field{"blockE", &kernels::LightningConfig::blockE},
-                  Field{"blockD", &kernels::LightningConfig::blockD},
-                  Field{"blockEBwd", &kernels::LightningConfig::blockEBwd}})
+  std::vector<Field> fields;
+  for (auto [pass, passName] :
+       {std::pair{&kernels::LightningConfig::fwd, "fwd"},
+        {&kernels::LightningConfig::dq, "dq"},
+        {&kernels::LightningConfig::dk, "dk"},
+        {&kernels::LightningConfig::dv, "dv"}})
+    for (auto [member, name] : {std::pair{&kernels::PassConfig::blockC, "blockC"},
+                                {&kernels::PassConfig::blockW, "blockW"}})
+      fields.push_back({std::string(passName) + "." + name, pass, member});
+  for (const Field &f : fields)
     for (int bad : {24, 0, 512, -16, 8, 48, 272}) {
       kernels::LightningConfig cfg;
-      cfg.*f.member = bad;
+      (cfg.*f.pass).*f.member = bad;
       std::string want = fmt::format(
           "LightningConfig.{} must be a power of two in [16, 256], got {}",
           f.name, bad);
@@ -393,16 +410,15 @@ TEST(LightningConfigs, ValidateConfigRejectsBadBlockSizes) {
 
 TEST(LightningConfigs, ValidateConfigRejectsBadWarpCounts) {
   for (int good : {1, 2, 4, 8, 16}) {
-    kernels::LightningConfig cfg;
-    cfg.numWarps = good;
+    auto cfg = kernels::LightningConfig::uniform(64, 64, good);
     EXPECT_EQ(errorText(kernels::validateConfig(cfg)), "") << good;
   }
   for (int bad : {0, 3, 6, 32, -4}) {
     kernels::LightningConfig cfg;
-    cfg.numWarps = bad;
+    cfg.dv.numWarps = bad;
     EXPECT_THAT(errorText(kernels::validateConfig(cfg)),
-                HasSubstr(fmt::format("LightningConfig.numWarps must be 1, 2, "
-                                      "4, 8 or 16, got {}", bad)));
+                HasSubstr(fmt::format("LightningConfig.dv.numWarps must be 1, "
+                                      "2, 4, 8 or 16, got {}", bad)));
   }
 }
 

@@ -16,7 +16,7 @@ namespace {
 struct KernelCase {
   const char *pass;
   llvm::Expected<Kernel> (*build)(const kernels::LightningSpec &,
-                                  const kernels::LightningConfig &);
+                                  const kernels::PassConfig &);
 };
 
 class PtxAssemble
@@ -30,7 +30,7 @@ TEST_P(PtxAssemble, ShippedKernelAssembles) {
     GTEST_SKIP() << "ptxas not found";
   }
   kernels::LightningSpec spec{128, 128, dtype, true, true};
-  auto kernel = kc.build(spec, kernels::LightningConfig{});
+  auto kernel = kc.build(spec, kernels::PassConfig{});
   ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
   // Specialized as the launcher does for aligned tensors (vector accesses).
   auto module = lowering::specializeDivisibility(

@@ -1,0 +1,415 @@
+// The Lightning kernels' tuning spaces and their Tunable: timing inputs on
+// the device, compilation with the launch's own specialization (so the
+// binary measured is the binary later run), validation via LightningCheck.
+#include "kernels/LightningTuning.h"
+
+#include "kernels/LightningCheck.h"
+#include "runtime/GpuLauncher.h"
+#include "runtime/Half.h"
+#include "runtime/Ptxas.h"
+
+#include "fmt/format.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/SHA256.h"
+
+#include <cstring>
+#include <random>
+
+namespace tessel {
+
+using autotune::Config;
+using autotune::ConfigSpace;
+using kernels::LightningPass;
+using kernels::PassConfig;
+
+namespace {
+
+int64_t pow2AtLeast(int64_t x) {
+  int64_t p = 1;
+  while (p < x)
+    p *= 2;
+  return p;
+}
+
+/// The head dimension a pass's W splits: E for fwd and dv, D for dq and dk.
+int widthOf(LightningPass pass, int d, int e) {
+  return pass == LightningPass::BackwardDq || pass == LightningPass::BackwardDk
+             ? d
+             : e;
+}
+
+} // namespace
+
+std::string LightningShape::str() const {
+  return fmt::format("B{} N{} H{} D{} E{} {} {}{}{}", batch, seq, heads, d, e,
+                     dtypeName(dtype), layoutName(layout),
+                     initialState ? " s0" : "", finalState ? " sN" : "");
+}
+
+llvm::Expected<LightningShape> LightningShape::parse(const std::string &text) {
+  llvm::SmallVector<llvm::StringRef> parts;
+  llvm::StringRef(text).split(parts, ',');
+  if (parts.size() != 4 && parts.size() != 5)
+    return llvm::createStringError(fmt::format(
+        "--shape '{}': expected B,N,H,D or B,N,H,D,E (e.g. 4,8192,16,128)",
+        text));
+  int64_t v[5];
+  const char *names[] = {"B", "N", "H", "D", "E"};
+  for (size_t i = 0; i < parts.size(); ++i)
+    if (parts[i].trim().getAsInteger(10, v[i]) || v[i] < 1)
+      return llvm::createStringError(fmt::format(
+          "--shape '{}': {} = '{}' is not a positive integer", text, names[i],
+          parts[i].str()));
+  LightningShape s;
+  s.batch = v[0], s.seq = v[1], s.heads = v[2], s.d = static_cast<int>(v[3]);
+  s.e = parts.size() == 5 ? static_cast<int>(v[4]) : s.d;
+  for (auto [dim, name] : {std::pair{s.d, 'D'}, std::pair{s.e, 'E'}})
+    if (dim % 16 != 0 || dim > 256)
+      return llvm::createStringError(fmt::format(
+          "--shape '{}': head dimension {} = {} must be a multiple of 16 in "
+          "[16, 256]",
+          text, name, dim));
+  return s;
+}
+
+LightningShape LightningShape::of(const LightningDims &dims, DType dtype,
+                                  Layout layout, bool initialState,
+                                  bool finalState) {
+  LightningShape s;
+  s.batch = dims.batch, s.heads = dims.heads, s.seq = dims.seq;
+  s.d = static_cast<int>(dims.d), s.e = static_cast<int>(dims.e);
+  s.dtype = dtype, s.layout = layout;
+  s.initialState = initialState, s.finalState = finalState;
+  return s;
+}
+
+std::string LightningShape::bucket() const {
+  return fmt::format("{} d{} e{} {} bh<={} n<={}{}{}", dtypeName(dtype), d, e,
+                     layoutName(layout), pow2AtLeast(batch * heads),
+                     pow2AtLeast(seq), initialState ? " s0" : "",
+                     finalState ? " sN" : "");
+}
+
+ConfigSpace lightningSpace(LightningPass pass, int d, int e) {
+  int padded = kernels::padToPow2(widthOf(pass, d, e));
+  std::vector<int> widths;
+  for (int w : {32, 64, 128})
+    if (w <= padded)
+      widths.push_back(w);
+  if (widths.empty())
+    widths.push_back(padded); // a 16-wide head: one width
+  ConfigSpace space(std::string("lightning_") + kernels::passName(pass), 1);
+  space.param("C", {32, 64, 128}, "sequence rows per block")
+      .param("W", widths,
+             widthOf(pass, /*d=*/0, /*e=*/1) == 1 ? "E columns per program"
+                                                  : "D columns per program")
+      .param("warps", {4, 8}, "warps per program")
+      .param("stages", {1}, "software-pipeline stages (the lowering has one)");
+  int defaultW = std::min(64, widths.back());
+  space.defaults(Config{{{"C", 64}, {"W", defaultW}, {"warps", 8}, {"stages", 1}}});
+  return space;
+}
+
+PassConfig toPassConfig(const Config &c) {
+  return PassConfig{c.get("C"), c.get("W"), c.get("warps")};
+}
+
+Config toConfig(const PassConfig &p) {
+  return Config{{{"C", p.blockC}, {"W", p.blockW}, {"warps", p.numWarps},
+                 {"stages", 1}}};
+}
+
+namespace {
+
+/// Timing inputs of one set.
+struct InputSet {
+  std::unique_ptr<autotune::TuneBuffer> q, k, v, o, dO, dq, dk, dv, slopes, s0,
+      sN, dS0, dSN;
+};
+
+struct LightningWorkspace : autotune::Workspace {
+  std::vector<InputSet> sets;
+};
+
+TensorRef refOf(const autotune::TuneBuffer &buf, DType dtype,
+                std::vector<int64_t> shape) {
+  TensorRef t;
+  t.data = buf.data();
+  t.onDevice = buf.onDevice();
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  return t;
+}
+
+std::vector<int64_t> activation(const LightningShape &s, int64_t last) {
+  return s.layout == Layout::BHND
+             ? std::vector<int64_t>{s.batch, s.heads, s.seq, last}
+             : std::vector<int64_t>{s.batch, s.seq, s.heads, last};
+}
+
+LightningForwardArgs forwardArgs(const LightningShape &s, const InputSet &in) {
+  LightningForwardArgs a;
+  a.q = refOf(*in.q, s.dtype, activation(s, s.d));
+  a.k = refOf(*in.k, s.dtype, activation(s, s.d));
+  a.v = refOf(*in.v, s.dtype, activation(s, s.e));
+  a.o = refOf(*in.o, s.dtype, activation(s, s.e));
+  a.layout = s.layout;
+  a.slopes = refOf(*in.slopes, DType::f32, {s.heads});
+  std::vector<int64_t> state{s.batch, s.heads, s.d, s.e};
+  if (s.initialState) a.initialState = refOf(*in.s0, DType::f32, state);
+  if (s.finalState) a.finalState = refOf(*in.sN, DType::f32, state);
+  return a;
+}
+
+LightningBackwardArgs backwardArgs(const LightningShape &s, const InputSet &in) {
+  LightningBackwardArgs a;
+  a.q = refOf(*in.q, s.dtype, activation(s, s.d));
+  a.k = refOf(*in.k, s.dtype, activation(s, s.d));
+  a.v = refOf(*in.v, s.dtype, activation(s, s.e));
+  a.dO = refOf(*in.dO, s.dtype, activation(s, s.e));
+  a.dq = refOf(*in.dq, s.dtype, activation(s, s.d));
+  a.dk = refOf(*in.dk, s.dtype, activation(s, s.d));
+  a.dv = refOf(*in.dv, s.dtype, activation(s, s.e));
+  a.layout = s.layout;
+  a.slopes = refOf(*in.slopes, DType::f32, {s.heads});
+  std::vector<int64_t> state{s.batch, s.heads, s.d, s.e};
+  if (s.initialState) {
+    a.initialState = refOf(*in.s0, DType::f32, state);
+    a.dInitialState = refOf(*in.dS0, DType::f32, state);
+  }
+  if (s.finalState) a.dFinalState = refOf(*in.dSN, DType::f32, state);
+  return a;
+}
+
+/// Fills `buf` with `elements` standard-normal values of `dtype`. Timing does
+/// not depend on the values, so a 64 Ki-element random pattern is repeated:
+/// filling gigabytes element by element would dominate the sweep.
+llvm::Error fillRandom(autotune::TuneBuffer &buf, int64_t elements, DType dtype,
+                       uint64_t seed) {
+  constexpr int64_t kPattern = 1 << 16;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  size_t esize = dtypeSize(dtype);
+  std::string pattern(kPattern * esize, '\0');
+  for (int64_t i = 0; i < kPattern; ++i) {
+    float x = dist(rng);
+    if (dtype == DType::f32)
+      std::memcpy(&pattern[i * 4], &x, 4);
+    else {
+      uint16_t bits = dtype == DType::f16 ? floatToF16Bits(x) : floatToBF16Bits(x);
+      std::memcpy(&pattern[i * 2], &bits, 2);
+    }
+  }
+  size_t total = static_cast<size_t>(elements) * esize;
+  std::string image(total, '\0');
+  for (size_t i = 0; i < total; i += pattern.size())
+    std::memcpy(&image[i], pattern.data(), std::min(pattern.size(), total - i));
+  return buf.upload(image.data(), total);
+}
+
+} // namespace
+
+LightningTunable::LightningTunable(LightningPass pass, LightningShape shape)
+    : pass_(pass), shape_(shape), space_(lightningSpace(pass, shape.d, shape.e)) {}
+
+std::string LightningTunable::name() const {
+  return std::string("lightning_") + kernels::passName(pass_);
+}
+
+llvm::Expected<std::string> LightningTunable::sourceHash() const {
+  std::lock_guard<std::mutex> lock(hashMutex_);
+  if (hash_)
+    return *hash_;
+  kernels::LightningSpec spec{shape_.d, shape_.e, shape_.dtype,
+                              shape_.initialState, shape_.finalState};
+  auto kernel = kernels::buildLightningKernel(
+      pass_, spec, toPassConfig(space_.defaultConfig()));
+  if (!kernel)
+    return kernel.takeError();
+  auto digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(kernel->ir()));
+  hash_ = llvm::toHex(digest, /*LowerCase=*/true).substr(0, 16);
+  return *hash_;
+}
+
+double LightningTunable::bytesPerRun() const {
+  double rows = double(shape_.batch) * shape_.heads * shape_.seq;
+  double esize = dtypeSize(shape_.dtype);
+  double d = shape_.d, e = shape_.e;
+  switch (pass_) {
+  case LightningPass::Forward: return rows * (2 * d + 2 * e) * esize;   // q k v → o
+  case LightningPass::BackwardDq: return rows * (2 * d + 2 * e) * esize; // k v dO → dq
+  case LightningPass::BackwardDk: return rows * (2 * d + 2 * e) * esize; // q v dO → dk
+  case LightningPass::BackwardDv: return rows * (2 * d + 2 * e) * esize; // q k dO → dv
+  }
+  return 0;
+}
+
+llvm::Expected<std::unique_ptr<autotune::Workspace>>
+LightningTunable::prepare(autotune::TuneDevice &device) {
+  const LightningShape &s = shape_;
+  int64_t qElems = s.batch * s.heads * s.seq * s.d;
+  int64_t vElems = s.batch * s.heads * s.seq * s.e;
+  int64_t stateElems = s.batch * s.heads * s.d * s.e;
+  size_t esize = dtypeSize(s.dtype);
+  // What one run touches; enough sets that a run never finds the previous
+  // run's inputs in L2.
+  double setBytes = bytesPerRun();
+  int sets = 1;
+  while (sets < 8 && sets * setBytes < 2.0 * device.info().l2Bytes)
+    ++sets;
+  auto ws = std::make_unique<LightningWorkspace>();
+  bool backward = pass_ != LightningPass::Forward;
+  for (int i = 0; i < sets; ++i) {
+    InputSet in;
+    auto alloc = [&](std::unique_ptr<autotune::TuneBuffer> &out, int64_t elems,
+                     size_t elemBytes, bool random, DType dtype) -> llvm::Error {
+      auto buf = device.allocate(elems * elemBytes);
+      if (!buf)
+        return buf.takeError();
+      out = std::move(*buf);
+      if (random)
+        return fillRandom(*out, elems, dtype, 1000 * i + elems % 977);
+      return llvm::Error::success();
+    };
+    DType t = s.dtype;
+    if (auto e = alloc(in.q, qElems, esize, true, t)) return std::move(e);
+    if (auto e = alloc(in.k, qElems, esize, true, t)) return std::move(e);
+    if (auto e = alloc(in.v, vElems, esize, true, t)) return std::move(e);
+    if (backward) {
+      if (auto e = alloc(in.dO, vElems, esize, true, t)) return std::move(e);
+      if (auto e = alloc(in.dq, qElems, esize, false, t)) return std::move(e);
+      if (auto e = alloc(in.dk, qElems, esize, false, t)) return std::move(e);
+      if (auto e = alloc(in.dv, vElems, esize, false, t)) return std::move(e);
+      if (s.initialState) {
+        if (auto e = alloc(in.s0, stateElems, 4, true, DType::f32)) return std::move(e);
+        if (auto e = alloc(in.dS0, stateElems, 4, false, DType::f32)) return std::move(e);
+      }
+      if (s.finalState)
+        if (auto e = alloc(in.dSN, stateElems, 4, true, DType::f32)) return std::move(e);
+    } else {
+      if (auto e = alloc(in.o, vElems, esize, false, t)) return std::move(e);
+      if (s.initialState)
+        if (auto e = alloc(in.s0, stateElems, 4, true, DType::f32)) return std::move(e);
+      if (s.finalState)
+        if (auto e = alloc(in.sN, stateElems, 4, false, DType::f32)) return std::move(e);
+    }
+    auto slopes = alibiSlopes(s.heads);
+    auto buf = device.allocate(s.heads * 4);
+    if (!buf) return buf.takeError();
+    in.slopes = std::move(*buf);
+    if (auto e = in.slopes->upload(slopes.data(), s.heads * 4)) return std::move(e);
+    ws->sets.push_back(std::move(in));
+  }
+  return std::unique_ptr<autotune::Workspace>(std::move(ws));
+}
+
+llvm::Expected<LightningLaunch>
+LightningTunable::plan(const Config &config, autotune::TuneDevice &device,
+                       autotune::Workspace &workspace, int set) const {
+  auto &ws = static_cast<LightningWorkspace &>(workspace);
+  const InputSet &in = ws.sets[set % ws.sets.size()];
+  LightningOptions options;
+  options.backend = device.backend();
+  options.device = device.ordinal();
+  options.config[pass_] = toPassConfig(config);
+  auto launches = pass_ == LightningPass::Forward
+                      ? planLightningForward(forwardArgs(shape_, in), options)
+                      : planLightningBackward(backwardArgs(shape_, in), options);
+  if (!launches)
+    return launches.takeError();
+  for (LightningLaunch &l : *launches)
+    if (l.pass == pass_)
+      return std::move(l);
+  return llvm::createStringError("no launch of pass " +
+                                 std::string(kernels::passName(pass_)));
+}
+
+llvm::Expected<autotune::Resources>
+LightningTunable::compile(const Config &config, autotune::TuneDevice &device,
+                          autotune::Workspace &workspace) {
+  auto launch = plan(config, device, workspace, 0);
+  if (!launch)
+    return launch.takeError();
+  autotune::Resources r;
+  r.threads = 32 * static_cast<int>(launch->numWarps);
+  // The launch's own divisibility facts: the binary compiled (and cached)
+  // here is the one run() will find.
+  auto hints = divisibilityHints(launch->args);
+  if (device.backend() == Backend::Gpu) {
+    GpuLaunchOptions lo;
+    lo.numWarps = launch->numWarps;
+    lo.device = device.ordinal();
+    auto gk = getGpuKernel(*launch->kernel, lo, hints);
+    if (!gk)
+      return gk.takeError();
+    r.registers = gk->function.registers();
+    auto local = gk->function.attribute(CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES);
+    if (!local)
+      return local.takeError();
+    r.spillBytes = *local;
+    r.sharedBytes = static_cast<int>(gk->sharedBytes);
+    return r;
+  }
+  // A stand-in: lower and assemble for its arch, as the GPU path would.
+  lowering::TargetOptions target;
+  target.arch = device.info().arch;
+  target.numWarps = launch->numWarps;
+  auto specialized =
+      lowering::specializeDivisibility(launch->kernel->module(), hints);
+  auto compiled = lowering::compileToPTX(*specialized, target);
+  if (!compiled)
+    return compiled.takeError();
+  r.sharedBytes = static_cast<int>(compiled->sharedBytes);
+  if (auto found = findPtxas(); !found) {
+    llvm::consumeError(found.takeError()); // no toolkit: registers unknown
+    return r;
+  }
+  auto assembled = assemblePtx(compiled->ptx, target.arch);
+  if (!assembled)
+    return assembled.takeError();
+  if (const PtxasResources *res = assembled->find(launch->kernel->name())) {
+    r.registers = res->registers;
+    r.spillBytes = static_cast<int>(res->spillStoreBytes + res->spillLoadBytes);
+  }
+  return r;
+}
+
+llvm::Expected<autotune::Validation>
+LightningTunable::validate(const Config &config, autotune::TuneDevice &device) {
+  LightningProblem p;
+  p.batch = 1, p.heads = 2;
+  p.seq = 2 * config.get("C") + 13; // two full blocks and a tail
+  p.d = shape_.d, p.e = shape_.e;
+  p.layout = shape_.layout;
+  p.dtype = shape_.dtype;
+  p.slopes = alibiSlopes(p.heads);
+  p.scale = 0.5f;
+  p.initialState = shape_.initialState;
+  p.finalState = shape_.finalState;
+  p.backward = pass_ != LightningPass::Forward;
+  p.seed = std::random_device{}();
+  LightningOptions options;
+  options.backend = device.backend();
+  options.device = device.ordinal();
+  options.config[pass_] = toPassConfig(config);
+  auto result = checkLightning(p, options);
+  if (!result)
+    return result.takeError();
+  autotune::Validation v;
+  v.ok = result->ok();
+  v.detail = fmt::format("max rel err {:.1e} (tol {:.0e}, seed {})",
+                         result->worst(), result->tolerance, p.seed);
+  return v;
+}
+
+llvm::Error LightningTunable::run(const Config &config,
+                                  autotune::TuneDevice &device,
+                                  autotune::Workspace &workspace, int rep) {
+  auto launch = plan(config, device, workspace, rep);
+  if (!launch)
+    return launch.takeError();
+  return tessel::launch(*launch->kernel, launch->grid, launch->args,
+                        device.backend(), launch->numWarps, device.ordinal());
+}
+
+} // namespace tessel

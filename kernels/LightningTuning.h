@@ -1,0 +1,95 @@
+// Autotuning declarations of the Lightning kernels (DESIGN.md §2.6), beside
+// the kernels as @triton.autotune sits beside a Triton kernel: the shape a
+// tuning applies to, the configuration space of each of the four kernels
+// (forward: intra- and inter-block fused; backward: dq, dk, dv, each fused),
+// and the Tunable the sweep drives.
+#ifndef TESSEL_KERNELS_LIGHTNINGTUNING_H
+#define TESSEL_KERNELS_LIGHTNINGTUNING_H
+
+#include "autotune/Tunable.h"
+#include "kernels/Lightning.h"
+
+#include <mutex>
+#include <optional>
+
+namespace tessel {
+
+/// A Lightning problem as far as tuning is concerned.
+struct LightningShape {
+  int64_t batch = 4, heads = 16, seq = 8192;
+  int d = 128, e = 128;
+  DType dtype = DType::bf16;
+  Layout layout = Layout::BNHD;
+  bool initialState = false, finalState = false;
+
+  /// "B4 N8192 H16 D128 E128 bf16 bnhd".
+  std::string str() const;
+  /// "B,N,H,D" or "B,N,H,D,E" (the sizes only; dtype and layout stay).
+  static llvm::Expected<LightningShape> parse(const std::string &text);
+  /// The shape of validated call arguments.
+  static LightningShape of(const LightningDims &dims, DType dtype,
+                           Layout layout, bool initialState, bool finalState);
+  /// What winners are shared across: dtype, D, E, layout, states exactly;
+  /// B·H and N rounded up to powers of two.
+  std::string bucket() const;
+};
+
+/// The space of one kernel at head dimensions (d, e). Version 1.
+///   C      rows per block: 32, 64, 128
+///   W      columns per program over E (fwd, dv) or D (dq, dk): 32, 64, 128,
+///          capped at the padded head dimension
+///   warps  4, 8
+///   stages 1: the lowering has no multi-stage software pipeline yet, so
+///          this axis is declared (and part of the key) but not varied
+/// Default: C=64 W=64 warps=8 stages=1, the untuned LightningConfig.
+autotune::ConfigSpace lightningSpace(kernels::LightningPass pass, int d, int e);
+
+kernels::PassConfig toPassConfig(const autotune::Config &config);
+autotune::Config toConfig(const kernels::PassConfig &config);
+
+/// One Lightning kernel at one shape, for the sweep. Timing inputs are
+/// random, in the shape's layout, replicated into as many sets as it takes
+/// to exceed twice the device's L2; validation runs the full pass (with
+/// the other kernels at their defaults) on B=1, H=2, N=2C+13 fresh random
+/// inputs against the float64 reference.
+class LightningTunable : public autotune::Tunable {
+public:
+  LightningTunable(kernels::LightningPass pass, LightningShape shape);
+
+  std::string name() const override;
+  const autotune::ConfigSpace &space() const override { return space_; }
+  std::string problemKey() const override { return shape_.bucket(); }
+  llvm::Expected<std::string> sourceHash() const override;
+  double bytesPerRun() const override;
+
+  llvm::Expected<std::unique_ptr<autotune::Workspace>>
+  prepare(autotune::TuneDevice &device) override;
+  llvm::Expected<autotune::Resources>
+  compile(const autotune::Config &config, autotune::TuneDevice &device,
+          autotune::Workspace &workspace) override;
+  llvm::Expected<autotune::Validation>
+  validate(const autotune::Config &config,
+           autotune::TuneDevice &device) override;
+  llvm::Error run(const autotune::Config &config, autotune::TuneDevice &device,
+                  autotune::Workspace &workspace, int rep) override;
+
+  kernels::LightningPass pass() const { return pass_; }
+  const LightningShape &shape() const { return shape_; }
+
+private:
+  /// The launch of this pass on input set `set` of `workspace`.
+  llvm::Expected<LightningLaunch> plan(const autotune::Config &config,
+                                       autotune::TuneDevice &device,
+                                       autotune::Workspace &workspace,
+                                       int set) const;
+
+  kernels::LightningPass pass_;
+  LightningShape shape_;
+  autotune::ConfigSpace space_;
+  mutable std::mutex hashMutex_;
+  mutable std::optional<std::string> hash_;
+};
+
+} // namespace tessel
+
+#endif // TESSEL_KERNELS_LIGHTNINGTUNING_H

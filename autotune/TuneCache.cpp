@@ -182,7 +182,7 @@ std::vector<TuneRecord> TuneCache::list() const {
 }
 
 llvm::Expected<size_t> TuneCache::clear() {
-  if (directory_.empty())
+  if (directory_.empty() || !llvm::sys::fs::exists(path()))
     return 0;
   auto lock = FileLock::acquire(path());
   if (!lock)

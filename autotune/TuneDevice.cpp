@@ -197,8 +197,14 @@ gpuDevices(const std::string &selection) {
 
 std::vector<std::unique_ptr<TuneDevice>> interpreterDevices(int count,
                                                             DeviceInfo info) {
+  // By default a stand-in describes an H100: the arch its candidates are
+  // compiled for and the limits they are pruned against.
   if (info.name.empty())
     info.name = "interpreter";
+  if (info.computeMajor == 0)
+    info.computeMajor = 9, info.computeMinor = 0;
+  if (info.smCount == 0)
+    info.smCount = 132;
   std::vector<std::unique_ptr<TuneDevice>> out;
   for (int i = 0; i < count; ++i)
     out.push_back(std::make_unique<InterpreterTuneDevice>(i, info));

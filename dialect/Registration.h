@@ -12,8 +12,16 @@ namespace tessel {
 void registerTesselDialects(mlir::DialectRegistry &registry);
 
 /// A process-wide context with every tessel dialect loaded; kernels built by
-/// the DSL live in it.
+/// the DSL live in it. Everything it will ever need is loaded when it is
+/// created: threads share it (the tuner compiles on one per device), and MLIR
+/// forbids loading a dialect while other threads use the context.
 mlir::MLIRContext &getGlobalContext();
+
+/// Adds `extension`'s dialects and interfaces to the global context when it
+/// is created. Libraries call this from a static initializer (the lowering
+/// pipeline registers its dialects and translations); calling it after the
+/// context exists is a programming error (asserts).
+void addGlobalContextExtension(void (*extension)(mlir::DialectRegistry &));
 
 } // namespace tessel
 

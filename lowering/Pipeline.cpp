@@ -1,6 +1,8 @@
 // The lowering pipeline and PTX emission through LLVM's NVPTX back end.
 #include "lowering/Pipeline.h"
 
+#include "dialect/Registration.h"
+
 #include "lowering/Passes.h"
 #include "lowering/ToLLVM/AxisInfo.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -133,6 +135,37 @@ void dump(const std::string &dir, const std::string &name,
     os << text;
 }
 
+/// The dialects and translations the pipeline touches, for the global
+/// context to load up front (see getGlobalContext): passes would otherwise
+/// load the LLVM and NVVM dialects lazily, on whichever thread compiles
+/// first, racing with the others.
+void registerPipelineDialects(DialectRegistry &registry) {
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  registry.insert<cf::ControlFlowDialect>();
+  // The pipeline's own declaration of what it depends on, read off a pass
+  // manager built in a scratch context.
+  MLIRContext scratch(registry);
+  PassManager pm(&scratch, ModuleOp::getOperationName());
+  buildTileToLLVMPipeline(pm, TargetOptions{});
+  pm.getDependentDialects(registry);
+}
+
+[[maybe_unused]] const bool pipelineDialectsRegistered =
+    (addGlobalContextExtension(registerPipelineDialects), true);
+
+/// LLVM's NVPTX back end, once per process.
+void initializeNVPTX() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    LLVMInitializeNVPTXTargetInfo();
+    LLVMInitializeNVPTXTarget();
+    LLVMInitializeNVPTXTargetMC();
+    LLVMInitializeNVPTXAsmPrinter();
+  });
+}
+
 /// Canonicalization, layouts and shared-memory allocation, in place.
 llvm::Error runLayoutStage(ModuleOp module, const TargetOptions &options) {
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
@@ -173,22 +206,13 @@ llvm::Expected<CompiledKernel> compileToPTX(ModuleOp source,
                                             const TargetOptions &options,
                                             const std::string &dumpDir) {
   MLIRContext *ctx = source.getContext();
-  static std::once_flag initOnce;
-  std::call_once(initOnce, [ctx] {
-    LLVMInitializeNVPTXTargetInfo();
-    LLVMInitializeNVPTXTarget();
-    LLVMInitializeNVPTXTargetMC();
-    LLVMInitializeNVPTXAsmPrinter();
-    // Once, not per call: appending to a registry other threads may be
-    // reading is not safe.
+  initializeNVPTX();
+  if (ctx != &getGlobalContext()) {
+    // A caller's own context (tessel-opt, tests) is used from one thread.
     DialectRegistry registry;
-    registerBuiltinDialectTranslation(registry);
-    registerLLVMDialectTranslation(registry);
-    registerNVVMDialectTranslation(registry);
-    registry.insert<cf::ControlFlowDialect>();
+    registerPipelineDialects(registry);
     ctx->appendDialectRegistry(registry);
-    ctx->getOrLoadDialect<cf::ControlFlowDialect>();
-  });
+  }
   OwningOpRef<ModuleOp> module(cast<ModuleOp>(source->clone()));
   CompiledKernel out;
   out.numWarps = options.numWarps;

@@ -5,6 +5,7 @@
 #include "kernels/LightningKernels.h"
 #include "lowering/Pipeline.h"
 #include "tools/BenchCommand.h"
+#include "tools/TuneCommand.h"
 #include "runtime/Launch.h"
 
 #include "CLI/CLI.hpp"
@@ -165,7 +166,52 @@ int main(int argc, char **argv) {
   bench->add_option("--json", benchOptions.json, "write the results as JSON");
   addConfig(bench);
 
+  auto *tune = app.add_subcommand(
+      "tune", "sweep block sizes of a kernel family, cache the winners");
+  tune->require_subcommand(1);
+  auto *tuneLightning = tune->add_subcommand(
+      "lightning", "tune the four Lightning kernels (fwd, bwd_dq, bwd_dk, "
+                   "bwd_dv) at the given shapes");
+  TuneCommandOptions tuneOptions;
+  tuneLightning->add_option("--shape", tuneOptions.shapes,
+                            "B,N,H,D[,E]; repeat for several shapes")
+      ->capture_default_str();
+  tuneLightning->add_option("--dtype", tuneOptions.dtype, "bf16, f16 or f32")
+      ->check(CLI::IsMember({"bf16", "f16", "f32"}))->capture_default_str();
+  tuneLightning->add_option("--layout", tuneOptions.layout, "bhnd or bnhd")
+      ->check(CLI::IsMember({"bhnd", "bnhd"}))->capture_default_str();
+  tuneLightning->add_option("--passes", tuneOptions.passes, "fwd, bwd or all")
+      ->check(CLI::IsMember({"fwd", "bwd", "all"}))->capture_default_str();
+  tuneLightning->add_option("--devices", tuneOptions.devices,
+                            "all, or GPU ordinals such as 0,1 (candidates "
+                            "are sharded over them)")
+      ->capture_default_str();
+  tuneLightning->add_flag("--interpreter", tuneOptions.interpreter,
+                          "sweep on interpreter stand-ins (one per --devices "
+                          "entry) instead of GPUs");
+  tuneLightning->add_flag("--initial-state", tuneOptions.initialState, "tune for S0");
+  tuneLightning->add_flag("--final-state", tuneOptions.finalState,
+                          "tune for the final state / dS_N");
+  tuneLightning->add_option("--warmup", tuneOptions.warmup, "untimed runs per candidate")
+      ->capture_default_str();
+  tuneLightning->add_option("--reps", tuneOptions.reps, "timed runs per candidate (median)")
+      ->capture_default_str();
+  tuneLightning->add_flag("--force", tuneOptions.force, "sweep even on a cache hit");
+  tuneLightning->add_option("--json", tuneOptions.json, "write the records as JSON");
+
+  auto *cacheCmd = app.add_subcommand(
+      "cache", "list, show or clear tuning records and compiled kernels");
+  std::string cacheAction, cacheKey;
+  cacheCmd->add_option("action", cacheAction, "ls, show or clear")
+      ->required()->check(CLI::IsMember({"ls", "show", "clear"}));
+  cacheCmd->add_option("key", cacheKey, "show: a key prefix from `cache ls`");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (tuneLightning->parsed())
+    return runTune(tuneOptions);
+  if (cacheCmd->parsed())
+    return runCacheCommand(cacheAction, cacheKey);
 
   if (bench->parsed()) {
     benchOptions.config = config;

@@ -1,0 +1,282 @@
+// The Lightning tunables on interpreter stand-ins (real DSL kernels, real
+// lowering and ptxas for the stand-in's arch): spaces, shape buckets, a
+// sharded sweep, the tuned callable (tune on first use, then memory, then
+// the disk cache in a fresh instance) checked against the float64
+// reference, and the start-up call.
+#include "kernels/LightningTuned.h"
+
+#include "kernels/LightningCheck.h"
+#include "kernels/Reference.h"
+#include "runtime/Ptxas.h"
+#include "ScopedEnv.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include <filesystem>
+#include <set>
+#include <random>
+
+namespace tessel {
+namespace {
+
+using ::testing::HasSubstr;
+using kernels::LightningPass;
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/tessel-ltune-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+bool havePtxas() {
+  auto path = findPtxas();
+  if (path)
+    return true;
+  llvm::consumeError(path.takeError());
+  return false;
+}
+
+LightningShape smallShape() {
+  LightningShape s;
+  s.batch = 1, s.heads = 2, s.seq = 40, s.d = 16, s.e = 32;
+  s.dtype = DType::bf16;
+  s.layout = Layout::BHND;
+  return s;
+}
+
+TEST(LightningTuning, SpacesFollowTheHeadDimensions) {
+  auto fwd = lightningSpace(LightningPass::Forward, 128, 128);
+  EXPECT_EQ(fwd.name(), "lightning_fwd");
+  EXPECT_EQ(fwd.enumerate().size(), 3u * 3u * 2u);
+  EXPECT_EQ(fwd.defaultConfig().str(), "C=64 W=64 warps=8 stages=1");
+  // W splits E for fwd/dv and D for dq/dk; never wider than the padded dim.
+  auto dq = lightningSpace(LightningPass::BackwardDq, 16, 128);
+  for (const auto &c : dq.enumerate())
+    EXPECT_EQ(c.get("W"), 16) << c.str();
+  EXPECT_EQ(dq.defaultConfig().get("W"), 16);
+  EXPECT_FALSE(static_cast<bool>(dq.contains(dq.defaultConfig())));
+  auto dv = lightningSpace(LightningPass::BackwardDv, 16, 48);
+  std::set<int> widths;
+  for (const auto &c : dv.enumerate())
+    widths.insert(c.get("W"));
+  EXPECT_EQ(widths, (std::set<int>{32, 64}));
+  // The untuned configuration is the space's default.
+  EXPECT_EQ(toConfig(kernels::PassConfig{}), fwd.defaultConfig());
+  EXPECT_EQ(toPassConfig(fwd.defaultConfig()), kernels::PassConfig{});
+}
+
+TEST(LightningTuning, ShapesParseAndBucket) {
+  auto s = LightningShape::parse("4,8192,16,128");
+  ASSERT_TRUE(static_cast<bool>(s));
+  EXPECT_EQ(s->str(), "B4 N8192 H16 D128 E128 bf16 bnhd");
+  EXPECT_EQ(s->bucket(), "bf16 d128 e128 bnhd bh<=64 n<=8192");
+  auto t = LightningShape::parse("3,5000,16,128");
+  ASSERT_TRUE(static_cast<bool>(t));
+  EXPECT_EQ(t->bucket(), s->bucket()) << "same powers of two";
+  auto e = LightningShape::parse("1,10,2,64,32");
+  ASSERT_TRUE(static_cast<bool>(e));
+  EXPECT_EQ(e->e, 32);
+  for (auto [text, want] :
+       {std::pair{"4,8192,16", "expected B,N,H,D or B,N,H,D,E"},
+        {"4,x,16,128", "N = 'x' is not a positive integer"},
+        {"4,0,16,128", "N = '0' is not a positive integer"},
+        {"1,10,2,40", "head dimension D = 40 must be a multiple of 16"}}) {
+    auto bad = LightningShape::parse(text);
+    ASSERT_FALSE(static_cast<bool>(bad)) << text;
+    EXPECT_THAT(llvm::toString(bad.takeError()), HasSubstr(want)) << text;
+  }
+}
+
+TEST(LightningTuning, ShardedSweepOfEveryPassOnStandIns) {
+  auto devices = autotune::interpreterDevices(2);
+  std::vector<autotune::TuneDevice *> ptrs{devices[0].get(), devices[1].get()};
+  for (LightningPass pass : kernels::kLightningPasses) {
+    LightningShape shape = smallShape();
+    shape.initialState = shape.finalState = pass != LightningPass::BackwardDq;
+    LightningTunable tunable(pass, shape);
+    auto results = autotune::sweep(tunable, ptrs, {0, 1, nullptr});
+    ASSERT_TRUE(static_cast<bool>(results)) << llvm::toString(results.takeError());
+    const autotune::KindResult &kr = results->front();
+    ASSERT_TRUE(kr.found()) << tunable.name();
+    EXPECT_EQ(kr.shares.size(), 2u);
+    size_t expected = tunable.space().enumerate().size();
+    ASSERT_EQ(kr.record.table.size(), expected);
+    for (const autotune::CandidateResult &r : kr.record.table) {
+      // Every candidate of the real kernels is correct and fits an H100.
+      EXPECT_EQ(r.status, autotune::Status::Ok)
+          << tunable.name() << " " << r.config.str() << ": " << r.reason;
+      EXPECT_THAT(r.reason, HasSubstr("max rel err"));
+      EXPECT_GT(r.resources.sharedBytes, 0);
+      if (havePtxas()) {
+        EXPECT_GT(r.resources.registers, 0);
+        EXPECT_LE(r.resources.registers, 255);
+      } else {
+        EXPECT_EQ(r.resources.registers, -1);
+      }
+    }
+    EXPECT_TRUE(kr.record.defaultMs.has_value());
+  }
+}
+
+TEST(LightningTuning, CandidatesThatDoNotFitArePrunedWithTheReason) {
+  autotune::DeviceInfo tiny;
+  tiny.name = "tiny";
+  tiny.maxSharedPerBlock = 12 * 1024;
+  auto devices = autotune::interpreterDevices(1, tiny);
+  autotune::TuneDevice *ptrs[] = {devices[0].get()};
+  LightningTunable tunable(LightningPass::Forward, smallShape());
+  auto results = autotune::sweep(tunable, ptrs, {0, 1, nullptr});
+  ASSERT_TRUE(static_cast<bool>(results)) << llvm::toString(results.takeError());
+  int pruned = 0;
+  for (const autotune::CandidateResult &r : results->front().record.table) {
+    if (r.resources.sharedBytes > 12 * 1024) {
+      EXPECT_EQ(r.status, autotune::Status::Pruned) << r.config.str();
+      EXPECT_THAT(r.reason, HasSubstr("B of shared memory, tiny has 12288 B"));
+      ++pruned;
+    } else {
+      EXPECT_EQ(r.status, autotune::Status::Ok) << r.config.str() << r.reason;
+    }
+  }
+  EXPECT_GT(pruned, 0);
+  EXPECT_TRUE(results->front().found());
+}
+
+/// Random dense f32 (B, H, N, ·) inputs and the float64 reference output.
+struct Inputs {
+  LightningShape s = smallShape();
+  std::vector<float> q, k, v, o, slopes;
+  explicit Inputs(uint64_t seed) {
+    s.dtype = DType::f32;
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> dist(0, 1);
+    auto fill = [&](std::vector<float> &x, int64_t n) {
+      x.resize(n);
+      for (float &e : x) e = dist(rng);
+    };
+    int64_t rows = s.batch * s.heads * s.seq;
+    fill(q, rows * s.d), fill(k, rows * s.d), fill(v, rows * s.e);
+    o.assign(rows * s.e, std::nanf(""));
+    slopes = alibiSlopes(s.heads);
+  }
+  TensorRef ref(std::vector<float> &x, int64_t last) {
+    TensorRef t;
+    t.data = x.data();
+    t.dtype = DType::f32;
+    t.shape = {s.batch, s.heads, s.seq, last};
+    return t;
+  }
+  LightningForwardArgs args() {
+    LightningForwardArgs a;
+    a.q = ref(q, s.d), a.k = ref(k, s.d), a.v = ref(v, s.e), a.o = ref(o, s.e);
+    a.slopes.data = slopes.data();
+    a.slopes.dtype = DType::f32;
+    a.slopes.shape = {s.heads};
+    return a;
+  }
+  double error() const {
+    reference::Problem p;
+    p.batch = s.batch, p.heads = s.heads, p.seq = s.seq, p.d = s.d, p.e = s.e;
+    p.q.assign(q.begin(), q.end());
+    p.k.assign(k.begin(), k.end());
+    p.v.assign(v.begin(), v.end());
+    p.slopes.assign(slopes.begin(), slopes.end());
+    auto ref = reference::forward(p);
+    return reference::relativeError(std::vector<double>(o.begin(), o.end()), ref.o);
+  }
+};
+
+TEST(LightningTuning, TunedCallableTunesOnceThenUsesTheCache) {
+  TempDir dir;
+  autotune::TuneCache cache(dir.path);
+  TunedLightningOptions options;
+  options.backend = Backend::Interpreter;
+  options.cache = &cache;
+  options.tune = {0, 1, nullptr};
+  Inputs in(7);
+  {
+    TunedLightning tuned(options);
+    ASSERT_FALSE(static_cast<bool>(tuned.forward(in.args())));
+    EXPECT_LT(in.error(), toleranceFor(DType::f32));
+    std::vector<PassChoice> choices;
+    auto config = tuned.configFor(in.s, false, &choices);
+    ASSERT_TRUE(static_cast<bool>(config));
+    ASSERT_EQ(choices.size(), 1u);
+    EXPECT_EQ(choices[0].source, ConfigSource::Memory);
+  }
+  ASSERT_EQ(cache.list().size(), 1u) << "the sweep's winner was stored";
+  const autotune::TuneRecord stored = cache.list().front();
+  EXPECT_EQ(stored.key.kernel, "lightning_fwd");
+  EXPECT_EQ(stored.key.problem, in.s.bucket());
+
+  // A fresh instance (a new process, as far as it knows) reads the cache.
+  TunedLightning again(options);
+  std::vector<PassChoice> choices;
+  auto config = again.configFor(in.s, false, &choices);
+  ASSERT_TRUE(static_cast<bool>(config)) << llvm::toString(config.takeError());
+  EXPECT_EQ(choices[0].source, ConfigSource::Cache);
+  EXPECT_EQ(toConfig(config->fwd), stored.best);
+  Inputs in2(8);
+  ASSERT_FALSE(static_cast<bool>(again.forward(in2.args())));
+  EXPECT_LT(in2.error(), toleranceFor(DType::f32));
+  EXPECT_EQ(cache.list().size(), 1u) << "no second sweep";
+}
+
+TEST(LightningTuning, WithoutTuningAMissRunsTheDefault) {
+  TempDir dir;
+  autotune::TuneCache cache(dir.path);
+  TunedLightningOptions options;
+  options.backend = Backend::Interpreter;
+  options.cache = &cache;
+  options.tuneOnMiss = false;
+  TunedLightning tuned(options);
+  auto choice = tuned.choose(LightningPass::Forward, smallShape());
+  ASSERT_TRUE(static_cast<bool>(choice));
+  EXPECT_EQ(choice->source, ConfigSource::Default);
+  EXPECT_EQ(choice->config.blockW, 32) << "W capped at the padded E = 32";
+  EXPECT_TRUE(cache.list().empty());
+}
+
+TEST(LightningTuning, BadCallsStillGetTheEntryPointsErrors) {
+  TunedLightningOptions options;
+  options.backend = Backend::Interpreter;
+  options.cache = nullptr;
+  options.tuneOnMiss = false;
+  TunedLightning tuned(options);
+  LightningForwardArgs a; // nothing set
+  llvm::Error err = tuned.forward(a);
+  ASSERT_TRUE(static_cast<bool>(err));
+  EXPECT_THAT(llvm::toString(std::move(err)), HasSubstr("q: expected a 4-D tensor"));
+}
+
+TEST(LightningTuning, StartupReadiesEveryShapeAndReportsTheTime) {
+  TempDir dir;
+  autotune::TuneCache cache(dir.path);
+  TunedLightningOptions options;
+  options.backend = Backend::Interpreter;
+  options.cache = &cache;
+  options.tune = {0, 1, nullptr};
+  TunedLightning tuned(options);
+  LightningShape a = smallShape(), b = smallShape();
+  b.seq = 300; // another bucket
+  auto report = startLightning(tuned, {a, b});
+  ASSERT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
+  ASSERT_EQ(report->items.size(), 8u) << "2 shapes × (fwd + dq, dk, dv)";
+  for (const StartupItem &item : report->items)
+    EXPECT_EQ(item.choice.source, ConfigSource::Tuned)
+        << kernels::passName(item.choice.pass);
+  EXPECT_GT(report->seconds, 0);
+  EXPECT_EQ(cache.list().size(), 8u);
+  // Again: everything from this instance's memory, no sweep.
+  auto warm = startLightning(tuned, {a, b});
+  ASSERT_TRUE(static_cast<bool>(warm));
+  for (const StartupItem &item : warm->items)
+    EXPECT_EQ(item.choice.source, ConfigSource::Memory);
+  EXPECT_LT(warm->seconds, report->seconds);
+}
+
+} // namespace
+} // namespace tessel

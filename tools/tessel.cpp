@@ -6,6 +6,7 @@
 #include "lowering/Pipeline.h"
 #include "tools/BenchCommand.h"
 #include "tools/TuneCommand.h"
+#include "kernels/LightningTuned.h"
 #include "runtime/Launch.h"
 
 #include "CLI/CLI.hpp"
@@ -122,6 +123,10 @@ int main(int argc, char **argv) {
   runLightning->add_flag("--check", check,
                          "compare with the float64 reference; exit 1 when over tolerance");
   runLightning->add_option("--seed", seed, "random seed (default: fresh)");
+  bool tuned = false;
+  runLightning->add_flag("--tuned", tuned,
+                         "use the tuned block sizes for this shape (from the "
+                         "tuning cache; tune on a miss)");
   addConfig(runLightning);
 
   auto *compile = app.add_subcommand("compile", "build a kernel and print its IR");
@@ -288,6 +293,33 @@ int main(int argc, char **argv) {
   p.seed = seed ? *seed : freshSeed();
   LightningOptions options;
   options.config = config;
+  if (tuned) {
+    // The block sizes a TunedLightning call would use (tuning on a miss).
+    TunedLightning tunedLightning;
+    LightningDims dims{p.batch, p.heads, p.seq, p.d, p.e};
+    LightningShape shape = LightningShape::of(dims, p.dtype, p.layout,
+                                              p.initialState, p.finalState);
+    std::vector<PassChoice> choices;
+    auto fwd = tunedLightning.configFor(shape, false, &choices);
+    if (!fwd) {
+      fmt::print(stderr, "error: {}\n", llvm::toString(fwd.takeError()));
+      return 2;
+    }
+    options.config.fwd = fwd->fwd;
+    if (p.backward) {
+      auto bwd = tunedLightning.configFor(shape, true, &choices);
+      if (!bwd) {
+        fmt::print(stderr, "error: {}\n", llvm::toString(bwd.takeError()));
+        return 2;
+      }
+      options.config.dq = bwd->dq, options.config.dk = bwd->dk,
+      options.config.dv = bwd->dv;
+    }
+    for (const PassChoice &c : choices)
+      fmt::print("tuned {}: {} (from {}, {:.1f} ms)\n", kernels::passName(c.pass),
+                 toConfig(c.config).str(), sourceName(c.source),
+                 c.seconds * 1e3);
+  }
   auto result = checkLightning(p, options);
   if (!result) {
     fmt::print(stderr, "error: {}\n", llvm::toString(result.takeError()));

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The autotuner on the GPU machine, in one device call (after
+# scripts/build-portable.sh filled .carry/): the tuner's GPU tests, a cold
+# `tessel tune lightning` over the standard shape (fwd and bwd) on
+# --devices ${DEVICES:-all}, a second run that must hit the cache, and checked
+# runs with the tuned block sizes. Logs and JSON under $OUT.
+#   device run: bash scripts/device-tune.sh   (carry: [".carry"])
+set -uo pipefail
+OUT=${OUT:-/tmp/tessel-out}
+mkdir -p "$OUT" /tmp/tessel-bin
+for f in .carry/*.xz; do
+  name=$(basename "$f" .xz)
+  python3 -c "import lzma,sys; open(sys.argv[2],'wb').write(lzma.open(sys.argv[1]).read())" "$f" "/tmp/tessel-bin/$name"
+  chmod +x "/tmp/tessel-bin/$name"
+done
+export TESSEL_CACHE_DIR=/tmp/tessel-cache
+rm -rf "$TESSEL_CACHE_DIR"
+T=/tmp/tessel-bin/tessel
+SHAPE=${SHAPE:-8,16384,16,128}
+status=0
+{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; } > "$OUT/device.txt" 2>&1
+echo "== tuner GPU tests"
+/tmp/tessel-bin/tessel-gpu-tests --gtest_filter='TuneGpu*' 2>&1 | tee "$OUT/tune-gpu-tests.log" || status=1
+echo "== tune, cold cache"
+/usr/bin/time -f "wall %e s" $T tune lightning --shape "$SHAPE" --devices "${DEVICES:-all}" \
+  --json "$OUT/tune-cold.json" > "$OUT/tune-cold.log" 2> "$OUT/tune-cold.progress" || status=1
+cat "$OUT/tune-cold.log"; tail -1 "$OUT/tune-cold.progress"
+echo "== tune again: cache hits"
+/usr/bin/time -f "wall %e s" $T tune lightning --shape "$SHAPE" --devices "${DEVICES:-all}" \
+  > "$OUT/tune-warm.log" 2>&1 || status=1
+cat "$OUT/tune-warm.log"
+$T cache ls > "$OUT/cache-ls.log" 2>&1
+echo "== tuned kernels against the reference (same bucket as the tuned shape)"
+$T run lightning --tuned --check -B 8 -N 9000 -H 16 --dk 128 --dv 128 --layout bnhd 2>&1 | tee "$OUT/check-fwd.log" || status=1
+$T run lightning --tuned --check --backward -B 8 -N 9000 -H 16 --dk 128 --dv 128 --layout bnhd 2>&1 | tee "$OUT/check-bwd.log" || status=1
+if [ -n "${WITH_ALL_GPU_TESTS:-}" ]; then
+  echo "== all GPU tests"; /tmp/tessel-bin/tessel-gpu-tests 2>&1 | tee "$OUT/gpu-tests.log" || status=1
+fi
+exit $status

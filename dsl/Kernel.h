@@ -8,6 +8,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,7 @@ public:
   Kernel(std::string name, std::vector<KernelArg> args,
          mlir::OwningOpRef<mlir::ModuleOp> module)
       : name_(std::move(name)), args_(std::move(args)),
-        module_(std::move(module)) {}
+        module_(std::move(module)), id_(nextId()) {}
 
   const std::string &name() const { return name_; }
   const std::vector<KernelArg> &args() const { return args_; }
@@ -35,11 +36,17 @@ public:
   mlir::func::FuncOp func() const;
   /// The tile IR as text.
   std::string ir() const;
+  /// Unique per built kernel in this process (moves keep it): launchers key
+  /// their per-launch fast path on it instead of re-hashing the IR.
+  uint64_t id() const { return id_; }
 
 private:
+  static uint64_t nextId();
+
   std::string name_;
   std::vector<KernelArg> args_;
   mlir::OwningOpRef<mlir::ModuleOp> module_;
+  uint64_t id_;
 };
 
 } // namespace tessel

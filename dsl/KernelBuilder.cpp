@@ -2,6 +2,8 @@
 // and final verification of a DSL kernel.
 #include "dsl/KernelBuilder.h"
 
+#include <atomic>
+
 #include "dialect/Registration.h"
 #include "dialect/TileOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -18,6 +20,11 @@ func::FuncOp Kernel::func() const {
   for (auto fn : module_.get().getOps<func::FuncOp>())
     return fn;
   return {};
+}
+
+uint64_t Kernel::nextId() {
+  static std::atomic<uint64_t> counter{0};
+  return ++counter;
 }
 
 std::string Kernel::ir() const {

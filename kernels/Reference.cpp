@@ -2,19 +2,46 @@
 // reverse mode.
 #include "kernels/Reference.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <functional>
+#include <thread>
+#include <vector>
 
 namespace tessel::reference {
+
+namespace {
+
+/// Runs fn(bh) for every (batch, head) on all cores: heads are independent
+/// and each writes only its own slices, so the result is the same as a
+/// serial loop, bit for bit.
+void forEachHead(int64_t count, const std::function<void(int64_t)> &fn) {
+  int64_t workers = std::min<int64_t>(
+      count, std::max(1u, std::thread::hardware_concurrency()));
+  std::atomic<int64_t> next{0};
+  auto work = [&] {
+    for (int64_t bh; (bh = next.fetch_add(1)) < count;)
+      fn(bh);
+  };
+  std::vector<std::thread> threads;
+  for (int64_t i = 1; i < workers; ++i)
+    threads.emplace_back(work);
+  work();
+  for (std::thread &t : threads)
+    t.join();
+}
+
+} // namespace
 
 Forward forward(const Problem &p) {
   const int64_t N = p.seq, D = p.d, E = p.e;
   Forward out;
   out.o.assign(p.batch * p.heads * N * E, 0.0);
   out.final.assign(p.batch * p.heads * D * E, 0.0);
-  std::vector<double> S(D * E);
-  for (int64_t b = 0; b < p.batch; ++b)
-    for (int64_t h = 0; h < p.heads; ++h) {
-      int64_t bh = b * p.heads + h;
+  forEachHead(p.batch * p.heads, [&](int64_t bh) {
+      int64_t h = bh % p.heads;
+      std::vector<double> S(D * E);
       double lambda = std::exp(-p.slopes[h]);
       if (p.initial.empty())
         std::fill(S.begin(), S.end(), 0.0);
@@ -34,7 +61,7 @@ Forward forward(const Problem &p) {
             o[j] += p.scale * q[i] * S[i * E + j];
       }
       std::copy(S.begin(), S.end(), out.final.begin() + bh * D * E);
-    }
+  });
   return out;
 }
 
@@ -47,10 +74,9 @@ Backward backward(const Problem &p, const std::vector<double> &dO,
   out.dv.assign(p.batch * p.heads * N * E, 0.0);
   if (!p.initial.empty())
     out.dInitial.assign(p.batch * p.heads * D * E, 0.0);
-  std::vector<double> S(D * E), G(D * E);
-  for (int64_t b = 0; b < p.batch; ++b)
-    for (int64_t h = 0; h < p.heads; ++h) {
-      int64_t bh = b * p.heads + h;
+  forEachHead(p.batch * p.heads, [&](int64_t bh) {
+      int64_t h = bh % p.heads;
+      std::vector<double> S(D * E), G(D * E);
       double lambda = std::exp(-p.slopes[h]);
       // dq_t = scale · dO_t S_tᵀ, with S_t replayed forward.
       if (p.initial.empty())
@@ -107,7 +133,7 @@ Backward backward(const Problem &p, const std::vector<double> &dO,
       // After the sweep G = λ G_0 = ∂L/∂S_{−1}, the initial state's gradient.
       if (!p.initial.empty())
         std::copy(G.begin(), G.end(), out.dInitial.begin() + bh * D * E);
-    }
+  });
   return out;
 }
 

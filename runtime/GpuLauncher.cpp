@@ -25,9 +25,51 @@ llvm::SmallVector<bool> divisibilityHints(llvm::ArrayRef<LaunchArg> args) {
   return hints;
 }
 
+namespace {
+
+/// What decides the binary of an already built kernel in this process.
+struct LaunchKey {
+  uint64_t kernel;
+  int device;
+  unsigned numWarps;
+  bool ldmatrix;
+  std::vector<bool> hints;
+  auto operator<=>(const LaunchKey &) const = default;
+};
+
+} // namespace
+
+static llvm::Expected<const GpuKernel &>
+getGpuKernelSlow(const Kernel &kernel, const GpuLaunchOptions &options,
+                 llvm::ArrayRef<bool> hints);
+
 llvm::Expected<const GpuKernel &> getGpuKernel(const Kernel &kernel,
                                                const GpuLaunchOptions &options,
                                                llvm::ArrayRef<bool> hints) {
+  // Every launch comes here: the fast path skips specializing, printing and
+  // hashing the IR (milliseconds of host time that would otherwise sit
+  // inside every timed launch) once this kernel was seen with these facts.
+  static std::mutex mutex;
+  static std::map<LaunchKey, const GpuKernel *> seen;
+  LaunchKey key{kernel.id(), options.device, options.numWarps,
+                !std::getenv("TESSEL_NO_LDMATRIX"),
+                std::vector<bool>(hints.begin(), hints.end())};
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = seen.find(key); it != seen.end())
+      return *it->second;
+  }
+  auto loaded = getGpuKernelSlow(kernel, options, hints);
+  if (!loaded)
+    return loaded.takeError();
+  std::lock_guard<std::mutex> lock(mutex);
+  seen.emplace(std::move(key), &*loaded);
+  return *loaded;
+}
+
+static llvm::Expected<const GpuKernel &>
+getGpuKernelSlow(const Kernel &kernel, const GpuLaunchOptions &options,
+                 llvm::ArrayRef<bool> hints) {
   auto device = getCudaDevice(options.device);
   if (!device)
     return device.takeError();

@@ -4,6 +4,8 @@
 #include "fmt/format.h"
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -33,14 +35,14 @@ std::string today() {
 
 namespace {
 
-/// Compile, prune, validate and time one candidate on a bound device.
+/// Prune, validate and time one compiled candidate on a bound device.
 CandidateResult runCandidate(Tunable &tunable, const Config &config,
                              TuneDevice &device, Workspace &workspace,
+                             llvm::Expected<Resources> resources,
                              const TuneOptions &options) {
   CandidateResult r;
   r.config = config;
   r.device = device.label();
-  auto resources = tunable.compile(config, device, workspace);
   if (!resources) {
     r.status = Status::CompileFailed;
     r.reason = llvm::toString(resources.takeError());
@@ -124,6 +126,12 @@ sweep(Tunable &tunable, llvm::ArrayRef<TuneDevice *> devices,
     }
   }
 
+  unsigned compileThreads =
+      options.compileThreads > 0
+          ? static_cast<unsigned>(options.compileThreads)
+          : std::max(1u, std::thread::hardware_concurrency() /
+                             static_cast<unsigned>(jobs.size()));
+
   std::mutex progressMutex;
   size_t done = 0, total = candidates.size() * kinds.size();
   auto finish = [&](const CandidateResult &r) {
@@ -151,9 +159,35 @@ sweep(Tunable &tunable, llvm::ArrayRef<TuneDevice *> devices,
     if (!workspace)
       return fail(Status::LaunchFailed, "preparing the timing inputs: " +
                                             llvm::toString(workspace.takeError()));
-    for (size_t i : job.candidates) {
-      job.results.push_back(runCandidate(tunable, candidates[i], *job.device,
-                                         **workspace, options));
+    // Compile every candidate of this shard first, on several threads (the
+    // CPU-bound part), then validate and time them one at a time (the
+    // device-bound part, which must not overlap).
+    size_t n = job.candidates.size();
+    std::vector<std::optional<llvm::Expected<Resources>>> compiled(n);
+    std::atomic<size_t> next{0};
+    auto compileSome = [&] {
+      if (auto err = job.device->bind()) {
+        llvm::consumeError(std::move(err)); // reported by the main loop
+        return;
+      }
+      for (size_t k; (k = next.fetch_add(1)) < n;)
+        compiled[k].emplace(tunable.compile(candidates[job.candidates[k]],
+                                            *job.device, **workspace));
+    };
+    std::vector<std::thread> compilers;
+    for (unsigned t = 1; t < compileThreads; ++t)
+      compilers.emplace_back(compileSome);
+    compileSome();
+    for (std::thread &t : compilers)
+      t.join();
+    for (size_t k = 0; k < n; ++k) {
+      llvm::Expected<Resources> resources =
+          compiled[k] ? std::move(*compiled[k])
+                      : llvm::Expected<Resources>(llvm::createStringError(
+                            "the device could not be bound for compiling"));
+      job.results.push_back(runCandidate(tunable, candidates[job.candidates[k]],
+                                         *job.device, **workspace,
+                                         std::move(resources), options));
       finish(job.results.back());
     }
   };

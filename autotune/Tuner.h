@@ -15,6 +15,9 @@ namespace tessel::autotune {
 struct TuneOptions {
   int warmup = 3;
   int reps = 10;
+  /// Threads compiling candidates ahead of the timing on each device; 0:
+  /// the machine's cores shared among the devices.
+  int compileThreads = 0;
   /// Called once per finished candidate with the count finished so far and
   /// the total; calls are serialized (never concurrent).
   std::function<void(const CandidateResult &, size_t done, size_t total)>

@@ -50,8 +50,8 @@ autotune::Config toConfig(const kernels::PassConfig &config);
 /// One Lightning kernel at one shape, for the sweep. Timing inputs are
 /// random, in the shape's layout, replicated into as many sets as it takes
 /// to exceed twice the device's L2; validation runs the full pass (with
-/// the other kernels at their defaults) on B=1, H=2, N=2C+13 fresh random
-/// inputs against the float64 reference.
+/// the other kernels at their defaults) on B=1, N=2C+16 (a partial last
+/// block) fresh random inputs against the float64 reference.
 class LightningTunable : public autotune::Tunable {
 public:
   LightningTunable(kernels::LightningPass pass, LightningShape shape);

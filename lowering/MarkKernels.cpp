@@ -1,6 +1,10 @@
 // tile-mark-kernels: turns the tile.kernel marker of a lowered llvm.func into
-// the NVVM kernel attributes (entry point and its block size).
+// the NVVM kernel attributes (entry point and its block size), and drops the
+// tile-level argument facts (tile.divisibility) that func-to-llvm carried
+// over: they were consumed by the lowering, and LLVM IR translation has no
+// meaning for them.
 #include "lowering/Passes.h"
+#include "lowering/ToLLVM/AxisInfo.h"
 
 namespace tessel::lowering {
 #define GEN_PASS_DEF_TILEMARKKERNELS
@@ -24,6 +28,9 @@ struct TileMarkKernels
       fn->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
                   b.getDenseI32ArrayAttr({threads, 1, 1}));
     }
+    for (auto fn : getOperation().getOps<LLVM::LLVMFuncOp>())
+      for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
+        fn.removeArgAttr(i, tessel::lowering::kDivisibilityAttr);
   }
 };
 

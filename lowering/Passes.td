@@ -56,7 +56,9 @@ def TileMarkKernels : Pass<"tile-mark-kernels", "mlir::ModuleOp"> {
   let summary = "Mark llvm.func kernels for NVVM (nvvm.kernel, nvvm.maxntid)";
   let description = [{
     Runs after func-to-llvm: the NVVM attributes are only valid on llvm.func.
-    The block size is 32 · tile.num_warps.
+    The block size is 32 · tile.num_warps. Argument attributes
+    tile.divisibility (launch-time facts the lowering has consumed) are
+    removed, as LLVM IR translation cannot express them.
   }];
   let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
 }

@@ -25,6 +25,12 @@ struct TempDir {
   ~TempDir() { std::filesystem::remove_all(path); }
 };
 
+autotune::TuneOptions opts(int warmup, int reps) {
+  autotune::TuneOptions o;
+  o.warmup = warmup, o.reps = reps;
+  return o;
+}
+
 LightningShape shape() {
   LightningShape s;
   s.batch = 2, s.heads = 4, s.seq = 1000, s.d = 64, s.e = 64;
@@ -40,7 +46,7 @@ TEST(TuneGpu, SweepTimesEveryCandidateOnTheDevice) {
   EXPECT_GT(ptrs[0]->info().l2Bytes, 0);
   for (LightningPass pass : kernels::kLightningPasses) {
     LightningTunable tunable(pass, shape());
-    auto results = autotune::sweep(tunable, ptrs, {1, 3, nullptr});
+    auto results = autotune::sweep(tunable, ptrs, opts(1, 3));
     ASSERT_TRUE(static_cast<bool>(results)) << llvm::toString(results.takeError());
     const autotune::KindResult &kr = results->front();
     ASSERT_TRUE(kr.found()) << tunable.name();
@@ -61,7 +67,7 @@ TEST(TuneGpu, TunedCallsMatchTheReference) {
   TunedLightningOptions options;
   options.backend = Backend::Gpu;
   options.cache = &cache;
-  options.tune = {1, 3, nullptr};
+  options.tune = opts(1, 3);
   TunedLightning tuned(options);
   auto report = startLightning(tuned, {shape()});
   ASSERT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());

@@ -12,3 +12,12 @@ llvm.func @k() attributes {tile.kernel, tile.num_warps = 8 : i32} {
 llvm.func @helper() {
   llvm.return
 }
+
+// Divisibility facts are dropped; other argument attributes stay.
+// CHECK-LABEL: llvm.func @facts
+// CHECK-SAME: (%{{.+}}: !llvm.ptr<1> {llvm.noalias}, %{{.+}}: i32)
+// CHECK-NOT: tile.divisibility
+llvm.func @facts(%p: !llvm.ptr<1> {tile.divisibility = 16 : i32, llvm.noalias},
+                 %n: i32 {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+  llvm.return
+}

@@ -32,6 +32,12 @@ struct TempDir {
   ~TempDir() { std::filesystem::remove_all(path); }
 };
 
+autotune::TuneOptions opts(int warmup, int reps) {
+  autotune::TuneOptions o;
+  o.warmup = warmup, o.reps = reps;
+  return o;
+}
+
 bool havePtxas() {
   auto path = findPtxas();
   if (path)
@@ -98,7 +104,7 @@ TEST(LightningTuning, ShardedSweepOfEveryPassOnStandIns) {
     LightningShape shape = smallShape();
     shape.initialState = shape.finalState = pass != LightningPass::BackwardDq;
     LightningTunable tunable(pass, shape);
-    auto results = autotune::sweep(tunable, ptrs, {0, 1, nullptr});
+    auto results = autotune::sweep(tunable, ptrs, opts(0, 1));
     ASSERT_TRUE(static_cast<bool>(results)) << llvm::toString(results.takeError());
     const autotune::KindResult &kr = results->front();
     ASSERT_TRUE(kr.found()) << tunable.name();
@@ -129,7 +135,7 @@ TEST(LightningTuning, CandidatesThatDoNotFitArePrunedWithTheReason) {
   auto devices = autotune::interpreterDevices(1, tiny);
   autotune::TuneDevice *ptrs[] = {devices[0].get()};
   LightningTunable tunable(LightningPass::Forward, smallShape());
-  auto results = autotune::sweep(tunable, ptrs, {0, 1, nullptr});
+  auto results = autotune::sweep(tunable, ptrs, opts(0, 1));
   ASSERT_TRUE(static_cast<bool>(results)) << llvm::toString(results.takeError());
   int pruned = 0;
   for (const autotune::CandidateResult &r : results->front().record.table) {
@@ -195,7 +201,7 @@ TEST(LightningTuning, TunedCallableTunesOnceThenUsesTheCache) {
   TunedLightningOptions options;
   options.backend = Backend::Interpreter;
   options.cache = &cache;
-  options.tune = {0, 1, nullptr};
+  options.tune = opts(0, 1);
   Inputs in(7);
   {
     TunedLightning tuned(options);
@@ -258,7 +264,7 @@ TEST(LightningTuning, StartupReadiesEveryShapeAndReportsTheTime) {
   TunedLightningOptions options;
   options.backend = Backend::Interpreter;
   options.cache = &cache;
-  options.tune = {0, 1, nullptr};
+  options.tune = opts(0, 1);
   TunedLightning tuned(options);
   LightningShape a = smallShape(), b = smallShape();
   b.seq = 300; // another bucket

@@ -42,7 +42,6 @@ public:
     {
       std::lock_guard<std::mutex> lock(mutex);
       ranOn[c.str()] = d.label();
-      threads.insert(std::this_thread::get_id());
     }
     if (c.get("X") == 1)
       return llvm::createStringError("X=1: ptxas says no");
@@ -53,6 +52,10 @@ public:
     return r;
   }
   llvm::Expected<Validation> validate(const Config &c, TuneDevice &) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      threads.insert(std::this_thread::get_id()); // one per device
+    }
     bool wrong = c.get("X") == 3 && c.get("warps") == 8;
     return Validation{!wrong, wrong ? "max rel err 0.5 (tol 0.01)"
                                     : "max rel err 0.001 (tol 0.01)"};
@@ -71,6 +74,12 @@ public:
   std::set<std::string> prepared;
   std::set<std::thread::id> threads;
 };
+
+TuneOptions opts(int warmup, int reps) {
+  TuneOptions o;
+  o.warmup = warmup, o.reps = reps;
+  return o;
+}
 
 std::vector<TuneDevice *> pointers(std::vector<std::unique_ptr<TuneDevice>> &v) {
   std::vector<TuneDevice *> out;
@@ -138,17 +147,17 @@ TEST(Tuner, RecordsEveryOutcomeAndPicksTheFastestPassing) {
 TEST(Tuner, ShardsOverStandInsAndMergesToTheSameWinner) {
   FakeTunable single;
   auto one = interpreterDevices(1);
-  auto alone = sweep(single, pointers(one), {1, 5, nullptr});
+  auto alone = sweep(single, pointers(one), opts(1, 5));
   ASSERT_TRUE(static_cast<bool>(alone));
 
   FakeTunable t;
   auto three = interpreterDevices(3);
-  auto results = sweep(t, pointers(three), {1, 5, nullptr});
+  auto results = sweep(t, pointers(three), opts(1, 5));
   ASSERT_TRUE(static_cast<bool>(results)) << llvm::toString(results.takeError());
   ASSERT_EQ(results->size(), 1u) << "three devices of one kind";
   const KindResult &kr = results->front();
-  // Every device ran its share (12 candidates round-robin over 3), on its
-  // own thread, with its own workspace.
+  // Every device ran its share (12 candidates round-robin over 3), timed on
+  // its own thread, with its own workspace.
   ASSERT_EQ(kr.shares.size(), 3u);
   for (auto &[label, count] : kr.shares)
     EXPECT_EQ(count, 4u) << label;
@@ -180,7 +189,7 @@ TEST(Tuner, OneRecordPerDeviceKind) {
   auto little = interpreterDevices(1, small);
   std::vector<TuneDevice *> all = pointers(big);
   all.push_back(little.front().get());
-  auto results = sweep(t, all, {0, 3, nullptr});
+  auto results = sweep(t, all, opts(0, 3));
   ASSERT_TRUE(static_cast<bool>(results)) << llvm::toString(results.takeError());
   ASSERT_EQ(results->size(), 2u);
   EXPECT_EQ((*results)[0].record.key.deviceName, "interpreter");
@@ -203,7 +212,7 @@ TEST(Tuner, NoPassingCandidateIsReportedNotHidden) {
     }
   } t;
   auto devices = interpreterDevices(1);
-  auto results = sweep(t, pointers(devices), {0, 1, nullptr});
+  auto results = sweep(t, pointers(devices), opts(0, 1));
   ASSERT_TRUE(static_cast<bool>(results));
   EXPECT_FALSE(results->front().found());
   EXPECT_FALSE(results->front().record.defaultMs.has_value());
@@ -215,7 +224,7 @@ TEST(Tuner, BadArgumentsAreErrors) {
   ASSERT_FALSE(static_cast<bool>(none));
   EXPECT_THAT(llvm::toString(none.takeError()), HasSubstr("no device to run on"));
   auto devices = interpreterDevices(1);
-  auto zero = sweep(t, pointers(devices), {0, 0, nullptr});
+  auto zero = sweep(t, pointers(devices), opts(0, 0));
   ASSERT_FALSE(static_cast<bool>(zero));
   EXPECT_THAT(llvm::toString(zero.takeError()), HasSubstr("need reps ≥ 1"));
 }

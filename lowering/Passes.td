@@ -53,10 +53,12 @@ def TileToLLVM : Pass<"tile-to-llvm", "mlir::ModuleOp"> {
 }
 
 def TileMarkKernels : Pass<"tile-mark-kernels", "mlir::ModuleOp"> {
-  let summary = "Mark llvm.func kernels for NVVM (nvvm.kernel, nvvm.maxntid)";
+  let summary = "Mark llvm.func kernels for NVVM (nvvm.kernel, nvvm.maxntid, nvvm.maxnreg)";
   let description = [{
     Runs after func-to-llvm: the NVVM attributes are only valid on llvm.func.
-    The block size is 32 · tile.num_warps. Argument attributes
+    The block size is 32 · tile.num_warps; the register budget is
+    min(255, 65536 / block size), stated because ptxas otherwise caps some
+    128-thread kernels at 32 registers. Argument attributes
     tile.divisibility (launch-time facts the lowering has consumed) are
     removed, as LLVM IR translation cannot express them.
   }];

@@ -18,6 +18,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "SourceHash.h"
+
 #ifndef TESSEL_VERSION_STRING
 #error "TESSEL_VERSION_STRING must be defined by the build (runtime/CMakeLists.txt)"
 #endif
@@ -63,7 +65,9 @@ void warn(const std::string &message) {
 
 } // namespace
 
-const char *tesselVersion() { return TESSEL_VERSION_STRING; }
+const char *tesselVersion() {
+  return TESSEL_VERSION_STRING "+" TESSEL_SOURCE_HASH;
+}
 
 KernelCache::KernelCache(std::string directory)
     : directory_(std::move(directory)) {

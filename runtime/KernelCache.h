@@ -20,7 +20,8 @@ namespace tessel {
 /// A cached kernel image.
 using CachedBinary = KernelBinary;
 
-/// tessel's version, "0.1.0" (the CMake project version).
+/// tessel's version: the CMake project version and a hash of the compiler's
+/// sources (dialect, DSL, lowering), "0.1.0+3f2a9c0d1e4b5a67".
 const char *tesselVersion();
 
 /// Binaries by key, in memory and (unless disabled) on disk. Thread-safe.

@@ -2,8 +2,17 @@
 
 // CHECK-LABEL: llvm.func @k
 // CHECK-SAME: nvvm.kernel
+// CHECK-SAME: nvvm.maxnreg = 255 : i32
 // CHECK-SAME: nvvm.maxntid = array<i32: 256, 1, 1>
 llvm.func @k() attributes {tile.kernel, tile.num_warps = 8 : i32} {
+  llvm.return
+}
+
+// 16 warps: 512 threads share the 64 Ki registers of a block.
+// CHECK-LABEL: llvm.func @wide
+// CHECK-SAME: nvvm.maxnreg = 128 : i32
+// CHECK-SAME: nvvm.maxntid = array<i32: 512, 1, 1>
+llvm.func @wide() attributes {tile.kernel, tile.num_warps = 16 : i32} {
   llvm.return
 }
 

@@ -16,23 +16,29 @@ done
 export TESSEL_CACHE_DIR=/tmp/tessel-cache
 rm -rf "$TESSEL_CACHE_DIR"
 T=/tmp/tessel-bin/tessel
-SHAPE=${SHAPE:-8,16384,16,128}
+# Standard shape (bf16, H=16, D=E=128, B·N=131072) at N=16384, and the long
+# sequence where B·H is small against the SM count.
+SHAPES=${SHAPES:-"8,16384,16,128 1,131072,16,128"}
+shape_args=(); for s in $SHAPES; do shape_args+=(--shape "$s"); done
 status=0
 { date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; } > "$OUT/device.txt" 2>&1
 echo "== tuner GPU tests"
 /tmp/tessel-bin/tessel-gpu-tests --gtest_filter='TuneGpu*' 2>&1 | tee "$OUT/tune-gpu-tests.log" || status=1
 echo "== tune, cold cache"
-/usr/bin/time -f "wall %e s" $T tune lightning --shape "$SHAPE" --devices "${DEVICES:-all}" \
+/usr/bin/time -f "wall %e s" $T tune lightning "${shape_args[@]}" --devices "${DEVICES:-all}" \
   --json "$OUT/tune-cold.json" > "$OUT/tune-cold.log" 2> "$OUT/tune-cold.progress" || status=1
 cat "$OUT/tune-cold.log"; tail -1 "$OUT/tune-cold.progress"
 echo "== tune again: cache hits"
-/usr/bin/time -f "wall %e s" $T tune lightning --shape "$SHAPE" --devices "${DEVICES:-all}" \
+/usr/bin/time -f "wall %e s" $T tune lightning "${shape_args[@]}" --devices "${DEVICES:-all}" \
   > "$OUT/tune-warm.log" 2>&1 || status=1
 cat "$OUT/tune-warm.log"
 $T cache ls > "$OUT/cache-ls.log" 2>&1
 echo "== tuned kernels against the reference (same bucket as the tuned shape)"
 $T run lightning --tuned --check -B 8 -N 9000 -H 16 --dk 128 --dv 128 --layout bnhd 2>&1 | tee "$OUT/check-fwd.log" || status=1
 $T run lightning --tuned --check --backward -B 8 -N 9000 -H 16 --dk 128 --dv 128 --layout bnhd 2>&1 | tee "$OUT/check-bwd.log" || status=1
+echo "== bench at the tuned shapes: default configuration, then the cached winners"
+$T bench --seqs 16384 131072 --json "$OUT/bench-default.json" 2>&1 | tee "$OUT/bench.log" || status=1
+$T bench --seqs 16384 131072 --tuned --json "$OUT/bench-tuned.json" 2>&1 | tee -a "$OUT/bench.log" || status=1
 if [ -n "${WITH_ALL_GPU_TESTS:-}" ]; then
   echo "== all GPU tests"; /tmp/tessel-bin/tessel-gpu-tests 2>&1 | tee "$OUT/gpu-tests.log" || status=1
 fi

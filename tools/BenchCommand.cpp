@@ -7,6 +7,7 @@
 #include "dsl/KernelBuilder.h"
 #include "kernels/Lightning.h"
 #include "kernels/LightningCheck.h"
+#include "kernels/LightningTuned.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/GpuLauncher.h"
 #include "runtime/Half.h"
@@ -200,6 +201,30 @@ int runBench(const BenchOptions &o) {
     LightningOptions lo;
     lo.backend = Backend::Gpu;
     lo.config = o.config;
+    std::string configSource = "given";
+    if (o.tuned) {
+      // The cached winners for this shape's bucket (the default on a miss:
+      // the bench never tunes).
+      TunedLightningOptions to;
+      to.backend = Backend::Gpu;
+      to.tuneOnMiss = false;
+      TunedLightning tuned(to);
+      LightningShape shape = LightningShape::of(
+          {B, o.heads, N, o.d, o.e}, *dtype, Layout::BNHD, false, false);
+      std::vector<PassChoice> choices;
+      auto f = tuned.configFor(shape, false, &choices);
+      if (!f) TRY(f.takeError());
+      auto b = tuned.configFor(shape, true, &choices);
+      if (!b) TRY(b.takeError());
+      lo.config = *b;
+      lo.config.fwd = f->fwd;
+      configSource.clear();
+      for (const PassChoice &c : choices)
+        configSource += fmt::format("{}{}: {} ({})", configSource.empty() ? "" : ", ",
+                                    kernels::passName(c.pass),
+                                    toConfig(c.config).str(), sourceName(c.source));
+      fmt::print("  N={} tuned configs: {}\n", N, configSource);
+    }
     auto fwd = medianMs(device, o.warmup, o.reps,
                         [&] { return lightningForward(fa, lo); });
     if (!fwd) TRY(fwd.takeError());
@@ -221,8 +246,9 @@ int runBench(const BenchOptions &o) {
         ", {{\"kind\": \"lightning\", \"dtype\": \"{}\", \"B\": {}, \"N\": {}, "
         "\"H\": {}, \"D\": {}, \"E\": {}, \"fwd_ms\": {:.4f}, "
         "\"fwd_floor_ms\": {:.4f}, \"fwdbwd_ms\": {:.4f}, "
-        "\"fwdbwd_floor_ms\": {:.4f}}}",
-        o.dtype, B, N, o.heads, o.d, o.e, *fwd, fwdFloor, *both, bothFloor);
+        "\"fwdbwd_floor_ms\": {:.4f}, \"config\": \"{}\"}}",
+        o.dtype, B, N, o.heads, o.d, o.e, *fwd, fwdFloor, *both, bothFloor,
+        o.tuned ? configSource : lo.config.str());
   }
   json += "]}\n";
   if (!o.json.empty())

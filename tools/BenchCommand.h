@@ -20,6 +20,8 @@ struct BenchOptions {
   bool jitOnly = false;
   std::string json;
   kernels::LightningConfig config;
+  /// Use the tuning cache's winners per shape instead of `config`.
+  bool tuned = false;
 };
 
 int runBench(const BenchOptions &options);

@@ -169,6 +169,9 @@ int main(int argc, char **argv) {
   bench->add_option("--reps", benchOptions.reps, "timed calls (median)")->capture_default_str();
   bench->add_flag("--jit-only", benchOptions.jitOnly, "only time the JIT (cold, or warm from the disk cache)");
   bench->add_option("--json", benchOptions.json, "write the results as JSON");
+  bench->add_flag("--tuned", benchOptions.tuned,
+                  "use the tuning cache's winners for each shape (defaults "
+                  "where it has none; the bench never tunes)");
   addConfig(bench);
 
   auto *tune = app.add_subcommand(

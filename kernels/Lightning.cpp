@@ -3,6 +3,8 @@
 // states is reported by name before any kernel runs.
 #include "kernels/Lightning.h"
 
+#include "runtime/CudaDriver.h"
+
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 
@@ -298,6 +300,96 @@ int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 } // namespace
 
+namespace {
+
+/// Per-thread scratch for the segment states: grow-only, in host memory for
+/// calls on host tensors (the GPU launcher stages it like any argument) and
+/// in device memory for calls on device tensors. Per thread, because two
+/// threads' split calls interleave on the default stream.
+llvm::Expected<LaunchArg> segmentScratch(const LightningOptions &options,
+                                         bool onDevice, size_t bytes) {
+  if (!onDevice) {
+    thread_local std::vector<float> host;
+    if (host.size() * 4 < bytes)
+      host.assign(bytes / 4 + 1, 0.0f);
+    return LaunchArg::buffer(host.data(), bytes, DType::f32);
+  }
+  thread_local std::map<int, DeviceBuffer> buffers;
+  DeviceBuffer &buffer = buffers[options.device];
+  if (buffer.size() < bytes) {
+    auto device = getCudaDevice(options.device);
+    if (!device)
+      return device.takeError();
+    buffer = DeviceBuffer(); // free first: peak memory stays at one buffer
+    auto grown = DeviceBuffer::allocate(*device, bytes);
+    if (!grown)
+      return grown.takeError();
+    buffer = std::move(*grown);
+  }
+  return LaunchArg::deviceBuffer(buffer.address(), bytes, DType::f32);
+}
+
+/// The three launches of the sequence-split forward (LightningKernels.h).
+llvm::Expected<std::vector<LightningLaunch>>
+planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
+                 const LightningSpec &spec, int64_t seq, int64_t heads,
+                 int64_t bh, int64_t segLen, int64_t segments,
+                 std::array<const View *, 4> views) {
+  const kernels::PassConfig &cfg = options.config.fwd;
+  auto statesKernel = getKernel("fwd_segment_states",
+                                kernels::buildLightningSegmentStates, spec, cfg);
+  if (!statesKernel) return statesKernel.takeError();
+  auto outputsKernel = getKernel("fwd_segment_outputs",
+                                 kernels::buildLightningSegmentOutputs, spec, cfg);
+  if (!outputsKernel) return outputsKernel.takeError();
+  auto scanKernel = getKernel(
+      "state_scan",
+      [](const LightningSpec &s, const kernels::PassConfig &) {
+        return kernels::buildLightningStateScan(s);
+      },
+      spec, kernels::PassConfig{});
+  if (!scanKernel) return scanKernel.takeError();
+
+  size_t stateBytes = size_t(bh) * segments * spec.d * spec.e * 4;
+  auto scratch = segmentScratch(options, a.q.onDevice, stateBytes);
+  if (!scratch) return scratch.takeError();
+  auto [vq, vk, vv, vo] = views;
+  auto n = LaunchArg::i32(static_cast<int32_t>(seq));
+  auto h = LaunchArg::i32(static_cast<int32_t>(heads));
+  auto len = LaunchArg::i32(static_cast<int32_t>(segLen));
+  int be = kernels::clampBlock(cfg.blockW, spec.e);
+  unsigned warps = static_cast<unsigned>(cfg.numWarps);
+
+  std::vector<LightningLaunch> plan;
+  std::vector<LaunchArg> sArgs{bufferArg(a.k), bufferArg(a.v),
+                               bufferArg(a.slopes), *scratch, n, h,
+                               LaunchArg::f32(a.scale), len};
+  pushStrides(sArgs, *vk);
+  pushStrides(sArgs, *vv);
+  plan.push_back({kernels::LightningPass::Forward, *statesKernel,
+                  Grid{bh, cdiv(spec.e, be), segments}, std::move(sArgs),
+                  warps});
+
+  std::vector<LaunchArg> cArgs{*scratch, bufferArg(a.slopes)};
+  if (spec.initialState) cArgs.push_back(bufferArg(a.initialState));
+  if (spec.finalState) cArgs.push_back(bufferArg(a.finalState));
+  cArgs.insert(cArgs.end(), {n, h, len, LaunchArg::i32(static_cast<int32_t>(segments))});
+  plan.push_back({kernels::LightningPass::Forward, *scanKernel,
+                  Grid{bh, cdiv(int64_t(spec.d) * spec.e, 1024), 1},
+                  std::move(cArgs), 4});
+
+  std::vector<LaunchArg> oArgs{bufferArg(a.q), bufferArg(a.k), bufferArg(a.v),
+                               bufferArg(a.o), bufferArg(a.slopes), *scratch,
+                               n, h, LaunchArg::f32(a.scale), len};
+  for (const View *v : {vq, vk, vv, vo}) pushStrides(oArgs, *v);
+  plan.push_back({kernels::LightningPass::Forward, *outputsKernel,
+                  Grid{bh, cdiv(spec.e, be), segments}, std::move(oArgs),
+                  warps});
+  return plan;
+}
+
+} // namespace
+
 llvm::Expected<std::vector<LightningLaunch>>
 planLightningForward(const LightningForwardArgs &a,
                      const LightningOptions &options) {
@@ -326,6 +418,14 @@ planLightningForward(const LightningForwardArgs &a,
                      a.q.dtype, a.initialState.present(),
                      a.finalState.present()};
   const kernels::PassConfig &cfg = options.config.fwd;
+  int be = kernels::clampBlock(cfg.blockW, spec.e);
+  int64_t bh = dims->batch * dims->heads;
+  int64_t segLen = cdiv(cdiv(dims->seq, cfg.splits), cfg.blockC) * cfg.blockC;
+  int64_t segments = cdiv(dims->seq, segLen);
+  if (segments > 1)
+    return planSplitForward(a, options, spec, dims->seq, dims->heads, bh,
+                            segLen, segments, {&vq, &vk, &vv, &vo});
+
   auto kernel = getKernel("fwd", kernels::buildLightningForward, spec, cfg);
   if (!kernel) return kernel.takeError();
 
@@ -337,8 +437,7 @@ planLightningForward(const LightningForwardArgs &a,
   args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->heads)));
   args.push_back(LaunchArg::f32(a.scale));
   for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
-  int be = kernels::clampBlock(cfg.blockW, spec.e);
-  Grid grid{dims->batch * dims->heads, cdiv(spec.e, be), 1};
+  Grid grid{bh, cdiv(spec.e, be), 1};
   return std::vector<LightningLaunch>{
       {kernels::LightningPass::Forward, *kernel, grid, std::move(args),
        static_cast<unsigned>(cfg.numWarps)}};

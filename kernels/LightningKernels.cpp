@@ -59,8 +59,9 @@ LightningConfig LightningConfig::uniform(int blockC, int blockW, int numWarps) {
 }
 
 std::string LightningConfig::str() const {
-  return "fwd:" + fwd.str() + " dq:" + dq.str() + " dk:" + dk.str() +
-         " dv:" + dv.str();
+  return "fwd:" + fwd.str() +
+         (fwd.splits > 1 ? "_s" + std::to_string(fwd.splits) : "") +
+         " dq:" + dq.str() + " dk:" + dk.str() + " dv:" + dv.str();
 }
 
 std::string LightningSpec::str() const {
@@ -95,6 +96,10 @@ llvm::Error validateConfig(const PassConfig &c, llvm::StringRef where) {
     return llvm::createStringError(
         where.str() + ".numWarps must be 1, 2, 4, 8 or 16, got " +
         std::to_string(c.numWarps));
+  if (c.splits < 1 || c.splits > 4096)
+    return llvm::createStringError(where.str() +
+                                   ".splits must be in [1, 4096], got " +
+                                   std::to_string(c.splits));
   return llvm::Error::success();
 }
 
@@ -103,6 +108,13 @@ llvm::Error validateConfig(const LightningConfig &c) {
                              {&c.dk, "dk"}, {&c.dv, "dv"}})
     if (auto e = validateConfig(*field, std::string("LightningConfig.") + name))
       return e;
+  for (auto [field, name] :
+       {std::pair{&c.dq, "dq"}, {&c.dk, "dk"}, {&c.dv, "dv"}})
+    if (field->splits != 1)
+      return llvm::createStringError(
+          std::string("LightningConfig.") + name +
+          ".splits must be 1: the backward kernels have no sequence-split "
+          "strategy yet, got " + std::to_string(field->splits));
   return llvm::Error::success();
 }
 
@@ -130,6 +142,11 @@ struct Common {
   Tile fi;          // [C] f32 row index
   Tile intraDecay;  // [C, C] λ^(i−j) where i ≥ j, else 0
   Tile qDecay;      // [C] λ^(i+1)
+  /// The rows this program sweeps, [first, end): the whole sequence (first
+  /// = 0, not materialized), or one segment under the sequence-split
+  /// strategy.
+  bool segmented = false;
+  Tile first, end;
   Tile numBlocks;
 
   Common(KernelBuilder &kb, const LightningSpec &spec,
@@ -147,7 +164,16 @@ struct Common {
     Tile causal = column(rows) >= row(rows);
     intraDecay = where(causal, exp(-s * (column(fi) - row(fi))), 0.0);
     qDecay = exp(-s * (fi + 1.0));
+    end = n;
     numBlocks = cdiv(n, C);
+  }
+
+  /// Sweep only segment `seg` of `segLen` rows (a multiple of C).
+  void segment(const Tile &seg, const Tile &segLen) {
+    segmented = true;
+    first = seg * segLen;
+    end = minimum(first + segLen, n);
+    numBlocks = cdiv(end - first, C);
   }
 
   /// Base pointer of this program's (b, h) slice.
@@ -174,8 +200,8 @@ struct Common {
   };
   Block block(const Tile &blk) const {
     Block bl;
-    bl.start = blk * C;
-    bl.len = minimum(n - bl.start, C);
+    bl.start = segmented ? first + blk * C : blk * C;
+    bl.len = minimum(end - bl.start, C);
     bl.fLen = bl.len.to(DType::f32);
     bl.rowIdx = bl.start + rows;
     bl.rowMask = rows < bl.len;
@@ -205,33 +231,74 @@ llvm::Error validateSpec(const LightningSpec &spec) {
 
 } // namespace
 
-llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
-                                             const PassConfig &cfg) {
+namespace {
+
+/// The forward sweep and its two sequence-split halves.
+enum class ForwardPart {
+  /// One program per (b, h, E block) over the whole sequence.
+  Full,
+  /// Per segment: the state contribution of its rows from a zero state.
+  SegmentStates,
+  /// Per segment: outputs, from the segment's incoming state.
+  SegmentOutputs,
+};
+
+llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
+                                    const PassConfig &cfg, ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockW, E);
   const int DP = padToPow2(D);
   const DType T = spec.dtype;
+  const bool full = part == ForwardPart::Full;
+  const bool outputs = part != ForwardPart::SegmentStates;
 
-  KernelBuilder kb(kernelName("fwd", spec, cfg));
-  Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), v = kb.ptrArg("v", T),
-       o = kb.ptrArg("o", T);
+  const char *name = full ? "fwd"
+                     : outputs ? "fwd_segment_outputs"
+                               : "fwd_segment_states";
+  LightningSpec named = spec;
+  if (!full) // segments read and write the states buffer instead
+    named.initialState = named.finalState = false;
+  KernelBuilder kb(kernelName(name, named, cfg));
+  Tile q = outputs ? kb.ptrArg("q", T) : Tile();
+  Tile k = kb.ptrArg("k", T), v = kb.ptrArg("v", T);
+  Tile o = outputs ? kb.ptrArg("o", T) : Tile();
   Tile slopes = kb.ptrArg("slopes", DType::f32);
-  Tile s0 = spec.initialState ? kb.ptrArg("initial_state", DType::f32) : Tile();
-  Tile sN = spec.finalState ? kb.ptrArg("final_state", DType::f32) : Tile();
+  Tile s0 = full && spec.initialState ? kb.ptrArg("initial_state", DType::f32)
+                                      : Tile();
+  Tile sN = full && spec.finalState ? kb.ptrArg("final_state", DType::f32)
+                                    : Tile();
+  Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   Common cm(kb, spec, cfg, slopes);
-  Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
-          sv = strideArgs(kb, "v"), so = strideArgs(kb, "o");
+  Tile segLen = full ? Tile() : kb.scalarArg("segment_len", DType::i32);
+  Strides sq = outputs ? strideArgs(kb, "q") : Strides{};
+  Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v");
+  Strides so = outputs ? strideArgs(kb, "o") : Strides{};
+
+  // Segment seg of (b, h) owns slot bh·S + seg of the states buffer.
+  Tile slot = cm.bh;
+  if (!full) {
+    Tile seg = programId(2);
+    cm.segment(seg, segLen);
+    slot = cm.bh * numPrograms(2) + seg;
+  }
+  auto slotPtrs = [&](const Tile &buf, const Tile &r, const Tile &c) {
+    return buf + slot.to(DType::i64) * (int64_t(D) * E) + column(r * E) +
+           row(c);
+  };
 
   Tile dcols = arange(0, DP);
   Tile dMask = dcols < D;
   Tile ecols = programId(1) * BE + arange(0, BE);
   Tile eMask = ecols < E;
-  Tile qBase = cm.base(q, sq), kBase = cm.base(k, sk), vBase = cm.base(v, sv),
-       oBase = cm.base(o, so);
+  Tile qBase = outputs ? cm.base(q, sq) : Tile();
+  Tile oBase = outputs ? cm.base(o, so) : Tile();
+  Tile kBase = cm.base(k, sk), vBase = cm.base(v, sv);
 
   Tile stateMask = column(dMask) & row(eMask);
-  Tile kv0 = spec.initialState
+  Tile kv0 = part == ForwardPart::SegmentOutputs
+                 ? load(slotPtrs(states, dcols, ecols), stateMask)
+             : full && spec.initialState
                  ? load(cm.statePtrs(s0, D, E, dcols, ecols), stateMask)
                  : zeros({DP, BE}, DType::f32);
 
@@ -240,21 +307,76 @@ llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
     auto bl = cm.block(blk);
     Tile ioMask = column(bl.rowMask) & row(eMask);
     Tile qkMask = column(bl.rowMask) & row(dMask);
-    Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qkMask);
     Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), qkMask);
     Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), ioMask);
-
-    Tile scores = dot(qb, trans(kb_)) * cm.intraDecay;
-    Tile intra = dot(scores.to(T), vb);
-    Tile inter = dot(qb, kv.to(T)) * column(cm.qDecay);
-    store(cm.ptrs(oBase, so.row, bl.rowIdx, ecols),
-          ((intra + inter) * cm.scale).to(T), ioMask);
-
+    if (outputs) {
+      Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qkMask);
+      Tile scores = dot(qb, trans(kb_)) * cm.intraDecay;
+      Tile intra = dot(scores.to(T), vb);
+      Tile inter = dot(qb, kv.to(T)) * column(cm.qDecay);
+      store(cm.ptrs(oBase, so.row, bl.rowIdx, ecols),
+            ((intra + inter) * cm.scale).to(T), ioMask);
+    }
     Tile kDecayed = (kb_ * column(bl.kDecay)).to(T);
     return std::vector<Tile>{kv * bl.blockDecay + dot(trans(kDecayed), vb)};
   });
-  if (spec.finalState)
+  if (full && spec.finalState)
     store(cm.statePtrs(sN, D, E, dcols, ecols), out[0], stateMask);
+  if (part == ForwardPart::SegmentStates)
+    store(slotPtrs(states, dcols, ecols), out[0], stateMask);
+  return kb.finish();
+}
+
+} // namespace
+
+llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
+                                             const PassConfig &cfg) {
+  return buildForward(spec, cfg, ForwardPart::Full);
+}
+
+llvm::Expected<Kernel> buildLightningSegmentStates(const LightningSpec &spec,
+                                                   const PassConfig &cfg) {
+  return buildForward(spec, cfg, ForwardPart::SegmentStates);
+}
+
+llvm::Expected<Kernel> buildLightningSegmentOutputs(const LightningSpec &spec,
+                                                    const PassConfig &cfg) {
+  return buildForward(spec, cfg, ForwardPart::SegmentOutputs);
+}
+
+llvm::Expected<Kernel> buildLightningStateScan(const LightningSpec &spec) {
+  if (auto err = validateSpec(spec)) return std::move(err);
+  const int64_t DE = int64_t(spec.d) * spec.e;
+  constexpr int kBlock = 1024;
+  KernelBuilder kb("lightning_state_scan_" + spec.str());
+  Tile states = kb.ptrArg("segment_states", DType::f32);
+  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  Tile s0 = spec.initialState ? kb.ptrArg("initial_state", DType::f32) : Tile();
+  Tile sN = spec.finalState ? kb.ptrArg("final_state", DType::f32) : Tile();
+  Tile n = kb.scalarArg("n", DType::i32);
+  Tile heads = kb.scalarArg("heads", DType::i32);
+  Tile segLen = kb.scalarArg("segment_len", DType::i32);
+  Tile segments = kb.scalarArg("segments", DType::i32);
+
+  Tile bh = programId(0);
+  Tile s = load(slopes + bh % heads);
+  Tile idx = programId(1) * kBlock + arange(0, kBlock);
+  Tile mask = idx < DE;
+  Tile own = bh.to(DType::i64) * DE + idx.to(DType::i64);
+  Tile first = spec.initialState ? load(s0 + own, mask) : zeros({kBlock}, DType::f32);
+  // In place: slot seg holds segment seg's contribution U_seg on entry and
+  // its incoming state S_seg on exit; S_{seg+1} = λ^len S_seg + U_seg.
+  auto out = kb.forRange(0, segments, {first}, [&](Tile seg, auto carried) {
+    Tile state = carried[0];
+    Tile ptrs = states + (bh * segments + seg).to(DType::i64) * DE +
+                idx.to(DType::i64);
+    Tile contribution = load(ptrs, mask);
+    store(ptrs, state, mask);
+    Tile len = minimum(n - seg * segLen, segLen).to(DType::f32);
+    return std::vector<Tile>{state * exp(-s * len) + contribution};
+  });
+  if (spec.finalState)
+    store(sN + own, out[0], mask);
   return kb.finish();
 }
 

@@ -23,6 +23,10 @@ struct PassConfig {
   /// GPU: warps per program. 8 measured 1.9x faster than 4 on the H100 at
   /// the standard shape (bench/RESULTS.md, run 2).
   int numWarps = 8;
+  /// Forward only: the sequence-split strategy's segment count S (1: one
+  /// sweep per (b, h) over the whole sequence). The segment length is
+  /// ceil(N / S) rounded up to a multiple of blockC.
+  int splits = 1;
 
   std::string str() const;
   bool operator==(const PassConfig &) const = default;
@@ -71,6 +75,28 @@ llvm::Error validateConfig(const PassConfig &config, llvm::StringRef where);
 /// then (batch, head, row) strides in elements of q, k, v, o.
 llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
                                              const PassConfig &config);
+
+/// The sequence-split strategy of the forward pass (PassConfig::splits > 1),
+/// for when B·H programs cannot fill the GPU. The sequence is cut into S
+/// segments of `segment_len` rows (a multiple of blockC):
+///  1. segment states, grid (B·H, ceil(E / blockW), S): each program sweeps
+///     its segment from a zero state and writes the segment's contribution
+///     U = Σ_t λ^(end−1−t) k_tᵀ v_t to slot (b·H + h)·S + seg of the fp32
+///     `segment_states` buffer (B·H·S, D, E). Arguments: k v slopes
+///     segment_states n heads scale segment_len, strides of k v.
+///  2. state scan, grid (B·H, ceil(D·E / 1024)): in place, turns each slot
+///     into that segment's incoming state, S_0 = initial state (or 0),
+///     S_{s+1} = λ^len_s S_s + U_s, and writes the final state. Arguments:
+///     segment_states slopes [initial_state] [final_state] n heads
+///     segment_len segments.
+///  3. segment outputs, grid (B·H, ceil(E / blockW), S): each program sweeps
+///     its segment from its incoming state and writes o. Arguments: q k v o
+///     slopes segment_states n heads scale segment_len, strides of q k v o.
+llvm::Expected<Kernel> buildLightningSegmentStates(const LightningSpec &spec,
+                                                   const PassConfig &config);
+llvm::Expected<Kernel> buildLightningStateScan(const LightningSpec &spec);
+llvm::Expected<Kernel> buildLightningSegmentOutputs(const LightningSpec &spec,
+                                                    const PassConfig &config);
 
 /// Grid (B·H, ceil(D / blockW)). Arguments: k v do dq slopes
 /// [initial_state] n heads scale, strides of k v do dq.

@@ -98,6 +98,9 @@ int main(int argc, char **argv) {
       config.dq.blockW = config.dk.blockW = d;
     }, "backward dq/dk: D columns per program");
     cmd->add_option("--block-e-bwd", config.dv.blockW, "backward dv: E columns per program");
+    cmd->add_option("--splits", config.fwd.splits,
+                    "forward: split the sequence into this many segments "
+                    "(states combined by a scan); 1 = one sweep per head");
     cmd->add_option_function<int>("--num-warps", [&](int w) {
       config.fwd.numWarps = config.dq.numWarps = config.dk.numWarps = config.dv.numWarps = w;
     }, "GPU: warps per program, every kernel");

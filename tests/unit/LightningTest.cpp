@@ -254,11 +254,21 @@ kernels::LightningConfig mixed() {
   return cfg;
 }
 
+/// `base` with the forward split into `splits` segments.
+kernels::LightningConfig split(kernels::LightningConfig base, int splits) {
+  base.fwd.splits = splits;
+  return base;
+}
+
 const std::vector<kernels::LightningConfig> kConfigs = {
     config(16, 16, 16, 16),  config(32, 32, 32, 32),  config(128, 16, 32, 16),
     config(16, 32, 16, 32),  config(128, 32, 16, 32), config(32, 16, 32, 16),
     config(64, 128, 128, 128), // wider than D and E: clamped
     mixed(),
+    // Sequence-split forward: N = 150 in 2, 3 (C = 32: 64-row segments,
+    // the last one 22 rows), 10 (more than blocks: one block per segment).
+    split(config(64, 32, 32, 32), 2), split(mixed(), 3),
+    split(config(16, 16, 16, 16), 10),
 };
 
 /// Dense f32 host tensors for a direct call, so outputs of two configurations
@@ -369,6 +379,48 @@ TEST(LightningConfigs, NonDefaultBlocksMatchTheReference) {
       SCOPED_TRACE(cfg.str());
       expectMatchesReference(p, Decay::Alibi, options);
     }
+}
+
+TEST(LightningConfigs, SplitForwardPlansThreeLaunches) {
+  DirectRun problem(3);
+  std::vector<float> o(problem.B * problem.H * problem.N * problem.E);
+  LightningForwardArgs f;
+  f.q = problem.ref(problem.q, problem.act(problem.D));
+  f.k = problem.ref(problem.k, problem.act(problem.D));
+  f.v = problem.ref(problem.v, problem.act(problem.E));
+  f.o = problem.ref(o, problem.act(problem.E));
+  f.slopes = problem.ref(problem.slopes, {problem.H});
+  struct Case {
+    int blockC, splits;
+    int64_t launches, segments;
+  };
+  // N = 150: segment length = ceil(ceil(150 / S) / C) · C.
+  for (Case c : {Case{64, 1, 1, 1}, Case{64, 2, 3, 2}, Case{32, 3, 3, 3},
+                 Case{64, 3, 3, 3}, Case{16, 100, 3, 10}, Case{256, 4, 1, 1}}) {
+    LightningOptions options;
+    options.config.fwd.blockC = c.blockC;
+    options.config.fwd.splits = c.splits;
+    auto plan = planLightningForward(f, options);
+    ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+    ASSERT_EQ(int64_t(plan->size()), c.launches) << c.blockC << " " << c.splits;
+    if (c.launches == 3) {
+      EXPECT_EQ((*plan)[0].kernel->name().rfind("lightning_fwd_segment_states", 0), 0u);
+      EXPECT_EQ((*plan)[1].kernel->name().rfind("lightning_state_scan", 0), 0u);
+      EXPECT_EQ((*plan)[2].kernel->name().rfind("lightning_fwd_segment_outputs", 0), 0u);
+      EXPECT_EQ((*plan)[0].grid.z, c.segments);
+      EXPECT_EQ((*plan)[2].grid.z, c.segments);
+      EXPECT_EQ((*plan)[1].grid.z, 1);
+    }
+  }
+  // Backward kernels have no split strategy: asking for one is an error.
+  LightningOptions bad;
+  bad.config.dk.splits = 2;
+  EXPECT_THAT(errorText(kernels::validateConfig(bad.config)),
+              HasSubstr("LightningConfig.dk.splits must be 1"));
+  bad.config.dk.splits = 1;
+  bad.config.fwd.splits = 0;
+  EXPECT_THAT(errorText(kernels::validateConfig(bad.config)),
+              HasSubstr("LightningConfig.fwd.splits must be in [1, 4096], got 0"));
 }
 
 TEST(LightningConfigs, ValidateConfigRejectsBadBlockSizes) {

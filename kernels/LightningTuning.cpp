@@ -98,25 +98,39 @@ ConfigSpace lightningSpace(LightningPass pass, int d, int e) {
       widths.push_back(w);
   if (widths.empty())
     widths.push_back(padded); // a 16-wide head: one width
-  ConfigSpace space(std::string("lightning_") + kernels::passName(pass), 1);
+  bool forward = pass == LightningPass::Forward;
+  // Version 2: the forward space gained the split strategy.
+  ConfigSpace space(std::string("lightning_") + kernels::passName(pass),
+                    forward ? 2 : 1);
   space.param("C", {32, 64, 128}, "sequence rows per block")
       .param("W", widths,
              widthOf(pass, /*d=*/0, /*e=*/1) == 1 ? "E columns per program"
                                                   : "D columns per program")
       .param("warps", {4, 8}, "warps per program")
       .param("stages", {1}, "software-pipeline stages (the lowering has one)");
+  if (forward)
+    space.param("split", {1, 4, 16},
+                "strategy: 1 = one sweep per (b, h); S > 1 = S segments swept "
+                "in parallel, their states combined by a scan");
   int defaultW = std::min(64, widths.back());
-  space.defaults(Config{{{"C", 64}, {"W", defaultW}, {"warps", 8}, {"stages", 1}}});
+  Config defaults{{{"C", 64}, {"W", defaultW}, {"warps", 8}, {"stages", 1}}};
+  if (forward)
+    defaults.values.emplace_back("split", 1);
+  space.defaults(defaults);
   return space;
 }
 
 PassConfig toPassConfig(const Config &c) {
-  return PassConfig{c.get("C"), c.get("W"), c.get("warps")};
+  return PassConfig{c.get("C"), c.get("W"), c.get("warps"),
+                    c.has("split") ? c.get("split") : 1};
 }
 
-Config toConfig(const PassConfig &p) {
-  return Config{{{"C", p.blockC}, {"W", p.blockW}, {"warps", p.numWarps},
-                 {"stages", 1}}};
+Config toConfig(const PassConfig &p, LightningPass pass) {
+  Config c{{{"C", p.blockC}, {"W", p.blockW}, {"warps", p.numWarps},
+            {"stages", 1}}};
+  if (pass == LightningPass::Forward)
+    c.values.emplace_back("split", p.splits);
+  return c;
 }
 
 namespace {
@@ -303,7 +317,7 @@ LightningTunable::prepare(autotune::TuneDevice &device) {
   return std::unique_ptr<autotune::Workspace>(std::move(ws));
 }
 
-llvm::Expected<LightningLaunch>
+llvm::Expected<std::vector<LightningLaunch>>
 LightningTunable::plan(const Config &config, autotune::TuneDevice &device,
                        autotune::Workspace &workspace, int set) const {
   auto &ws = static_cast<LightningWorkspace &>(workspace);
@@ -317,29 +331,28 @@ LightningTunable::plan(const Config &config, autotune::TuneDevice &device,
                       : planLightningBackward(backwardArgs(shape_, in), options);
   if (!launches)
     return launches.takeError();
+  std::vector<LightningLaunch> mine;
   for (LightningLaunch &l : *launches)
     if (l.pass == pass_)
-      return std::move(l);
-  return llvm::createStringError("no launch of pass " +
-                                 std::string(kernels::passName(pass_)));
+      mine.push_back(std::move(l));
+  return mine;
 }
 
+namespace {
+
+/// Compiles (and on a GPU loads) one launch's kernel with the launch's own
+/// divisibility facts: the binary compiled (and cached) here is the one the
+/// timed runs find.
 llvm::Expected<autotune::Resources>
-LightningTunable::compile(const Config &config, autotune::TuneDevice &device,
-                          autotune::Workspace &workspace) {
-  auto launch = plan(config, device, workspace, 0);
-  if (!launch)
-    return launch.takeError();
+compileLaunch(const LightningLaunch &launch, autotune::TuneDevice &device) {
   autotune::Resources r;
-  r.threads = 32 * static_cast<int>(launch->numWarps);
-  // The launch's own divisibility facts: the binary compiled (and cached)
-  // here is the one run() will find.
-  auto hints = divisibilityHints(launch->args);
+  r.threads = 32 * static_cast<int>(launch.numWarps);
+  auto hints = divisibilityHints(launch.args);
   if (device.backend() == Backend::Gpu) {
     GpuLaunchOptions lo;
-    lo.numWarps = launch->numWarps;
+    lo.numWarps = launch.numWarps;
     lo.device = device.ordinal();
-    auto gk = getGpuKernel(*launch->kernel, lo, hints);
+    auto gk = getGpuKernel(*launch.kernel, lo, hints);
     if (!gk)
       return gk.takeError();
     r.registers = gk->function.registers();
@@ -353,9 +366,9 @@ LightningTunable::compile(const Config &config, autotune::TuneDevice &device,
   // A stand-in: lower and assemble for its arch, as the GPU path would.
   lowering::TargetOptions target;
   target.arch = device.info().arch;
-  target.numWarps = launch->numWarps;
+  target.numWarps = launch.numWarps;
   auto specialized =
-      lowering::specializeDivisibility(launch->kernel->module(), hints);
+      lowering::specializeDivisibility(launch.kernel->module(), hints);
   auto compiled = lowering::compileToPTX(*specialized, target);
   if (!compiled)
     return compiled.takeError();
@@ -367,11 +380,34 @@ LightningTunable::compile(const Config &config, autotune::TuneDevice &device,
   auto assembled = assemblePtx(compiled->ptx, target.arch);
   if (!assembled)
     return assembled.takeError();
-  if (const PtxasResources *res = assembled->find(launch->kernel->name())) {
+  if (const PtxasResources *res = assembled->find(launch.kernel->name())) {
     r.registers = res->registers;
     r.spillBytes = static_cast<int>(res->spillStoreBytes + res->spillLoadBytes);
   }
   return r;
+}
+
+} // namespace
+
+llvm::Expected<autotune::Resources>
+LightningTunable::compile(const Config &config, autotune::TuneDevice &device,
+                          autotune::Workspace &workspace) {
+  auto launches = plan(config, device, workspace, 0);
+  if (!launches)
+    return launches.takeError();
+  // A strategy of several kernels needs what its most demanding one needs.
+  autotune::Resources total;
+  for (const LightningLaunch &launch : *launches) {
+    auto r = compileLaunch(launch, device);
+    if (!r)
+      return r.takeError();
+    total.registers = std::max(total.registers, r->registers);
+    total.spillBytes = std::max(total.spillBytes, r->spillBytes);
+    total.sharedBytes = std::max(total.sharedBytes, r->sharedBytes);
+    if (r->registers * r->threads > total.registers * total.threads)
+      total.threads = r->threads;
+  }
+  return total;
 }
 
 llvm::Expected<autotune::Validation>
@@ -409,11 +445,14 @@ LightningTunable::validate(const Config &config, autotune::TuneDevice &device) {
 llvm::Error LightningTunable::run(const Config &config,
                                   autotune::TuneDevice &device,
                                   autotune::Workspace &workspace, int rep) {
-  auto launch = plan(config, device, workspace, rep);
-  if (!launch)
-    return launch.takeError();
-  return tessel::launch(*launch->kernel, launch->grid, launch->args,
-                        device.backend(), launch->numWarps, device.ordinal());
+  auto launches = plan(config, device, workspace, rep);
+  if (!launches)
+    return launches.takeError();
+  for (const LightningLaunch &l : *launches)
+    if (auto err = tessel::launch(*l.kernel, l.grid, l.args, device.backend(),
+                                  l.numWarps, device.ordinal()))
+      return err;
+  return llvm::Error::success();
 }
 
 } // namespace tessel

@@ -41,11 +41,15 @@ struct LightningShape {
 ///   warps  4, 8
 ///   stages 1: the lowering has no multi-stage software pipeline yet, so
 ///          this axis is declared (and part of the key) but not varied
-/// Default: C=64 W=64 warps=8 stages=1, the untuned LightningConfig.
+///   split  forward only, the strategy: 1 (one sweep per (b, h)), 4 or 16
+///          segments swept in parallel and joined by a state scan
+/// Default: C=64 W=64 warps=8 stages=1 (split=1), the untuned
+/// LightningConfig. Version 2 for the forward (split added), 1 otherwise.
 autotune::ConfigSpace lightningSpace(kernels::LightningPass pass, int d, int e);
 
 kernels::PassConfig toPassConfig(const autotune::Config &config);
-autotune::Config toConfig(const kernels::PassConfig &config);
+autotune::Config toConfig(const kernels::PassConfig &config,
+                          kernels::LightningPass pass);
 
 /// One Lightning kernel at one shape, for the sweep. Timing inputs are
 /// random, in the shape's layout, replicated into as many sets as it takes
@@ -77,8 +81,9 @@ public:
   const LightningShape &shape() const { return shape_; }
 
 private:
-  /// The launch of this pass on input set `set` of `workspace`.
-  llvm::Expected<LightningLaunch> plan(const autotune::Config &config,
+  /// The launches of this pass (several under the split strategy) on input
+  /// set `set` of `workspace`.
+  llvm::Expected<std::vector<LightningLaunch>> plan(const autotune::Config &config,
                                        autotune::TuneDevice &device,
                                        autotune::Workspace &workspace,
                                        int set) const;

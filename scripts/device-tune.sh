@@ -36,6 +36,7 @@ $T cache ls > "$OUT/cache-ls.log" 2>&1
 echo "== tuned kernels against the reference (same bucket as the tuned shape)"
 $T run lightning --tuned --check -B 8 -N 9000 -H 16 --dk 128 --dv 128 --layout bnhd 2>&1 | tee "$OUT/check-fwd.log" || status=1
 $T run lightning --tuned --check --backward -B 8 -N 9000 -H 16 --dk 128 --dv 128 --layout bnhd 2>&1 | tee "$OUT/check-bwd.log" || status=1
+$T run lightning --tuned --check -B 1 -N 70000 -H 16 --dk 128 --dv 128 --layout bnhd 2>&1 | tee "$OUT/check-long.log" || status=1
 echo "== bench at the tuned shapes: default configuration, then the cached winners"
 $T bench --seqs 16384 131072 --json "$OUT/bench-default.json" 2>&1 | tee "$OUT/bench.log" || status=1
 $T bench --seqs 16384 131072 --tuned --json "$OUT/bench-tuned.json" 2>&1 | tee -a "$OUT/bench.log" || status=1

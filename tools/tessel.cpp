@@ -323,7 +323,7 @@ int main(int argc, char **argv) {
     }
     for (const PassChoice &c : choices)
       fmt::print("tuned {}: {} (from {}, {:.1f} ms)\n", kernels::passName(c.pass),
-                 toConfig(c.config).str(), sourceName(c.source),
+                 toConfig(c.config, c.pass).str(), sourceName(c.source),
                  c.seconds * 1e3);
   }
   auto result = checkLightning(p, options);

@@ -182,17 +182,30 @@ llvm::Error TunedLightning::backward(const LightningBackwardArgs &args) {
 
 namespace {
 
-/// Tensors of `shape` at distinct, 256-byte aligned fake device addresses:
-/// enough for planning (which validates and specializes) without memory.
+/// Tensors of `shape` at distinct, 256-byte aligned fake addresses: enough
+/// for planning (which validates and specializes, never dereferencing a
+/// tensor) without memory. Only the slopes are read on the host when the
+/// tensors are host tensors, so those are real (zeros).
 struct FakeTensors {
+  explicit FakeTensors(bool onDevice) : onDevice(onDevice) {}
+  bool onDevice;
   int64_t next = int64_t(1) << 40;
+  std::vector<float> hostSlopes;
   TensorRef make(DType dtype, std::vector<int64_t> shape) {
     TensorRef t;
     t.data = reinterpret_cast<void *>(next);
     next += int64_t(1) << 40;
     t.dtype = dtype;
     t.shape = std::move(shape);
-    t.onDevice = true;
+    t.onDevice = onDevice;
+    return t;
+  }
+  TensorRef slopes(int64_t heads) {
+    TensorRef t = make(DType::f32, {heads});
+    if (!onDevice) {
+      hostSlopes.assign(heads, 0.0f);
+      t.data = hostSlopes.data();
+    }
     return t;
   }
 };
@@ -213,7 +226,7 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
       auto config = tuned.configFor(s, bwd, &choices);
       if (!config)
         return config.takeError();
-      FakeTensors fake;
+      FakeTensors fake(gpu);
       auto act = [&](int64_t last) {
         return s.layout == Layout::BHND
                    ? std::vector<int64_t>{s.batch, s.heads, s.seq, last}
@@ -224,7 +237,6 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
       options.backend = tuned.options().backend;
       options.device = tuned.options().device;
       options.config = *config;
-      auto compileStart = std::chrono::steady_clock::now();
       llvm::Expected<std::vector<LightningLaunch>> plan =
           std::vector<LightningLaunch>{};
       if (!bwd) {
@@ -232,7 +244,7 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
         a.q = fake.make(s.dtype, act(s.d)), a.k = fake.make(s.dtype, act(s.d));
         a.v = fake.make(s.dtype, act(s.e)), a.o = fake.make(s.dtype, act(s.e));
         a.layout = s.layout;
-        a.slopes = fake.make(DType::f32, {s.heads});
+        a.slopes = fake.slopes(s.heads);
         if (s.initialState) a.initialState = fake.make(DType::f32, state);
         if (s.finalState) a.finalState = fake.make(DType::f32, state);
         plan = planLightningForward(a, options);
@@ -243,7 +255,7 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
         a.dq = fake.make(s.dtype, act(s.d)), a.dk = fake.make(s.dtype, act(s.d));
         a.dv = fake.make(s.dtype, act(s.e));
         a.layout = s.layout;
-        a.slopes = fake.make(DType::f32, {s.heads});
+        a.slopes = fake.slopes(s.heads);
         if (s.initialState) {
           a.initialState = fake.make(DType::f32, state);
           a.dInitialState = fake.make(DType::f32, state);
@@ -253,9 +265,13 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
       }
       if (!plan)
         return plan.takeError();
-      for (size_t i = 0; i < plan->size(); ++i) {
-        const LightningLaunch &l = (*plan)[i];
-        if (gpu) {
+      // One item per kernel pass; a strategy of several launches (the
+      // split forward) compiles all of them under its pass's item.
+      for (PassChoice &choice : choices) {
+        auto compileStart = std::chrono::steady_clock::now();
+        for (const LightningLaunch &l : *plan) {
+          if (l.pass != choice.pass || !gpu)
+            continue;
           GpuLaunchOptions lo;
           lo.numWarps = l.numWarps;
           lo.device = options.device;
@@ -263,9 +279,8 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
           if (!gk)
             return gk.takeError();
         }
-        StartupItem item{s, choices[i], secondsSince(compileStart)};
-        report.items.push_back(std::move(item));
-        compileStart = std::chrono::steady_clock::now();
+        report.items.push_back(
+            StartupItem{s, std::move(choice), secondsSince(compileStart)});
       }
     }
   }

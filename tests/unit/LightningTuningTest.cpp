@@ -292,5 +292,43 @@ TEST(LightningTuning, StartupReadiesEveryShapeAndReportsTheTime) {
   EXPECT_LT(warm->seconds, report->seconds);
 }
 
+TEST(LightningTuning, CachedSplitWinnerIsUsedAndReadiedAtStartup) {
+  TempDir dir;
+  autotune::TuneCache cache(dir.path);
+  TunedLightningOptions options;
+  options.backend = Backend::Interpreter;
+  options.cache = &cache;
+  options.tuneOnMiss = false;
+  TunedLightning tuned(options);
+  LightningShape shape = smallShape();
+  shape.seq = 300;
+  // A record as a sweep on this stand-in would have stored it.
+  LightningTunable tunable(LightningPass::Forward, shape);
+  auto dev = tuned.device();
+  ASSERT_TRUE(static_cast<bool>(dev));
+  auto key = autotune::TuneKey::make(tunable, dev->info());
+  ASSERT_TRUE(static_cast<bool>(key));
+  autotune::TuneRecord record;
+  record.key = *key;
+  record.best = autotune::Config{
+      {{"C", 32}, {"W", 32}, {"warps", 4}, {"stages", 1}, {"split", 4}}};
+  record.bestMs = 1;
+  record.defaultConfig = tunable.space().defaultConfig();
+  record.date = "2026-11-24";
+  ASSERT_FALSE(static_cast<bool>(cache.store(record)));
+
+  auto report = startLightning(tuned, {shape}, /*backward=*/false);
+  ASSERT_TRUE(static_cast<bool>(report)) << llvm::toString(report.takeError());
+  ASSERT_EQ(report->items.size(), 1u) << "one item per kernel pass";
+  EXPECT_EQ(report->items[0].choice.source, ConfigSource::Cache);
+  EXPECT_EQ(report->items[0].choice.config.splits, 4);
+
+  // Later calls at this shape use it.
+  std::vector<PassChoice> choices;
+  auto config = tuned.configFor(shape, false, &choices);
+  ASSERT_TRUE(static_cast<bool>(config));
+  EXPECT_EQ(config->fwd.splits, 4);
+}
+
 } // namespace
 } // namespace tessel

@@ -329,6 +329,10 @@ llvm::Expected<LaunchArg> segmentScratch(const LightningOptions &options,
   return LaunchArg::deviceBuffer(buffer.address(), bytes, DType::f32);
 }
 
+LaunchArg scratchLen(int64_t segLen) {
+  return LaunchArg::i32(static_cast<int32_t>(segLen));
+}
+
 /// The three launches of the sequence-split forward (LightningKernels.h).
 llvm::Expected<std::vector<LightningLaunch>>
 planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
@@ -493,51 +497,181 @@ planLightningBackward(const LightningBackwardArgs &a,
                      a.q.dtype, a.initialState.present(),
                      a.dFinalState.present()};
   const LightningConfig &cfg = options.config;
-  auto dq = getKernel("bwd_dq", kernels::buildLightningBackwardDq, spec, cfg.dq);
-  if (!dq) return dq.takeError();
-  auto dk = getKernel("bwd_dk", kernels::buildLightningBackwardDk, spec, cfg.dk);
-  if (!dk) return dk.takeError();
-  auto dv = getKernel("bwd_dv", kernels::buildLightningBackwardDv, spec, cfg.dv);
-  if (!dv) return dv.takeError();
-
-  auto tail = [&](std::vector<LaunchArg> &args) {
-    args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->seq)));
-    args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->heads)));
-    args.push_back(LaunchArg::f32(a.scale));
-  };
   int64_t bh = dims->batch * dims->heads;
+  auto n = LaunchArg::i32(static_cast<int32_t>(dims->seq));
+  auto h = LaunchArg::i32(static_cast<int32_t>(dims->heads));
+  auto scale = LaunchArg::f32(a.scale);
+  auto tail = [&](std::vector<LaunchArg> &args) {
+    args.insert(args.end(), {n, h, scale});
+  };
   int bdq = kernels::clampBlock(cfg.dq.blockW, spec.d);
   int bdk = kernels::clampBlock(cfg.dk.blockW, spec.d);
   int be = kernels::clampBlock(cfg.dv.blockW, spec.e);
 
-  std::vector<LaunchArg> qArgs{bufferArg(a.k), bufferArg(a.v), bufferArg(a.dO),
-                               bufferArg(a.dq), bufferArg(a.slopes)};
-  if (spec.initialState) qArgs.push_back(bufferArg(a.initialState));
-  tail(qArgs);
-  for (const View *v : {&vk, &vv, &vdo, &vdq}) pushStrides(qArgs, *v);
+  // Segments of each pass's sequence split (1 = none).
+  struct Split {
+    int64_t len, count;
+  };
+  auto splitOf = [&](const kernels::PassConfig &p) {
+    int64_t len = cdiv(cdiv(dims->seq, p.splits), p.blockC) * p.blockC;
+    return Split{len, cdiv(dims->seq, len)};
+  };
+  Split sq = splitOf(cfg.dq), sk = splitOf(cfg.dk), sv = splitOf(cfg.dv);
+  // One scratch buffer serves all three passes: their launches run in order.
+  int64_t maxSegments = std::max({sq.count, sk.count, sv.count});
+  LaunchArg scratch;
+  if (maxSegments > 1) {
+    auto buffer = segmentScratch(
+        options, a.q.onDevice, size_t(bh) * maxSegments * spec.d * spec.e * 4);
+    if (!buffer) return buffer.takeError();
+    scratch = *buffer;
+  }
+  using kernels::LightningPass;
   std::vector<LightningLaunch> plan;
-  plan.push_back({kernels::LightningPass::BackwardDq, *dq,
-                  Grid{bh, cdiv(spec.d, bdq), 1}, std::move(qArgs),
-                  static_cast<unsigned>(cfg.dq.numWarps)});
+  auto add = [&](LightningPass pass, std::shared_ptr<const Kernel> kernel,
+                 Grid grid, std::vector<LaunchArg> args, int warps) {
+    plan.push_back({pass, std::move(kernel), grid, std::move(args),
+                    static_cast<unsigned>(warps)});
+  };
+  auto segmentTail = [&](std::vector<LaunchArg> &args, const Split &sp) {
+    tail(args);
+    args.push_back(scratchLen(sp.len));
+  };
+  // The scan over this pass's segments: forward (S0 in) for dq, reverse
+  // (dS_N in, dS0 out when `writeDS0`) for dk and dv.
+  auto scan = [&](LightningPass pass, const Split &sp, bool reverse,
+                  bool writeDS0) -> llvm::Error {
+    LightningSpec scanSpec = spec;
+    if (reverse)
+      scanSpec.initialState = spec.initialState && writeDS0;
+    else
+      scanSpec.finalState = false;
+    auto kernel = getKernel(
+        reverse ? "state_scan_reverse" : "state_scan",
+        reverse ? +[](const LightningSpec &s, const kernels::PassConfig &) {
+          return kernels::buildLightningStateScan(s, /*reverse=*/true);
+        }
+                : +[](const LightningSpec &s, const kernels::PassConfig &) {
+                    return kernels::buildLightningStateScan(s);
+                  },
+        scanSpec, kernels::PassConfig{});
+    if (!kernel) return kernel.takeError();
+    std::vector<LaunchArg> args{scratch, bufferArg(a.slopes)};
+    if (reverse) {
+      if (scanSpec.finalState) args.push_back(bufferArg(a.dFinalState));
+      if (scanSpec.initialState) args.push_back(bufferArg(a.dInitialState));
+    } else if (scanSpec.initialState) {
+      args.push_back(bufferArg(a.initialState));
+    }
+    args.insert(args.end(), {n, h, scratchLen(sp.len),
+                             LaunchArg::i32(static_cast<int32_t>(sp.count))});
+    add(pass, *kernel, Grid{bh, cdiv(int64_t(spec.d) * spec.e, 1024), 1},
+        std::move(args), 4);
+    return llvm::Error::success();
+  };
+  // Segment state-gradient contributions for dk or dv (from q and dO).
+  auto gradStates = [&](LightningPass pass, const kernels::PassConfig &p,
+                        const Split &sp) -> llvm::Error {
+    auto kernel = getKernel("bwd_segment_grad_states",
+                            kernels::buildLightningSegmentGradStates, spec, p);
+    if (!kernel) return kernel.takeError();
+    std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.dO),
+                                bufferArg(a.slopes), scratch};
+    segmentTail(args, sp);
+    pushStrides(args, vq);
+    pushStrides(args, vdo);
+    add(pass, *kernel,
+        Grid{bh, cdiv(spec.d, kernels::clampBlock(p.blockW, spec.d)), sp.count},
+        std::move(args), p.numWarps);
+    return llvm::Error::success();
+  };
 
-  std::vector<LaunchArg> kArgs{bufferArg(a.q), bufferArg(a.v), bufferArg(a.dO),
-                               bufferArg(a.dk), bufferArg(a.slopes)};
-  if (spec.finalState) kArgs.push_back(bufferArg(a.dFinalState));
-  if (spec.initialState) kArgs.push_back(bufferArg(a.dInitialState));
-  tail(kArgs);
-  for (const View *v : {&vq, &vv, &vdo, &vdk}) pushStrides(kArgs, *v);
-  plan.push_back({kernels::LightningPass::BackwardDk, *dk,
-                  Grid{bh, cdiv(spec.d, bdk), 1}, std::move(kArgs),
-                  static_cast<unsigned>(cfg.dk.numWarps)});
+  // dq.
+  if (sq.count > 1) {
+    auto states = getKernel("fwd_segment_states",
+                            kernels::buildLightningSegmentStates, spec, cfg.dq);
+    if (!states) return states.takeError();
+    std::vector<LaunchArg> sArgs{bufferArg(a.k), bufferArg(a.v),
+                                 bufferArg(a.slopes), scratch};
+    segmentTail(sArgs, sq);
+    pushStrides(sArgs, vk);
+    pushStrides(sArgs, vv);
+    add(LightningPass::BackwardDq, *states,
+        Grid{bh, cdiv(spec.e, kernels::clampBlock(cfg.dq.blockW, spec.e)),
+             sq.count},
+        std::move(sArgs), cfg.dq.numWarps);
+    if (auto e = scan(LightningPass::BackwardDq, sq, false, false)) return e;
+    auto out = getKernel("bwd_dq_segment_outputs",
+                         kernels::buildLightningDqSegmentOutputs, spec, cfg.dq);
+    if (!out) return out.takeError();
+    std::vector<LaunchArg> qArgs{bufferArg(a.k), bufferArg(a.v), bufferArg(a.dO),
+                                 bufferArg(a.dq), bufferArg(a.slopes), scratch};
+    segmentTail(qArgs, sq);
+    for (const View *v : {&vk, &vv, &vdo, &vdq}) pushStrides(qArgs, *v);
+    add(LightningPass::BackwardDq, *out, Grid{bh, cdiv(spec.d, bdq), sq.count},
+        std::move(qArgs), cfg.dq.numWarps);
+  } else {
+    auto dq = getKernel("bwd_dq", kernels::buildLightningBackwardDq, spec, cfg.dq);
+    if (!dq) return dq.takeError();
+    std::vector<LaunchArg> qArgs{bufferArg(a.k), bufferArg(a.v), bufferArg(a.dO),
+                                 bufferArg(a.dq), bufferArg(a.slopes)};
+    if (spec.initialState) qArgs.push_back(bufferArg(a.initialState));
+    tail(qArgs);
+    for (const View *v : {&vk, &vv, &vdo, &vdq}) pushStrides(qArgs, *v);
+    add(LightningPass::BackwardDq, *dq, Grid{bh, cdiv(spec.d, bdq), 1},
+        std::move(qArgs), cfg.dq.numWarps);
+  }
 
-  std::vector<LaunchArg> vArgs{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dO),
-                               bufferArg(a.dv), bufferArg(a.slopes)};
-  if (spec.finalState) vArgs.push_back(bufferArg(a.dFinalState));
-  tail(vArgs);
-  for (const View *v : {&vq, &vk, &vdo, &vdv}) pushStrides(vArgs, *v);
-  plan.push_back({kernels::LightningPass::BackwardDv, *dv,
-                  Grid{bh, cdiv(spec.e, be), 1}, std::move(vArgs),
-                  static_cast<unsigned>(cfg.dv.numWarps)});
+  // dk (which also produces dS0).
+  if (sk.count > 1) {
+    if (auto e = gradStates(LightningPass::BackwardDk, cfg.dk, sk)) return e;
+    if (auto e = scan(LightningPass::BackwardDk, sk, true, true)) return e;
+    auto out = getKernel("bwd_dk_segment_outputs",
+                         kernels::buildLightningDkSegmentOutputs, spec, cfg.dk);
+    if (!out) return out.takeError();
+    std::vector<LaunchArg> kArgs{bufferArg(a.q), bufferArg(a.v), bufferArg(a.dO),
+                                 bufferArg(a.dk), bufferArg(a.slopes), scratch};
+    segmentTail(kArgs, sk);
+    for (const View *v : {&vq, &vv, &vdo, &vdk}) pushStrides(kArgs, *v);
+    add(LightningPass::BackwardDk, *out, Grid{bh, cdiv(spec.d, bdk), sk.count},
+        std::move(kArgs), cfg.dk.numWarps);
+  } else {
+    auto dk = getKernel("bwd_dk", kernels::buildLightningBackwardDk, spec, cfg.dk);
+    if (!dk) return dk.takeError();
+    std::vector<LaunchArg> kArgs{bufferArg(a.q), bufferArg(a.v), bufferArg(a.dO),
+                                 bufferArg(a.dk), bufferArg(a.slopes)};
+    if (spec.finalState) kArgs.push_back(bufferArg(a.dFinalState));
+    if (spec.initialState) kArgs.push_back(bufferArg(a.dInitialState));
+    tail(kArgs);
+    for (const View *v : {&vq, &vv, &vdo, &vdk}) pushStrides(kArgs, *v);
+    add(LightningPass::BackwardDk, *dk, Grid{bh, cdiv(spec.d, bdk), 1},
+        std::move(kArgs), cfg.dk.numWarps);
+  }
+
+  // dv.
+  if (sv.count > 1) {
+    if (auto e = gradStates(LightningPass::BackwardDv, cfg.dv, sv)) return e;
+    if (auto e = scan(LightningPass::BackwardDv, sv, true, false)) return e;
+    auto out = getKernel("bwd_dv_segment_outputs",
+                         kernels::buildLightningDvSegmentOutputs, spec, cfg.dv);
+    if (!out) return out.takeError();
+    std::vector<LaunchArg> vArgs{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dO),
+                                 bufferArg(a.dv), bufferArg(a.slopes), scratch};
+    segmentTail(vArgs, sv);
+    for (const View *v : {&vq, &vk, &vdo, &vdv}) pushStrides(vArgs, *v);
+    add(LightningPass::BackwardDv, *out, Grid{bh, cdiv(spec.e, be), sv.count},
+        std::move(vArgs), cfg.dv.numWarps);
+  } else {
+    auto dv = getKernel("bwd_dv", kernels::buildLightningBackwardDv, spec, cfg.dv);
+    if (!dv) return dv.takeError();
+    std::vector<LaunchArg> vArgs{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dO),
+                                 bufferArg(a.dv), bufferArg(a.slopes)};
+    if (spec.finalState) vArgs.push_back(bufferArg(a.dFinalState));
+    tail(vArgs);
+    for (const View *v : {&vq, &vk, &vdo, &vdv}) pushStrides(vArgs, *v);
+    add(LightningPass::BackwardDv, *dv, Grid{bh, cdiv(spec.e, be), 1},
+        std::move(vArgs), cfg.dv.numWarps);
+  }
   return plan;
 }
 

@@ -59,9 +59,11 @@ LightningConfig LightningConfig::uniform(int blockC, int blockW, int numWarps) {
 }
 
 std::string LightningConfig::str() const {
-  return "fwd:" + fwd.str() +
-         (fwd.splits > 1 ? "_s" + std::to_string(fwd.splits) : "") +
-         " dq:" + dq.str() + " dk:" + dk.str() + " dv:" + dv.str();
+  auto one = [](const PassConfig &p) {
+    return p.str() + (p.splits > 1 ? "_s" + std::to_string(p.splits) : "");
+  };
+  return "fwd:" + one(fwd) + " dq:" + one(dq) + " dk:" + one(dk) +
+         " dv:" + one(dv);
 }
 
 std::string LightningSpec::str() const {
@@ -108,13 +110,6 @@ llvm::Error validateConfig(const LightningConfig &c) {
                              {&c.dk, "dk"}, {&c.dv, "dv"}})
     if (auto e = validateConfig(*field, std::string("LightningConfig.") + name))
       return e;
-  for (auto [field, name] :
-       {std::pair{&c.dq, "dq"}, {&c.dk, "dk"}, {&c.dv, "dv"}})
-    if (field->splits != 1)
-      return llvm::createStringError(
-          std::string("LightningConfig.") + name +
-          ".splits must be 1: the backward kernels have no sequence-split "
-          "strategy yet, got " + std::to_string(field->splits));
   return llvm::Error::success();
 }
 
@@ -233,15 +228,38 @@ llvm::Error validateSpec(const LightningSpec &spec) {
 
 namespace {
 
-/// The forward sweep and its two sequence-split halves.
+/// A sweep over the sequence and its two sequence-split halves.
 enum class ForwardPart {
-  /// One program per (b, h, E block) over the whole sequence.
+  /// One program per (b, h, column block) over the whole sequence.
   Full,
-  /// Per segment: the state contribution of its rows from a zero state.
+  /// Per segment: the state (or state-gradient) contribution of its rows
+  /// from zero.
   SegmentStates,
   /// Per segment: outputs, from the segment's incoming state.
   SegmentOutputs,
 };
+
+/// What a segment program knows: its slot in the states buffer.
+struct SegmentArgs {
+  Tile states, segLen, slot;
+  /// Pointers to rows `r`, columns `c` of this program's d×e slot.
+  Tile ptrs(int d, int e, const Tile &r, const Tile &c) const {
+    return states + slot.to(DType::i64) * (int64_t(d) * e) + column(r * e) +
+           row(c);
+  }
+};
+
+/// Declares the segment arguments (after the pass's pointers and Common's
+/// scalars) and restricts `cm` to segment programId(2).
+SegmentArgs segmentArgs(KernelBuilder &kb, Common &cm, Tile states) {
+  SegmentArgs a;
+  a.states = states;
+  a.segLen = kb.scalarArg("segment_len", DType::i32);
+  Tile seg = programId(2);
+  cm.segment(seg, a.segLen);
+  a.slot = cm.bh * numPrograms(2) + seg;
+  return a;
+}
 
 llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
                                     const PassConfig &cfg, ForwardPart part) {
@@ -344,15 +362,24 @@ llvm::Expected<Kernel> buildLightningSegmentOutputs(const LightningSpec &spec,
   return buildForward(spec, cfg, ForwardPart::SegmentOutputs);
 }
 
-llvm::Expected<Kernel> buildLightningStateScan(const LightningSpec &spec) {
+llvm::Expected<Kernel> buildLightningStateScan(const LightningSpec &spec,
+                                               bool reverse) {
   if (auto err = validateSpec(spec)) return std::move(err);
   const int64_t DE = int64_t(spec.d) * spec.e;
   constexpr int kBlock = 1024;
-  KernelBuilder kb("lightning_state_scan_" + spec.str());
+  KernelBuilder kb(std::string("lightning_state_scan") +
+                   (reverse ? "_reverse_" : "_") + spec.str());
   Tile states = kb.ptrArg("segment_states", DType::f32);
   Tile slopes = kb.ptrArg("slopes", DType::f32);
-  Tile s0 = spec.initialState ? kb.ptrArg("initial_state", DType::f32) : Tile();
-  Tile sN = spec.finalState ? kb.ptrArg("final_state", DType::f32) : Tile();
+  // Forward: S0 in, S_N out. Reverse: dS_N in, dS0 out.
+  bool hasIn = reverse ? spec.finalState : spec.initialState;
+  bool hasOut = reverse ? spec.initialState : spec.finalState;
+  Tile s0 = hasIn ? kb.ptrArg(reverse ? "d_final_state" : "initial_state",
+                              DType::f32)
+                  : Tile();
+  Tile sN = hasOut ? kb.ptrArg(reverse ? "d_initial_state" : "final_state",
+                               DType::f32)
+                   : Tile();
   Tile n = kb.scalarArg("n", DType::i32);
   Tile heads = kb.scalarArg("heads", DType::i32);
   Tile segLen = kb.scalarArg("segment_len", DType::i32);
@@ -363,10 +390,13 @@ llvm::Expected<Kernel> buildLightningStateScan(const LightningSpec &spec) {
   Tile idx = programId(1) * kBlock + arange(0, kBlock);
   Tile mask = idx < DE;
   Tile own = bh.to(DType::i64) * DE + idx.to(DType::i64);
-  Tile first = spec.initialState ? load(s0 + own, mask) : zeros({kBlock}, DType::f32);
+  Tile first = hasIn ? load(s0 + own, mask) : zeros({kBlock}, DType::f32);
   // In place: slot seg holds segment seg's contribution U_seg on entry and
-  // its incoming state S_seg on exit; S_{seg+1} = λ^len S_seg + U_seg.
-  auto out = kb.forRange(0, segments, {first}, [&](Tile seg, auto carried) {
+  // its incoming state S_seg on exit; S_next = λ^len S_seg + U_seg, the
+  // next segment being seg + 1 (forward) or seg − 1 (reverse, for the
+  // gradient G swept from the end).
+  auto out = kb.forRange(0, segments, {first}, [&](Tile i, auto carried) {
+    Tile seg = reverse ? segments - 1 - i : i;
     Tile state = carried[0];
     Tile ptrs = states + (bh * segments + seg).to(DType::i64) * DE +
                 idx.to(DType::i64);
@@ -375,24 +405,45 @@ llvm::Expected<Kernel> buildLightningStateScan(const LightningSpec &spec) {
     Tile len = minimum(n - seg * segLen, segLen).to(DType::f32);
     return std::vector<Tile>{state * exp(-s * len) + contribution};
   });
-  if (spec.finalState)
+  if (hasOut)
     store(sN + own, out[0], mask);
   return kb.finish();
 }
 
-llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
-                                                const PassConfig &cfg) {
+namespace {
+
+/// The spec a segment kernel is named by: its states come from the segment
+/// buffer, not from the pass's state arguments.
+LightningSpec segmentSpec(LightningSpec spec, ForwardPart part) {
+  if (part != ForwardPart::Full)
+    spec.initialState = spec.finalState = false;
+  return spec;
+}
+
+const char *partSuffix(ForwardPart part) {
+  return part == ForwardPart::Full            ? ""
+         : part == ForwardPart::SegmentStates ? "_segment_states"
+                                              : "_segment_outputs";
+}
+
+llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
+                               ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockW, D);
   const DType T = spec.dtype;
+  const bool full = part == ForwardPart::Full;
 
-  KernelBuilder kb(kernelName("bwd_dq", spec, cfg));
+  KernelBuilder kb(kernelName((std::string("bwd_dq") + partSuffix(part)).c_str(),
+                              segmentSpec(spec, part), cfg));
   Tile k = kb.ptrArg("k", T), v = kb.ptrArg("v", T), dO = kb.ptrArg("do", T),
        dq = kb.ptrArg("dq", T);
   Tile slopes = kb.ptrArg("slopes", DType::f32);
-  Tile s0 = spec.initialState ? kb.ptrArg("initial_state", DType::f32) : Tile();
+  Tile s0 = full && spec.initialState ? kb.ptrArg("initial_state", DType::f32)
+                                      : Tile();
+  Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   Common cm(kb, spec, cfg, slopes);
+  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
   Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v"),
           sdo = strideArgs(kb, "do"), sdq = strideArgs(kb, "dq");
 
@@ -404,7 +455,8 @@ llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
        dqBase = cm.base(dq, sdq);
 
   // KV[dcols, :] (BD × E): dq's columns only need these rows of the state.
-  Tile kv0 = spec.initialState
+  Tile kv0 = !full ? load(seg.ptrs(D, E, dcols, ecols), column(dMask) & row(eMask))
+             : spec.initialState
                  ? load(cm.statePtrs(s0, D, E, dcols, ecols),
                         column(dMask) & row(eMask))
                  : zeros({BD, padToPow2(E)}, DType::f32);
@@ -429,34 +481,64 @@ llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
   return kb.finish();
 }
 
-llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
+} // namespace
+
+llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
                                                 const PassConfig &cfg) {
+  return buildDq(spec, cfg, ForwardPart::Full);
+}
+
+llvm::Expected<Kernel> buildLightningDqSegmentOutputs(const LightningSpec &spec,
+                                                      const PassConfig &cfg) {
+  return buildDq(spec, cfg, ForwardPart::SegmentOutputs);
+}
+
+namespace {
+
+llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
+                               ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockW, D);
   const DType T = spec.dtype;
+  const bool full = part == ForwardPart::Full;
+  const bool outputs = part != ForwardPart::SegmentStates;
 
-  KernelBuilder kb(kernelName("bwd_dk", spec, cfg));
-  Tile q = kb.ptrArg("q", T), v = kb.ptrArg("v", T), dO = kb.ptrArg("do", T),
-       dk = kb.ptrArg("dk", T);
+  // The state-gradient contributions need only q and dO.
+  KernelBuilder kb(kernelName(outputs ? (std::string("bwd_dk") + partSuffix(part)).c_str()
+                                      : "bwd_segment_grad_states",
+                              segmentSpec(spec, part), cfg));
+  Tile q = kb.ptrArg("q", T);
+  Tile v = outputs ? kb.ptrArg("v", T) : Tile();
+  Tile dO = kb.ptrArg("do", T);
+  Tile dk = outputs ? kb.ptrArg("dk", T) : Tile();
   Tile slopes = kb.ptrArg("slopes", DType::f32);
-  Tile dsN = spec.finalState ? kb.ptrArg("d_final_state", DType::f32) : Tile();
-  Tile ds0 =
-      spec.initialState ? kb.ptrArg("d_initial_state", DType::f32) : Tile();
+  Tile dsN = full && spec.finalState ? kb.ptrArg("d_final_state", DType::f32)
+                                     : Tile();
+  Tile ds0 = full && spec.initialState
+                 ? kb.ptrArg("d_initial_state", DType::f32)
+                 : Tile();
+  Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   Common cm(kb, spec, cfg, slopes);
-  Strides sq = strideArgs(kb, "q"), sv = strideArgs(kb, "v"),
-          sdo = strideArgs(kb, "do"), sdk = strideArgs(kb, "dk");
+  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
+  Strides sq = strideArgs(kb, "q");
+  Strides sv = outputs ? strideArgs(kb, "v") : Strides{};
+  Strides sdo = strideArgs(kb, "do");
+  Strides sdk = outputs ? strideArgs(kb, "dk") : Strides{};
 
   Tile dcols = programId(1) * BD + arange(0, BD);
   Tile dMask = dcols < D;
   Tile ecols = arange(0, padToPow2(E));
   Tile eMask = ecols < E;
   Tile stateMask = column(dMask) & row(eMask);
-  Tile qBase = cm.base(q, sq), vBase = cm.base(v, sv), doBase = cm.base(dO, sdo),
-       dkBase = cm.base(dk, sdk);
+  Tile qBase = cm.base(q, sq), doBase = cm.base(dO, sdo);
+  Tile vBase = outputs ? cm.base(v, sv) : Tile();
+  Tile dkBase = outputs ? cm.base(dk, sdk) : Tile();
 
   // G[dcols, :] (BD × E), the gradient of the state after the current block.
-  Tile g0 = spec.finalState
+  Tile g0 = part == ForwardPart::SegmentOutputs
+                ? load(seg.ptrs(D, E, dcols, ecols), stateMask)
+            : full && spec.finalState
                 ? load(cm.statePtrs(dsN, D, E, dcols, ecols), stateMask)
                 : zeros({BD, padToPow2(E)}, DType::f32);
   auto out = kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
@@ -465,36 +547,62 @@ llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
     Tile qMask = column(bl.rowMask) & row(dMask);
     Tile vMask = column(bl.rowMask) & row(eMask);
     Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qMask);
-    Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), vMask);
     Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), vMask);
-
-    Tile dScores = dot(dob, trans(vb)) * cm.intraDecay;
-    Tile intra = dot(trans(dScores).to(T), qb) * cm.scale;
-    Tile inter = dot(vb, trans(g).to(T)) * column(bl.kDecay);
-    store(cm.ptrs(dkBase, sdk.row, bl.rowIdx, dcols), (intra + inter).to(T),
-          qMask);
-
+    if (outputs) {
+      Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), vMask);
+      Tile dScores = dot(dob, trans(vb)) * cm.intraDecay;
+      Tile intra = dot(trans(dScores).to(T), qb) * cm.scale;
+      Tile inter = dot(vb, trans(g).to(T)) * column(bl.kDecay);
+      store(cm.ptrs(dkBase, sdk.row, bl.rowIdx, dcols), (intra + inter).to(T),
+            qMask);
+    }
     Tile qDecayed = (qb * column(cm.qDecay) * cm.scale).to(T);
     return std::vector<Tile>{g * bl.blockDecay + dot(trans(qDecayed), dob)};
   });
-  if (spec.initialState)
+  if (full && spec.initialState)
     store(cm.statePtrs(ds0, D, E, dcols, ecols), out[0], stateMask);
+  if (part == ForwardPart::SegmentStates)
+    store(seg.ptrs(D, E, dcols, ecols), out[0], stateMask);
   return kb.finish();
 }
 
-llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
+} // namespace
+
+llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
                                                 const PassConfig &cfg) {
+  return buildDk(spec, cfg, ForwardPart::Full);
+}
+
+llvm::Expected<Kernel> buildLightningSegmentGradStates(const LightningSpec &spec,
+                                                       const PassConfig &cfg) {
+  return buildDk(spec, cfg, ForwardPart::SegmentStates);
+}
+
+llvm::Expected<Kernel> buildLightningDkSegmentOutputs(const LightningSpec &spec,
+                                                      const PassConfig &cfg) {
+  return buildDk(spec, cfg, ForwardPart::SegmentOutputs);
+}
+
+namespace {
+
+llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
+                               ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockW, E);
   const DType T = spec.dtype;
+  const bool full = part == ForwardPart::Full;
 
-  KernelBuilder kb(kernelName("bwd_dv", spec, cfg));
+  KernelBuilder kb(kernelName((std::string("bwd_dv") + partSuffix(part)).c_str(),
+                              segmentSpec(spec, part), cfg));
   Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), dO = kb.ptrArg("do", T),
        dv = kb.ptrArg("dv", T);
   Tile slopes = kb.ptrArg("slopes", DType::f32);
-  Tile dsN = spec.finalState ? kb.ptrArg("d_final_state", DType::f32) : Tile();
+  Tile dsN = full && spec.finalState ? kb.ptrArg("d_final_state", DType::f32)
+                                     : Tile();
+  Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   Common cm(kb, spec, cfg, slopes);
+  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
   Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
           sdo = strideArgs(kb, "do"), sdv = strideArgs(kb, "dv");
 
@@ -506,7 +614,8 @@ llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
        dvBase = cm.base(dv, sdv);
 
   // G[:, ecols] (D × BE).
-  Tile g0 = spec.finalState
+  Tile g0 = !full ? load(seg.ptrs(D, E, dcols, ecols), column(dMask) & row(eMask))
+            : spec.finalState
                 ? load(cm.statePtrs(dsN, D, E, dcols, ecols),
                        column(dMask) & row(eMask))
                 : zeros({padToPow2(D), BE}, DType::f32);
@@ -529,6 +638,18 @@ llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
     return std::vector<Tile>{g * bl.blockDecay + dot(trans(qDecayed), dob)};
   });
   return kb.finish();
+}
+
+} // namespace
+
+llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
+                                                const PassConfig &cfg) {
+  return buildDv(spec, cfg, ForwardPart::Full);
+}
+
+llvm::Expected<Kernel> buildLightningDvSegmentOutputs(const LightningSpec &spec,
+                                                      const PassConfig &cfg) {
+  return buildDv(spec, cfg, ForwardPart::SegmentOutputs);
 }
 
 llvm::Expected<Kernel> buildLightningKernel(LightningPass pass,

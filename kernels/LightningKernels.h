@@ -23,9 +23,9 @@ struct PassConfig {
   /// GPU: warps per program. 8 measured 1.9x faster than 4 on the H100 at
   /// the standard shape (bench/RESULTS.md, run 2).
   int numWarps = 8;
-  /// Forward only: the sequence-split strategy's segment count S (1: one
-  /// sweep per (b, h) over the whole sequence). The segment length is
-  /// ceil(N / S) rounded up to a multiple of blockC.
+  /// The sequence-split strategy's segment count S (1: one sweep per (b, h)
+  /// over the whole sequence). The segment length is ceil(N / S) rounded up
+  /// to a multiple of blockC.
   int splits = 1;
 
   std::string str() const;
@@ -94,9 +94,32 @@ llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
 ///     slopes segment_states n heads scale segment_len, strides of q k v o.
 llvm::Expected<Kernel> buildLightningSegmentStates(const LightningSpec &spec,
                                                    const PassConfig &config);
-llvm::Expected<Kernel> buildLightningStateScan(const LightningSpec &spec);
+/// `reverse`: the backward's scan of state gradients, from the last segment
+/// to the first: dS_N in (spec.finalState), dS0 out (spec.initialState).
+llvm::Expected<Kernel> buildLightningStateScan(const LightningSpec &spec,
+                                               bool reverse = false);
 llvm::Expected<Kernel> buildLightningSegmentOutputs(const LightningSpec &spec,
                                                     const PassConfig &config);
+
+/// The backward's sequence split (PassConfig::splits > 1 for dq, dk or dv),
+/// each pass on its own, segments of `segment_len` rows:
+///  - dq: the forward's segment-state kernel and scan (S0 in), then dq
+///    segment outputs, grid (B·H, ceil(D / blockW), S). Arguments: k v do dq
+///    slopes segment_states n heads scale segment_len, strides of k v do dq.
+///  - dk, dv: segment state gradients, grid (B·H, ceil(D / blockW), S), each
+///    segment swept backwards from zero: U = Σ_t λ^(t−first) scale·q_tᵀ dO_t.
+///    Arguments: q do slopes segment_states n heads scale segment_len,
+///    strides of q do. Then the reverse scan (dS_N in, dS0 out for dk), then
+///    segment outputs from each segment's incoming gradient: dk as dq's
+///    (q v do dk ...), dv grid (B·H, ceil(E / blockW), S) (q k do dv ...).
+llvm::Expected<Kernel> buildLightningDqSegmentOutputs(const LightningSpec &spec,
+                                                      const PassConfig &config);
+llvm::Expected<Kernel> buildLightningSegmentGradStates(const LightningSpec &spec,
+                                                       const PassConfig &config);
+llvm::Expected<Kernel> buildLightningDkSegmentOutputs(const LightningSpec &spec,
+                                                      const PassConfig &config);
+llvm::Expected<Kernel> buildLightningDvSegmentOutputs(const LightningSpec &spec,
+                                                      const PassConfig &config);
 
 /// Grid (B·H, ceil(D / blockW)). Arguments: k v do dq slopes
 /// [initial_state] n heads scale, strides of k v do dq.

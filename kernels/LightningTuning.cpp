@@ -98,25 +98,20 @@ ConfigSpace lightningSpace(LightningPass pass, int d, int e) {
       widths.push_back(w);
   if (widths.empty())
     widths.push_back(padded); // a 16-wide head: one width
-  bool forward = pass == LightningPass::Forward;
-  // Version 2: the forward space gained the split strategy.
-  ConfigSpace space(std::string("lightning_") + kernels::passName(pass),
-                    forward ? 2 : 1);
+  // Version 2: the split strategy.
+  ConfigSpace space(std::string("lightning_") + kernels::passName(pass), 2);
   space.param("C", {32, 64, 128}, "sequence rows per block")
       .param("W", widths,
              widthOf(pass, /*d=*/0, /*e=*/1) == 1 ? "E columns per program"
                                                   : "D columns per program")
       .param("warps", {4, 8}, "warps per program")
       .param("stages", {1}, "software-pipeline stages (the lowering has one)");
-  if (forward)
-    space.param("split", {1, 4, 16},
-                "strategy: 1 = one sweep per (b, h); S > 1 = S segments swept "
-                "in parallel, their states combined by a scan");
+  space.param("split", {1, 4, 16},
+              "strategy: 1 = one sweep per (b, h); S > 1 = S segments swept "
+              "in parallel, their states combined by a scan");
   int defaultW = std::min(64, widths.back());
-  Config defaults{{{"C", 64}, {"W", defaultW}, {"warps", 8}, {"stages", 1}}};
-  if (forward)
-    defaults.values.emplace_back("split", 1);
-  space.defaults(defaults);
+  space.defaults(Config{
+      {{"C", 64}, {"W", defaultW}, {"warps", 8}, {"stages", 1}, {"split", 1}}});
   return space;
 }
 
@@ -125,12 +120,9 @@ PassConfig toPassConfig(const Config &c) {
                     c.has("split") ? c.get("split") : 1};
 }
 
-Config toConfig(const PassConfig &p, LightningPass pass) {
-  Config c{{{"C", p.blockC}, {"W", p.blockW}, {"warps", p.numWarps},
-            {"stages", 1}}};
-  if (pass == LightningPass::Forward)
-    c.values.emplace_back("split", p.splits);
-  return c;
+Config toConfig(const PassConfig &p) {
+  return Config{{{"C", p.blockC}, {"W", p.blockW}, {"warps", p.numWarps},
+                 {"stages", 1}, {"split", p.splits}}};
 }
 
 namespace {

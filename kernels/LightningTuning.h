@@ -41,15 +41,14 @@ struct LightningShape {
 ///   warps  4, 8
 ///   stages 1: the lowering has no multi-stage software pipeline yet, so
 ///          this axis is declared (and part of the key) but not varied
-///   split  forward only, the strategy: 1 (one sweep per (b, h)), 4 or 16
-///          segments swept in parallel and joined by a state scan
-/// Default: C=64 W=64 warps=8 stages=1 (split=1), the untuned
-/// LightningConfig. Version 2 for the forward (split added), 1 otherwise.
+///   split  the strategy: 1 (one sweep per (b, h)), 4 or 16 segments swept
+///          in parallel and joined by a (reverse, for dk and dv) state scan
+/// Default: C=64 W=64 warps=8 stages=1 split=1, the untuned
+/// LightningConfig. Version 2 (version 1 had no split).
 autotune::ConfigSpace lightningSpace(kernels::LightningPass pass, int d, int e);
 
 kernels::PassConfig toPassConfig(const autotune::Config &config);
-autotune::Config toConfig(const kernels::PassConfig &config,
-                          kernels::LightningPass pass);
+autotune::Config toConfig(const kernels::PassConfig &config);
 
 /// One Lightning kernel at one shape, for the sweep. Timing inputs are
 /// random, in the shape's layout, replicated into as many sets as it takes

@@ -222,7 +222,7 @@ int runBench(const BenchOptions &o) {
       for (const PassChoice &c : choices)
         configSource += fmt::format("{}{}: {} ({})", configSource.empty() ? "" : ", ",
                                     kernels::passName(c.pass),
-                                    toConfig(c.config, c.pass).str(), sourceName(c.source));
+                                    toConfig(c.config).str(), sourceName(c.source));
       fmt::print("  N={} tuned configs: {}\n", N, configSource);
     }
     auto fwd = medianMs(device, o.warmup, o.reps,

@@ -98,9 +98,10 @@ int main(int argc, char **argv) {
       config.dq.blockW = config.dk.blockW = d;
     }, "backward dq/dk: D columns per program");
     cmd->add_option("--block-e-bwd", config.dv.blockW, "backward dv: E columns per program");
-    cmd->add_option("--splits", config.fwd.splits,
-                    "forward: split the sequence into this many segments "
-                    "(states combined by a scan); 1 = one sweep per head");
+    cmd->add_option_function<int>("--splits", [&](int n) {
+      config.fwd.splits = config.dq.splits = config.dk.splits = config.dv.splits = n;
+    }, "split the sequence into this many segments, swept in parallel and "
+       "joined by a scan of their states (every kernel); 1 = one sweep per head");
     cmd->add_option_function<int>("--num-warps", [&](int w) {
       config.fwd.numWarps = config.dq.numWarps = config.dk.numWarps = config.dv.numWarps = w;
     }, "GPU: warps per program, every kernel");
@@ -323,7 +324,7 @@ int main(int argc, char **argv) {
     }
     for (const PassChoice &c : choices)
       fmt::print("tuned {}: {} (from {}, {:.1f} ms)\n", kernels::passName(c.pass),
-                 toConfig(c.config, c.pass).str(), sourceName(c.source),
+                 toConfig(c.config).str(), sourceName(c.source),
                  c.seconds * 1e3);
   }
   auto result = checkLightning(p, options);

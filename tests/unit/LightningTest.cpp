@@ -254,10 +254,17 @@ kernels::LightningConfig mixed() {
   return cfg;
 }
 
-/// `base` with the forward split into `splits` segments.
+/// `base` with every pass's sequence split into `splits` segments.
 kernels::LightningConfig split(kernels::LightningConfig base, int splits) {
-  base.fwd.splits = splits;
+  base.fwd.splits = base.dq.splits = base.dk.splits = base.dv.splits = splits;
   return base;
+}
+
+/// Each pass split differently (or not at all), C differing per pass.
+kernels::LightningConfig mixedSplits() {
+  kernels::LightningConfig cfg = mixed();
+  cfg.fwd.splits = 5, cfg.dq.splits = 1, cfg.dk.splits = 2, cfg.dv.splits = 9;
+  return cfg;
 }
 
 const std::vector<kernels::LightningConfig> kConfigs = {
@@ -265,10 +272,11 @@ const std::vector<kernels::LightningConfig> kConfigs = {
     config(16, 32, 16, 32),  config(128, 32, 16, 32), config(32, 16, 32, 16),
     config(64, 128, 128, 128), // wider than D and E: clamped
     mixed(),
-    // Sequence-split forward: N = 150 in 2, 3 (C = 32: 64-row segments,
-    // the last one 22 rows), 10 (more than blocks: one block per segment).
+    // Sequence splits: N = 150 in 2, 3 (C = 32: 64-row segments, the last
+    // one 22 rows), 10 (more than blocks: one block per segment), and a
+    // different split per pass.
     split(config(64, 32, 32, 32), 2), split(mixed(), 3),
-    split(config(16, 16, 16, 16), 10),
+    split(config(16, 16, 16, 16), 10), mixedSplits(),
 };
 
 /// Dense f32 host tensors for a direct call, so outputs of two configurations
@@ -412,15 +420,55 @@ TEST(LightningConfigs, SplitForwardPlansThreeLaunches) {
       EXPECT_EQ((*plan)[1].grid.z, 1);
     }
   }
-  // Backward kernels have no split strategy: asking for one is an error.
   LightningOptions bad;
-  bad.config.dk.splits = 2;
+  bad.config.dk.splits = 0;
   EXPECT_THAT(errorText(kernels::validateConfig(bad.config)),
-              HasSubstr("LightningConfig.dk.splits must be 1"));
+              HasSubstr("LightningConfig.dk.splits must be in [1, 4096], got 0"));
   bad.config.dk.splits = 1;
-  bad.config.fwd.splits = 0;
+  bad.config.fwd.splits = 5000;
   EXPECT_THAT(errorText(kernels::validateConfig(bad.config)),
-              HasSubstr("LightningConfig.fwd.splits must be in [1, 4096], got 0"));
+              HasSubstr("LightningConfig.fwd.splits must be in [1, 4096], got 5000"));
+}
+
+TEST(LightningConfigs, SplitBackwardPlansPerPass) {
+  DirectRun problem(4);
+  std::vector<float> dq(problem.q.size()), dk(problem.k.size()),
+      dv(problem.v.size()), dS0(problem.s0.size());
+  LightningBackwardArgs b;
+  b.q = problem.ref(problem.q, problem.act(problem.D));
+  b.k = problem.ref(problem.k, problem.act(problem.D));
+  b.v = problem.ref(problem.v, problem.act(problem.E));
+  b.dO = problem.ref(problem.dO, problem.act(problem.E));
+  b.dq = problem.ref(dq, problem.act(problem.D));
+  b.dk = problem.ref(dk, problem.act(problem.D));
+  b.dv = problem.ref(dv, problem.act(problem.E));
+  b.slopes = problem.ref(problem.slopes, {problem.H});
+  b.initialState = problem.ref(problem.s0, problem.state());
+  b.dInitialState = problem.ref(dS0, problem.state());
+  LightningOptions options;
+  options.config = mixedSplits(); // dq whole, dk and dv split
+  auto plan = planLightningBackward(b, options);
+  ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+  std::vector<std::string> names;
+  for (const LightningLaunch &l : *plan)
+    names.push_back(l.kernel->name());
+  ASSERT_EQ(plan->size(), 7u);
+  EXPECT_EQ(names[0].rfind("lightning_bwd_dq_", 0), 0u) << names[0];
+  EXPECT_EQ(names[1].rfind("lightning_bwd_segment_grad_states", 0), 0u) << names[1];
+  // dk's reverse scan writes dS0 (the kernel takes d_initial_state); dv's
+  // does not.
+  EXPECT_EQ(names[2].rfind("lightning_state_scan_reverse_", 0), 0u) << names[2];
+  EXPECT_NE(names[2].find("_s0"), std::string::npos) << names[2];
+  EXPECT_EQ(names[3].rfind("lightning_bwd_dk_segment_outputs", 0), 0u) << names[3];
+  EXPECT_EQ(names[5].rfind("lightning_state_scan_reverse_", 0), 0u) << names[5];
+  EXPECT_EQ(names[5].find("_s0"), std::string::npos) << names[5];
+  EXPECT_EQ(names[6].rfind("lightning_bwd_dv_segment_outputs", 0), 0u) << names[6];
+  EXPECT_EQ((*plan)[1].pass, kernels::LightningPass::BackwardDk);
+  EXPECT_EQ((*plan)[4].pass, kernels::LightningPass::BackwardDv);
+  // dk: C = 16, 150 rows in 2 → 80-row segments → 2. dv: C = 64, 9 asked
+  // for, but segments hold whole blocks → 64-row segments → 3.
+  EXPECT_EQ((*plan)[3].grid.z, 2);
+  EXPECT_EQ((*plan)[6].grid.z, 3);
 }
 
 TEST(LightningConfigs, ValidateConfigRejectsBadBlockSizes) {

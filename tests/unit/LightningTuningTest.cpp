@@ -60,13 +60,12 @@ TEST(LightningTuning, SpacesFollowTheHeadDimensions) {
   EXPECT_EQ(fwd.enumerate().size(), 3u * 3u * 2u * 3u);
   EXPECT_EQ(fwd.defaultConfig().str(), "C=64 W=64 warps=8 stages=1 split=1");
   EXPECT_EQ(fwd.version(), 2);
-  // The split strategy is the forward's only.
   auto dk = lightningSpace(LightningPass::BackwardDk, 128, 128);
-  EXPECT_EQ(dk.enumerate().size(), 3u * 3u * 2u);
-  EXPECT_EQ(dk.defaultConfig().str(), "C=64 W=64 warps=8 stages=1");
-  kernels::PassConfig splitFwd;
-  splitFwd.splits = 4;
-  EXPECT_EQ(toPassConfig(toConfig(splitFwd, LightningPass::Forward)), splitFwd);
+  EXPECT_EQ(dk.enumerate().size(), 3u * 3u * 2u * 3u);
+  EXPECT_EQ(dk.defaultConfig().str(), "C=64 W=64 warps=8 stages=1 split=1");
+  kernels::PassConfig split;
+  split.splits = 4;
+  EXPECT_EQ(toPassConfig(toConfig(split)), split);
   // W splits E for fwd/dv and D for dq/dk; never wider than the padded dim.
   auto dq = lightningSpace(LightningPass::BackwardDq, 16, 128);
   for (const auto &c : dq.enumerate())
@@ -79,7 +78,7 @@ TEST(LightningTuning, SpacesFollowTheHeadDimensions) {
     widths.insert(c.get("W"));
   EXPECT_EQ(widths, (std::set<int>{32, 64}));
   // The untuned configuration is the space's default.
-  EXPECT_EQ(toConfig(kernels::PassConfig{}, LightningPass::Forward), fwd.defaultConfig());
+  EXPECT_EQ(toConfig(kernels::PassConfig{}), fwd.defaultConfig());
   EXPECT_EQ(toPassConfig(fwd.defaultConfig()), kernels::PassConfig{});
 }
 
@@ -232,7 +231,7 @@ TEST(LightningTuning, TunedCallableTunesOnceThenUsesTheCache) {
   auto config = again.configFor(in.s, false, &choices);
   ASSERT_TRUE(static_cast<bool>(config)) << llvm::toString(config.takeError());
   EXPECT_EQ(choices[0].source, ConfigSource::Cache);
-  EXPECT_EQ(toConfig(config->fwd, LightningPass::Forward), stored.best);
+  EXPECT_EQ(toConfig(config->fwd), stored.best);
   Inputs in2(8);
   ASSERT_FALSE(static_cast<bool>(again.forward(in2.args())));
   EXPECT_LT(in2.error(), toleranceFor(DType::f32));

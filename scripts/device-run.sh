@@ -4,15 +4,7 @@
 # GPU test, the demo and the benchmark, and writes logs under $OUT.
 #   device run: bash scripts/device-run.sh   (carry: [".carry"])
 set -uo pipefail
-OUT=${OUT:-/tmp/tessel-out}
-mkdir -p "$OUT" /tmp/tessel-bin
-for f in .carry/*.xz; do
-  name=$(basename "$f" .xz)
-  python3 -c "import lzma,sys; open(sys.argv[2],'wb').write(lzma.open(sys.argv[1]).read())" "$f" "/tmp/tessel-bin/$name"
-  chmod +x "/tmp/tessel-bin/$name"
-done
-export TESSEL_CACHE_DIR=/tmp/tessel-cache
-rm -rf "$TESSEL_CACHE_DIR"
+source scripts/device-unpack.sh
 status=0
 {
   date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv

@@ -7,15 +7,7 @@
 # the device tool returns no more).
 #   device run: bash scripts/device-tune.sh   (carry: [".carry"])
 set -uo pipefail
-OUT=${OUT:-/tmp/tessel-out}
-mkdir -p "$OUT" /tmp/tessel-bin
-for f in .carry/*.xz; do
-  name=$(basename "$f" .xz)
-  python3 -c "import lzma,sys; open(sys.argv[2],'wb').write(lzma.open(sys.argv[1]).read())" "$f" "/tmp/tessel-bin/$name"
-  chmod +x "/tmp/tessel-bin/$name"
-done
-export TESSEL_CACHE_DIR=/tmp/tessel-cache
-rm -rf "$TESSEL_CACHE_DIR"
+source scripts/device-unpack.sh
 T=/tmp/tessel-bin/tessel
 # Standard shape (bf16, H=16, D=E=128, B·N=131072) at N=16384, and the long
 # sequence where B·H is small against the SM count.

@@ -6,6 +6,8 @@
 #include "kernels/LightningCheck.h"
 #include "runtime/CudaDriver.h"
 
+#include "../unit/TempDir.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -16,14 +18,7 @@ namespace {
 
 using kernels::LightningPass;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tessel-tunegpu-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using test::TempDir;
 
 autotune::TuneOptions opts(int warmup, int reps) {
   autotune::TuneOptions o;

@@ -10,6 +10,8 @@
 #include "runtime/Ptxas.h"
 #include "ScopedEnv.h"
 
+#include "TempDir.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -23,14 +25,18 @@ namespace {
 using ::testing::HasSubstr;
 using kernels::LightningPass;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tessel-ltune-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using test::TempDir;
+
+/// Interpreter calls reading and writing `cache`, sweeping quickly.
+TunedLightningOptions interpreterOptions(autotune::TuneCache &cache,
+                                         bool tuneOnMiss = true) {
+  TunedLightningOptions o;
+  o.backend = Backend::Interpreter;
+  o.cache = &cache;
+  o.tune.warmup = 0, o.tune.reps = 1;
+  o.tuneOnMiss = tuneOnMiss;
+  return o;
+}
 
 autotune::TuneOptions opts(int warmup, int reps) {
   autotune::TuneOptions o;
@@ -205,10 +211,7 @@ struct Inputs {
 TEST(LightningTuning, TunedCallableTunesOnceThenUsesTheCache) {
   TempDir dir;
   autotune::TuneCache cache(dir.path);
-  TunedLightningOptions options;
-  options.backend = Backend::Interpreter;
-  options.cache = &cache;
-  options.tune = opts(0, 1);
+  TunedLightningOptions options = interpreterOptions(cache);
   Inputs in(7);
   {
     TunedLightning tuned(options);
@@ -241,10 +244,7 @@ TEST(LightningTuning, TunedCallableTunesOnceThenUsesTheCache) {
 TEST(LightningTuning, WithoutTuningAMissRunsTheDefault) {
   TempDir dir;
   autotune::TuneCache cache(dir.path);
-  TunedLightningOptions options;
-  options.backend = Backend::Interpreter;
-  options.cache = &cache;
-  options.tuneOnMiss = false;
+  TunedLightningOptions options = interpreterOptions(cache, false);
   TunedLightning tuned(options);
   auto choice = tuned.choose(LightningPass::Forward, smallShape());
   ASSERT_TRUE(static_cast<bool>(choice));
@@ -268,10 +268,7 @@ TEST(LightningTuning, BadCallsStillGetTheEntryPointsErrors) {
 TEST(LightningTuning, StartupReadiesEveryShapeAndReportsTheTime) {
   TempDir dir;
   autotune::TuneCache cache(dir.path);
-  TunedLightningOptions options;
-  options.backend = Backend::Interpreter;
-  options.cache = &cache;
-  options.tune = opts(0, 1);
+  TunedLightningOptions options = interpreterOptions(cache);
   TunedLightning tuned(options);
   LightningShape a = smallShape(), b = smallShape();
   b.seq = 300; // another bucket
@@ -294,10 +291,7 @@ TEST(LightningTuning, StartupReadiesEveryShapeAndReportsTheTime) {
 TEST(LightningTuning, CachedSplitWinnerIsUsedAndReadiedAtStartup) {
   TempDir dir;
   autotune::TuneCache cache(dir.path);
-  TunedLightningOptions options;
-  options.backend = Backend::Interpreter;
-  options.cache = &cache;
-  options.tuneOnMiss = false;
+  TunedLightningOptions options = interpreterOptions(cache, false);
   TunedLightning tuned(options);
   LightningShape shape = smallShape();
   shape.seq = 300;

@@ -3,6 +3,8 @@
 // processes storing into one file at once without losing a record.
 #include "autotune/TuneCache.h"
 
+#include "TempDir.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -16,14 +18,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tessel-tunecache-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using test::TempDir;
 
 TuneKey key(const std::string &problem, const std::string &device = "GPU-A") {
   TuneKey k;

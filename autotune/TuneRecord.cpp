@@ -8,6 +8,8 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/SHA256.h"
 
+#include <algorithm>
+
 namespace tessel::autotune {
 
 using nlohmann::json;
@@ -48,17 +50,27 @@ std::string TuneKey::digest() const {
 
 namespace {
 
-/// Reads `j[name]` as T, or says which field is missing or mistyped.
+bool holds(const json &v, const std::string *) { return v.is_string(); }
+bool holds(const json &v, const int *) { return v.is_number_integer(); }
+bool holds(const json &v, const double *) { return v.is_number(); }
+bool holds(const json &v, const std::vector<int> *) {
+  return v.is_array() &&
+         std::all_of(v.begin(), v.end(),
+                     [](const json &x) { return x.is_number_integer(); });
+}
+
+/// Reads `j[name]` as T, or says which field is missing or mistyped. Types
+/// are checked before converting: nlohmann reports mismatches by throwing,
+/// and tessel reports errors as values.
 template <typename T>
 llvm::Error field(const json &j, const char *name, T &out) {
   if (!j.is_object() || !j.contains(name))
     return llvm::createStringError(fmt::format("missing field '{}'", name));
-  try {
-    out = j.at(name).get<T>();
-  } catch (const json::exception &e) {
-    return llvm::createStringError(
-        fmt::format("field '{}' has the wrong type: {}", name, e.what()));
-  }
+  const json &v = j.at(name);
+  if (!holds(v, &out))
+    return llvm::createStringError(fmt::format(
+        "field '{}' has the wrong type ({})", name, v.type_name()));
+  out = v.get<T>();
   return llvm::Error::success();
 }
 

@@ -54,6 +54,32 @@ TEST(TuneGpu, SweepTimesEveryCandidateOnTheDevice) {
   }
 }
 
+// The multi-GPU sweep's machinery (a thread and a bound context per device,
+// per-device modules, events, scratch and loaded kernels) exercised on the
+// one GPU there is: two device objects for GPU 0 shard one space between
+// two threads. Timings overlap, so only the outcomes are checked.
+TEST(TuneGpu, ShardedSweepOverTwoThreadsOnOneGpu) {
+  if (!cudaAvailable())
+    GTEST_SKIP() << "no usable CUDA device";
+  auto a = autotune::gpuDevices("0"), b = autotune::gpuDevices("0");
+  ASSERT_TRUE(static_cast<bool>(a) && static_cast<bool>(b));
+  autotune::TuneDevice *ptrs[] = {a->front().get(), b->front().get()};
+  for (LightningPass pass : {LightningPass::Forward, LightningPass::BackwardDk}) {
+    LightningTunable tunable(pass, shape());
+    auto results = autotune::sweep(tunable, ptrs, opts(1, 2));
+    ASSERT_TRUE(static_cast<bool>(results)) << llvm::toString(results.takeError());
+    ASSERT_EQ(results->size(), 1u);
+    const autotune::KindResult &kr = results->front();
+    ASSERT_EQ(kr.shares.size(), 2u);
+    EXPECT_EQ(kr.shares[0].second + kr.shares[1].second,
+              tunable.space().enumerate().size());
+    for (const autotune::CandidateResult &r : kr.record.table)
+      EXPECT_EQ(r.status, autotune::Status::Ok)
+          << tunable.name() << " " << r.config.str() << ": " << r.reason;
+    EXPECT_TRUE(kr.found());
+  }
+}
+
 TEST(TuneGpu, TunedCallsMatchTheReference) {
   if (!cudaAvailable())
     GTEST_SKIP() << "no usable CUDA device";

@@ -141,10 +141,10 @@ int runTune(const TuneCommandOptions &o) {
       LightningTunable tunable(pass, shape);
       fmt::print("\n{} at {} — {} candidates\n", tunable.name(), shape.str(),
                  tunable.space().enumerate().size());
-      // Cache lookups per device kind.
-      bool allCached = !o.force;
+      // Cache lookups per device kind; only kinds that miss are swept.
+      std::vector<TuneDevice *> toSweep = devices;
       if (!o.force) {
-        std::vector<std::string> seen;
+        std::vector<std::string> seen, hits;
         for (TuneDevice *d : devices) {
           if (std::find(seen.begin(), seen.end(), d->info().kind()) != seen.end())
             continue;
@@ -157,18 +157,21 @@ int runTune(const TuneCommandOptions &o) {
           }
           auto record = TuneCache::global().lookup(*key);
           double ms = msSince(start);
-          if (!record) {
-            allCached = false;
+          if (!record)
             continue;
-          }
+          hits.push_back(d->info().kind());
           fmt::print("  cache hit on {} (lookup {:.1f} ms, key {}): {}\n",
                      d->info().kind(), ms, key->digest().substr(0, 12),
                      record->best.str());
           printWinner(*record);
           out.push_back(record->toJson());
         }
+        std::erase_if(toSweep, [&](TuneDevice *d) {
+          return std::find(hits.begin(), hits.end(), d->info().kind()) !=
+                 hits.end();
+        });
       }
-      if (allCached)
+      if (toSweep.empty())
         continue;
       tuneOptions.progress = [&](const CandidateResult &r, size_t done,
                                  size_t n) {
@@ -184,7 +187,7 @@ int runTune(const TuneCommandOptions &o) {
         else
           fmt::print(stderr, "{}\n", line);
       };
-      auto results = sweep(tunable, devices, tuneOptions);
+      auto results = sweep(tunable, toSweep, tuneOptions);
       if (!results) {
         fmt::print(stderr, "error: {}\n", llvm::toString(results.takeError()));
         return 1;

@@ -51,7 +51,7 @@ const char *sourceName(ConfigSource source) {
   case ConfigSource::Memory: return "memory";
   case ConfigSource::Cache: return "cache";
   case ConfigSource::Tuned: return "tuned";
-  case ConfigSource::Default: return "default";
+  case ConfigSource::Default: return "heuristic";
   }
   return "?";
 }
@@ -107,7 +107,8 @@ llvm::Expected<PassChoice> TunedLightning::choose(LightningPass pass,
     }
   }
   if (!options_.tuneOnMiss) {
-    kernels::PassConfig config = toPassConfig(tunable.space().defaultConfig());
+    kernels::PassConfig config =
+        heuristicConfig(pass, shape, std::max(1, dev->info().smCount));
     memory_[memoryKey] = config;
     return PassChoice{pass, config, ConfigSource::Default, secondsSince(start),
                       std::nullopt};

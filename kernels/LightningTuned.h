@@ -22,14 +22,14 @@ struct TunedLightningOptions {
   autotune::TuneOptions tune;
   /// The cache read and written; null: autotune::TuneCache::global().
   autotune::TuneCache *cache = nullptr;
-  /// On a miss: sweep (true) or run the default configuration (false).
+  /// On a miss: sweep (true) or run heuristicConfig (false).
   bool tuneOnMiss = true;
   /// What the interpreter stands in for when it is the backend (the arch
   /// compiled for, the limits candidates are pruned against).
   autotune::DeviceInfo standIn;
 };
 
-/// Where a configuration came from.
+/// Where a configuration came from (Default: heuristicConfig, no sweep).
 enum class ConfigSource { Memory, Cache, Tuned, Default };
 const char *sourceName(ConfigSource source);
 
@@ -54,7 +54,7 @@ public:
 
   /// The configuration of `pass` at `shape`: from memory, else the disk
   /// cache, else a sweep whose winner is stored in the cache (or the
-  /// default, without tuneOnMiss). A sweep where no candidate passes is an
+  /// heuristic, without tuneOnMiss). A sweep where no candidate passes is an
   /// error listing why.
   llvm::Expected<PassChoice> choose(kernels::LightningPass pass,
                                     const LightningShape &shape);

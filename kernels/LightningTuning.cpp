@@ -115,6 +115,25 @@ ConfigSpace lightningSpace(LightningPass pass, int d, int e) {
   return space;
 }
 
+PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
+                           int smCount) {
+  ConfigSpace space = lightningSpace(pass, shape.d, shape.e);
+  PassConfig p = toPassConfig(space.defaultConfig());
+  for (const autotune::Param &param : space.params())
+    if (param.name == "W")
+      p.blockW = param.values.back();
+  int64_t width = widthOf(pass, shape.d, shape.e);
+  int64_t programs = shape.batch * shape.heads *
+                     ((width + p.blockW - 1) / p.blockW);
+  p.splits = 16;
+  for (int s : {1, 4, 16})
+    if (programs * s >= smCount / 2) {
+      p.splits = s;
+      break;
+    }
+  return p;
+}
+
 PassConfig toPassConfig(const Config &c) {
   return PassConfig{c.get("C"), c.get("W"), c.get("warps"),
                     c.has("split") ? c.get("split") : 1};

@@ -47,6 +47,15 @@ struct LightningShape {
 /// LightningConfig. Version 2 (version 1 had no split).
 autotune::ConfigSpace lightningSpace(kernels::LightningPass pass, int d, int e);
 
+/// A configuration for `pass` at `shape` without tuning, for a GPU with
+/// `smCount` SMs: C = 64, 8 warps, the widest W (one program covers the head
+/// dimension), and the fewest segments (1, 4 or 16) that give at least
+/// smCount / 2 programs. Read off the H100 sweeps at D = E = 128
+/// (bench/RESULTS.md, runs 8–9), where it picks every winner; a sweep still
+/// beats it elsewhere.
+kernels::PassConfig heuristicConfig(kernels::LightningPass pass,
+                                    const LightningShape &shape, int smCount);
+
 kernels::PassConfig toPassConfig(const autotune::Config &config);
 autotune::Config toConfig(const kernels::PassConfig &config);
 

@@ -88,6 +88,25 @@ TEST(LightningTuning, SpacesFollowTheHeadDimensions) {
   EXPECT_EQ(toPassConfig(fwd.defaultConfig()), kernels::PassConfig{});
 }
 
+TEST(LightningTuning, HeuristicPicksTheMeasuredWinners) {
+  // H100 (132 SMs), D = E = 128: the winners of bench/RESULTS.md runs 8-9.
+  LightningShape standard = *LightningShape::parse("8,16384,16,128");
+  LightningShape longSeq = *LightningShape::parse("1,131072,16,128");
+  for (LightningPass pass : kernels::kLightningPasses) {
+    kernels::PassConfig a = heuristicConfig(pass, standard, 132);
+    EXPECT_EQ(a, (kernels::PassConfig{64, 128, 8, 1})) << kernels::passName(pass);
+    kernels::PassConfig b = heuristicConfig(pass, longSeq, 132);
+    EXPECT_EQ(b, (kernels::PassConfig{64, 128, 8, 16})) << kernels::passName(pass);
+  }
+  // 64 programs on 132 SMs: four segments each.
+  LightningShape mid = *LightningShape::parse("4,32768,16,128");
+  EXPECT_EQ(heuristicConfig(LightningPass::Forward, mid, 132).splits, 4);
+  // Narrow heads: W is the padded head dimension.
+  LightningShape narrow = *LightningShape::parse("8,4096,16,64,32");
+  EXPECT_EQ(heuristicConfig(LightningPass::BackwardDq, narrow, 132).blockW, 64);
+  EXPECT_EQ(heuristicConfig(LightningPass::BackwardDv, narrow, 132).blockW, 32);
+}
+
 TEST(LightningTuning, ShapesParseAndBucket) {
   auto s = LightningShape::parse("4,8192,16,128");
   ASSERT_TRUE(static_cast<bool>(s));
@@ -250,6 +269,7 @@ TEST(LightningTuning, WithoutTuningAMissRunsTheDefault) {
   ASSERT_TRUE(static_cast<bool>(choice));
   EXPECT_EQ(choice->source, ConfigSource::Default);
   EXPECT_EQ(choice->config.blockW, 32) << "W capped at the padded E = 32";
+  EXPECT_EQ(choice->config.splits, 16) << "B·H = 2 programs: split";
   EXPECT_TRUE(cache.list().empty());
 }
 

@@ -3,6 +3,7 @@
 // states is reported by name before any kernel runs.
 #include "kernels/Lightning.h"
 
+#include "kernels/LightningTuning.h"
 #include "runtime/CudaDriver.h"
 
 #include "fmt/format.h"
@@ -329,6 +330,28 @@ llvm::Expected<LaunchArg> segmentScratch(const LightningOptions &options,
   return LaunchArg::deviceBuffer(buffer.address(), bytes, DType::f32);
 }
 
+/// The caller's configuration, else the heuristic one for this shape and
+/// the device's SM count (an H100's 132 for the interpreter).
+LightningConfig resolveConfig(const LightningOptions &options,
+                              const LightningDims &dims, DType dtype,
+                              Layout layout, const LightningSpec &spec) {
+  if (options.config)
+    return *options.config;
+  int sms = 132;
+  if (std::string(resolvedBackendName(options.backend)) == "GPU") {
+    if (auto device = getCudaDevice(options.device))
+      sms = device->properties().smCount;
+    else
+      llvm::consumeError(device.takeError()); // the launch will report it
+  }
+  LightningShape shape = LightningShape::of(dims, dtype, layout,
+                                            spec.initialState, spec.finalState);
+  LightningConfig config;
+  for (kernels::LightningPass pass : kernels::kLightningPasses)
+    config[pass] = heuristicConfig(pass, shape, sms);
+  return config;
+}
+
 LaunchArg scratchLen(int64_t segLen) {
   return LaunchArg::i32(static_cast<int32_t>(segLen));
 }
@@ -336,10 +359,9 @@ LaunchArg scratchLen(int64_t segLen) {
 /// The three launches of the sequence-split forward (LightningKernels.h).
 llvm::Expected<std::vector<LightningLaunch>>
 planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
-                 const LightningSpec &spec, int64_t seq, int64_t heads,
-                 int64_t bh, int64_t segLen, int64_t segments,
-                 std::array<const View *, 4> views) {
-  const kernels::PassConfig &cfg = options.config.fwd;
+                 const kernels::PassConfig &cfg, const LightningSpec &spec,
+                 int64_t seq, int64_t heads, int64_t bh, int64_t segLen,
+                 int64_t segments, std::array<const View *, 4> views) {
   auto statesKernel = getKernel("fwd_segment_states",
                                 kernels::buildLightningSegmentStates, spec, cfg);
   if (!statesKernel) return statesKernel.takeError();
@@ -397,7 +419,8 @@ planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
 llvm::Expected<std::vector<LightningLaunch>>
 planLightningForward(const LightningForwardArgs &a,
                      const LightningOptions &options) {
-  if (auto e = kernels::validateConfig(options.config)) return e;
+  if (options.config)
+    if (auto e = kernels::validateConfig(*options.config)) return e;
   View vq, vk, vv, vo;
   auto dims = checkQKV(a.q, a.k, a.v, a.layout, vq, vk, vv);
   if (!dims) return dims.takeError();
@@ -421,13 +444,15 @@ planLightningForward(const LightningForwardArgs &a,
   LightningSpec spec{static_cast<int>(dims->d), static_cast<int>(dims->e),
                      a.q.dtype, a.initialState.present(),
                      a.finalState.present()};
-  const kernels::PassConfig &cfg = options.config.fwd;
+  const LightningConfig config = resolveConfig(options, *dims, a.q.dtype,
+                                               a.layout, spec);
+  const kernels::PassConfig &cfg = config.fwd;
   int be = kernels::clampBlock(cfg.blockW, spec.e);
   int64_t bh = dims->batch * dims->heads;
   int64_t segLen = cdiv(cdiv(dims->seq, cfg.splits), cfg.blockC) * cfg.blockC;
   int64_t segments = cdiv(dims->seq, segLen);
   if (segments > 1)
-    return planSplitForward(a, options, spec, dims->seq, dims->heads, bh,
+    return planSplitForward(a, options, cfg, spec, dims->seq, dims->heads, bh,
                             segLen, segments, {&vq, &vk, &vv, &vo});
 
   auto kernel = getKernel("fwd", kernels::buildLightningForward, spec, cfg);
@@ -450,7 +475,8 @@ planLightningForward(const LightningForwardArgs &a,
 llvm::Expected<std::vector<LightningLaunch>>
 planLightningBackward(const LightningBackwardArgs &a,
                       const LightningOptions &options) {
-  if (auto e = kernels::validateConfig(options.config)) return e;
+  if (options.config)
+    if (auto e = kernels::validateConfig(*options.config)) return e;
   View vq, vk, vv, vdo, vdq, vdk, vdv;
   auto dims = checkQKV(a.q, a.k, a.v, a.layout, vq, vk, vv);
   if (!dims) return dims.takeError();
@@ -496,7 +522,8 @@ planLightningBackward(const LightningBackwardArgs &a,
   LightningSpec spec{static_cast<int>(dims->d), static_cast<int>(dims->e),
                      a.q.dtype, a.initialState.present(),
                      a.dFinalState.present()};
-  const LightningConfig &cfg = options.config;
+  const LightningConfig cfg =
+      resolveConfig(options, *dims, a.q.dtype, a.layout, spec);
   int64_t bh = dims->batch * dims->heads;
   auto n = LaunchArg::i32(static_cast<int32_t>(dims->seq));
   auto h = LaunchArg::i32(static_cast<int32_t>(dims->heads));

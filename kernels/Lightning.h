@@ -38,7 +38,10 @@ const char *layoutName(Layout layout);
 
 struct LightningOptions {
   Backend backend = Backend::Auto;
-  kernels::LightningConfig config;
+  /// Block sizes, warps and splits of the four kernels. Unset: the shape's
+  /// heuristicConfig (LightningTuning.h) for the GPU's SM count (132 on the
+  /// interpreter), near the tuned configurations where they were measured.
+  std::optional<kernels::LightningConfig> config;
   /// GPU ordinal the kernels run on (the GPU backend).
   int device = 0;
 };

@@ -336,7 +336,8 @@ LightningTunable::plan(const Config &config, autotune::TuneDevice &device,
   LightningOptions options;
   options.backend = device.backend();
   options.device = device.ordinal();
-  options.config[pass_] = toPassConfig(config);
+  options.config.emplace(); // the other passes at the fixed default
+  (*options.config)[pass_] = toPassConfig(config);
   auto launches = pass_ == LightningPass::Forward
                       ? planLightningForward(forwardArgs(shape_, in), options)
                       : planLightningBackward(backwardArgs(shape_, in), options);
@@ -442,7 +443,8 @@ LightningTunable::validate(const Config &config, autotune::TuneDevice &device) {
   LightningOptions options;
   options.backend = device.backend();
   options.device = device.ordinal();
-  options.config[pass_] = toPassConfig(config);
+  options.config.emplace(); // the other passes at the fixed default
+  (*options.config)[pass_] = toPassConfig(config);
   auto result = checkLightning(p, options);
   if (!result)
     return result.takeError();

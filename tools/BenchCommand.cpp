@@ -217,7 +217,7 @@ int runBench(const BenchOptions &o) {
       auto b = tuned.configFor(shape, true, &choices);
       if (!b) TRY(b.takeError());
       lo.config = *b;
-      lo.config.fwd = f->fwd;
+      lo.config->fwd = f->fwd;
       configSource.clear();
       for (const PassChoice &c : choices)
         configSource += fmt::format("{}{}: {} ({})", configSource.empty() ? "" : ", ",
@@ -248,7 +248,7 @@ int runBench(const BenchOptions &o) {
         "\"fwd_floor_ms\": {:.4f}, \"fwdbwd_ms\": {:.4f}, "
         "\"fwdbwd_floor_ms\": {:.4f}, \"config\": \"{}\"}}",
         o.dtype, B, N, o.heads, o.d, o.e, *fwd, fwdFloor, *both, bothFloor,
-        o.tuned ? configSource : lo.config.str());
+        o.tuned ? configSource : lo.config->str());
   }
   json += "]}\n";
   if (!o.json.empty())

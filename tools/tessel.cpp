@@ -299,8 +299,19 @@ int main(int argc, char **argv) {
   }
   p.seed = seed ? *seed : freshSeed();
   LightningOptions options;
-  options.config = config;
+  // Block-size flags given: exactly that configuration; none: the
+  // heuristic one for the shape (LightningOptions::config unset).
+  for (const char *flag : {"--block-c", "--block-e", "--block-d",
+                           "--block-e-bwd", "--num-warps", "--splits"})
+    if (runLightning->count(flag) > 0)
+      options.config = config;
+  if (tuned && options.config) {
+    fmt::print(stderr, "error: --tuned takes the block sizes from the tuning "
+                       "cache; drop the block-size flags or --tuned\n");
+    return 2;
+  }
   if (tuned) {
+    options.config.emplace();
     // The block sizes a TunedLightning call would use (tuning on a miss).
     TunedLightning tunedLightning;
     LightningDims dims{p.batch, p.heads, p.seq, p.d, p.e};
@@ -312,15 +323,15 @@ int main(int argc, char **argv) {
       fmt::print(stderr, "error: {}\n", llvm::toString(fwd.takeError()));
       return 2;
     }
-    options.config.fwd = fwd->fwd;
+    options.config->fwd = fwd->fwd;
     if (p.backward) {
       auto bwd = tunedLightning.configFor(shape, true, &choices);
       if (!bwd) {
         fmt::print(stderr, "error: {}\n", llvm::toString(bwd.takeError()));
         return 2;
       }
-      options.config.dq = bwd->dq, options.config.dk = bwd->dk,
-      options.config.dv = bwd->dv;
+      options.config->dq = bwd->dq, options.config->dk = bwd->dk,
+      options.config->dv = bwd->dv;
     }
     for (const PassChoice &c : choices)
       fmt::print("tuned {}: {} (from {}, {:.1f} ms)\n", kernels::passName(c.pass),

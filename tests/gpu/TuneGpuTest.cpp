@@ -104,7 +104,7 @@ TEST(TuneGpu, TunedCallsMatchTheReference) {
   LightningOptions lo;
   lo.backend = Backend::Gpu;
   lo.config = *bwd;
-  lo.config.fwd = fwd->fwd;
+  lo.config->fwd = fwd->fwd;
   for (bool backward : {false, true}) {
     p.backward = backward;
     p.seed = 100 + backward;

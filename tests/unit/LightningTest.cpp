@@ -406,8 +406,9 @@ TEST(LightningConfigs, SplitForwardPlansThreeLaunches) {
   for (Case c : {Case{64, 1, 1, 1}, Case{64, 2, 3, 2}, Case{32, 3, 3, 3},
                  Case{64, 3, 3, 3}, Case{16, 100, 3, 10}, Case{256, 4, 1, 1}}) {
     LightningOptions options;
-    options.config.fwd.blockC = c.blockC;
-    options.config.fwd.splits = c.splits;
+    options.config.emplace();
+    options.config->fwd.blockC = c.blockC;
+    options.config->fwd.splits = c.splits;
     auto plan = planLightningForward(f, options);
     ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
     ASSERT_EQ(int64_t(plan->size()), c.launches) << c.blockC << " " << c.splits;
@@ -420,14 +421,18 @@ TEST(LightningConfigs, SplitForwardPlansThreeLaunches) {
       EXPECT_EQ((*plan)[1].grid.z, 1);
     }
   }
-  LightningOptions bad;
-  bad.config.dk.splits = 0;
-  EXPECT_THAT(errorText(kernels::validateConfig(bad.config)),
+  kernels::LightningConfig bad;
+  bad.dk.splits = 0;
+  EXPECT_THAT(errorText(kernels::validateConfig(bad)),
               HasSubstr("LightningConfig.dk.splits must be in [1, 4096], got 0"));
-  bad.config.dk.splits = 1;
-  bad.config.fwd.splits = 5000;
-  EXPECT_THAT(errorText(kernels::validateConfig(bad.config)),
+  bad.dk.splits = 1;
+  bad.fwd.splits = 5000;
+  EXPECT_THAT(errorText(kernels::validateConfig(bad)),
               HasSubstr("LightningConfig.fwd.splits must be in [1, 4096], got 5000"));
+  // Unset: the heuristic for the shape (B·H = 2 programs: split).
+  auto plan = planLightningForward(f, LightningOptions{});
+  ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+  EXPECT_EQ(plan->size(), 3u) << "the heuristic splits a 2-head problem";
 }
 
 TEST(LightningConfigs, SplitBackwardPlansPerPass) {

@@ -18,6 +18,24 @@ std::string DeviceInfo::kind() const {
                      smCount);
 }
 
+llvm::Expected<std::vector<double>>
+TuneDevice::time(const std::function<llvm::Error(int)> &run, int warmup,
+                 int reps) {
+  for (int i = 0; i < warmup; ++i)
+    if (auto err = run(i))
+      return std::move(err);
+  if (auto err = synchronize())
+    return std::move(err);
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    auto t = timeOne(run, warmup + i);
+    if (!t)
+      return t.takeError();
+    ms.push_back(*t);
+  }
+  return ms;
+}
+
 namespace {
 
 class HostBuffer : public TuneBuffer {
@@ -79,28 +97,20 @@ public:
       return buffer.takeError();
     return std::make_unique<GpuBuffer>(std::move(*buffer));
   }
-  llvm::Expected<std::vector<double>>
-  time(const std::function<llvm::Error(int)> &run, int warmup,
-       int reps) override {
-    for (int i = 0; i < warmup; ++i)
-      if (auto err = run(i))
-        return std::move(err);
-    if (auto err = device_.synchronize())
-      return std::move(err);
-    std::vector<double> ms;
-    for (int i = 0; i < reps; ++i) {
-      auto start = CudaEvent::create(device_), stop = CudaEvent::create(device_);
-      if (!start) return start.takeError();
-      if (!stop) return stop.takeError();
-      if (auto err = start->record()) return std::move(err);
-      if (auto err = run(warmup + i)) return std::move(err);
-      if (auto err = stop->record()) return std::move(err);
-      if (auto err = stop->synchronize()) return std::move(err);
-      auto t = CudaEvent::elapsedMs(*start, *stop);
-      if (!t) return t.takeError();
-      ms.push_back(*t);
-    }
-    return ms;
+protected:
+  llvm::Error synchronize() override { return device_.synchronize(); }
+  llvm::Expected<double> timeOne(const std::function<llvm::Error(int)> &run,
+                                 int rep) override {
+    auto start = CudaEvent::create(device_), stop = CudaEvent::create(device_);
+    if (!start) return start.takeError();
+    if (!stop) return stop.takeError();
+    if (auto err = start->record()) return std::move(err);
+    if (auto err = run(rep)) return std::move(err);
+    if (auto err = stop->record()) return std::move(err);
+    if (auto err = stop->synchronize()) return std::move(err);
+    auto ms = CudaEvent::elapsedMs(*start, *stop);
+    if (!ms) return ms.takeError();
+    return double(*ms);
   }
 
 private:
@@ -122,22 +132,16 @@ public:
   llvm::Expected<std::unique_ptr<TuneBuffer>> allocate(size_t bytes) override {
     return std::make_unique<HostBuffer>(bytes);
   }
-  llvm::Expected<std::vector<double>>
-  time(const std::function<llvm::Error(int)> &run, int warmup,
-       int reps) override {
-    for (int i = 0; i < warmup; ++i)
-      if (auto err = run(i))
-        return std::move(err);
-    std::vector<double> ms;
-    for (int i = 0; i < reps; ++i) {
-      auto start = std::chrono::steady_clock::now();
-      if (auto err = run(warmup + i))
-        return std::move(err);
-      ms.push_back(std::chrono::duration<double, std::milli>(
-                       std::chrono::steady_clock::now() - start)
-                       .count());
-    }
-    return ms;
+protected:
+  llvm::Error synchronize() override { return llvm::Error::success(); }
+  llvm::Expected<double> timeOne(const std::function<llvm::Error(int)> &run,
+                                 int rep) override {
+    auto start = std::chrono::steady_clock::now();
+    if (auto err = run(rep))
+      return std::move(err);
+    return std::chrono::duration<double, std::milli>(
+               std::chrono::steady_clock::now() - start)
+        .count();
   }
 
 private:

@@ -61,8 +61,15 @@ public:
   virtual llvm::Expected<std::unique_ptr<TuneBuffer>> allocate(size_t bytes) = 0;
   /// Calls run(i) `warmup` times, then `reps` more times each timed on its
   /// own; returns the `reps` times in milliseconds.
-  virtual llvm::Expected<std::vector<double>>
-  time(const std::function<llvm::Error(int)> &run, int warmup, int reps) = 0;
+  llvm::Expected<std::vector<double>>
+  time(const std::function<llvm::Error(int)> &run, int warmup, int reps);
+
+protected:
+  /// Waits until everything started on this device has finished.
+  virtual llvm::Error synchronize() = 0;
+  /// The milliseconds of one call run(rep), on this device's clock.
+  virtual llvm::Expected<double>
+  timeOne(const std::function<llvm::Error(int)> &run, int rep) = 0;
 };
 
 /// Every visible GPU (`selection` "all") or the listed ordinals ("0,2"); an

@@ -338,7 +338,7 @@ LightningConfig resolveConfig(const LightningOptions &options,
   if (options.config)
     return *options.config;
   int sms = 132;
-  if (std::string(resolvedBackendName(options.backend)) == "GPU") {
+  if (usesGpu(options.backend)) {
     if (auto device = getCudaDevice(options.device))
       sms = device->properties().smCount;
     else
@@ -613,7 +613,36 @@ planLightningBackward(const LightningBackwardArgs &a,
     return llvm::Error::success();
   };
 
-  // dq.
+  // The kernel that writes a pass's output: the whole-sequence kernel with
+  // the pass's own state arguments, or (split) the segment-output kernel
+  // reading incoming states from the scratch buffer.
+  auto outputs = [&](LightningPass pass, const char *name, Builder whole,
+                     Builder segmented, const kernels::PassConfig &p,
+                     const Split &sp, std::array<const TensorRef *, 4> tensors,
+                     std::array<const View *, 4> views, int64_t gridY,
+                     std::vector<const TensorRef *> states) -> llvm::Error {
+    bool split = sp.count > 1;
+    std::string kernelName = std::string(name) + (split ? "_segment_outputs" : "");
+    auto kernel = getKernel(kernelName.c_str(), split ? segmented : whole, spec, p);
+    if (!kernel) return kernel.takeError();
+    std::vector<LaunchArg> args;
+    for (const TensorRef *t : tensors)
+      args.push_back(bufferArg(*t));
+    args.push_back(bufferArg(a.slopes));
+    if (split) {
+      args.push_back(scratch);
+      segmentTail(args, sp);
+    } else {
+      for (const TensorRef *t : states)
+        args.push_back(bufferArg(*t));
+      tail(args);
+    }
+    for (const View *v : views) pushStrides(args, *v);
+    add(pass, *kernel, Grid{bh, gridY, sp.count}, std::move(args), p.numWarps);
+    return llvm::Error::success();
+  };
+
+  // dq: state contributions and a forward scan first when split.
   if (sq.count > 1) {
     auto states = getKernel("fwd_segment_states",
                             kernels::buildLightningSegmentStates, spec, cfg.dq);
@@ -628,77 +657,44 @@ planLightningBackward(const LightningBackwardArgs &a,
              sq.count},
         std::move(sArgs), cfg.dq.numWarps);
     if (auto e = scan(LightningPass::BackwardDq, sq, false, false)) return e;
-    auto out = getKernel("bwd_dq_segment_outputs",
-                         kernels::buildLightningDqSegmentOutputs, spec, cfg.dq);
-    if (!out) return out.takeError();
-    std::vector<LaunchArg> qArgs{bufferArg(a.k), bufferArg(a.v), bufferArg(a.dO),
-                                 bufferArg(a.dq), bufferArg(a.slopes), scratch};
-    segmentTail(qArgs, sq);
-    for (const View *v : {&vk, &vv, &vdo, &vdq}) pushStrides(qArgs, *v);
-    add(LightningPass::BackwardDq, *out, Grid{bh, cdiv(spec.d, bdq), sq.count},
-        std::move(qArgs), cfg.dq.numWarps);
-  } else {
-    auto dq = getKernel("bwd_dq", kernels::buildLightningBackwardDq, spec, cfg.dq);
-    if (!dq) return dq.takeError();
-    std::vector<LaunchArg> qArgs{bufferArg(a.k), bufferArg(a.v), bufferArg(a.dO),
-                                 bufferArg(a.dq), bufferArg(a.slopes)};
-    if (spec.initialState) qArgs.push_back(bufferArg(a.initialState));
-    tail(qArgs);
-    for (const View *v : {&vk, &vv, &vdo, &vdq}) pushStrides(qArgs, *v);
-    add(LightningPass::BackwardDq, *dq, Grid{bh, cdiv(spec.d, bdq), 1},
-        std::move(qArgs), cfg.dq.numWarps);
   }
+  std::vector<const TensorRef *> dqStates;
+  if (spec.initialState) dqStates.push_back(&a.initialState);
+  if (auto e = outputs(LightningPass::BackwardDq, "bwd_dq",
+                       kernels::buildLightningBackwardDq,
+                       kernels::buildLightningDqSegmentOutputs, cfg.dq, sq,
+                       {&a.k, &a.v, &a.dO, &a.dq}, {&vk, &vv, &vdo, &vdq},
+                       cdiv(spec.d, bdq), dqStates))
+    return e;
 
-  // dk (which also produces dS0).
+  // dk and dv: state-gradient contributions and a reverse scan first when
+  // split; dk's scan (or its whole kernel) also writes dS0.
   if (sk.count > 1) {
     if (auto e = gradStates(LightningPass::BackwardDk, cfg.dk, sk)) return e;
     if (auto e = scan(LightningPass::BackwardDk, sk, true, true)) return e;
-    auto out = getKernel("bwd_dk_segment_outputs",
-                         kernels::buildLightningDkSegmentOutputs, spec, cfg.dk);
-    if (!out) return out.takeError();
-    std::vector<LaunchArg> kArgs{bufferArg(a.q), bufferArg(a.v), bufferArg(a.dO),
-                                 bufferArg(a.dk), bufferArg(a.slopes), scratch};
-    segmentTail(kArgs, sk);
-    for (const View *v : {&vq, &vv, &vdo, &vdk}) pushStrides(kArgs, *v);
-    add(LightningPass::BackwardDk, *out, Grid{bh, cdiv(spec.d, bdk), sk.count},
-        std::move(kArgs), cfg.dk.numWarps);
-  } else {
-    auto dk = getKernel("bwd_dk", kernels::buildLightningBackwardDk, spec, cfg.dk);
-    if (!dk) return dk.takeError();
-    std::vector<LaunchArg> kArgs{bufferArg(a.q), bufferArg(a.v), bufferArg(a.dO),
-                                 bufferArg(a.dk), bufferArg(a.slopes)};
-    if (spec.finalState) kArgs.push_back(bufferArg(a.dFinalState));
-    if (spec.initialState) kArgs.push_back(bufferArg(a.dInitialState));
-    tail(kArgs);
-    for (const View *v : {&vq, &vv, &vdo, &vdk}) pushStrides(kArgs, *v);
-    add(LightningPass::BackwardDk, *dk, Grid{bh, cdiv(spec.d, bdk), 1},
-        std::move(kArgs), cfg.dk.numWarps);
   }
+  std::vector<const TensorRef *> dkStates;
+  if (spec.finalState) dkStates.push_back(&a.dFinalState);
+  if (spec.initialState) dkStates.push_back(&a.dInitialState);
+  if (auto e = outputs(LightningPass::BackwardDk, "bwd_dk",
+                       kernels::buildLightningBackwardDk,
+                       kernels::buildLightningDkSegmentOutputs, cfg.dk, sk,
+                       {&a.q, &a.v, &a.dO, &a.dk}, {&vq, &vv, &vdo, &vdk},
+                       cdiv(spec.d, bdk), dkStates))
+    return e;
 
-  // dv.
   if (sv.count > 1) {
     if (auto e = gradStates(LightningPass::BackwardDv, cfg.dv, sv)) return e;
     if (auto e = scan(LightningPass::BackwardDv, sv, true, false)) return e;
-    auto out = getKernel("bwd_dv_segment_outputs",
-                         kernels::buildLightningDvSegmentOutputs, spec, cfg.dv);
-    if (!out) return out.takeError();
-    std::vector<LaunchArg> vArgs{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dO),
-                                 bufferArg(a.dv), bufferArg(a.slopes), scratch};
-    segmentTail(vArgs, sv);
-    for (const View *v : {&vq, &vk, &vdo, &vdv}) pushStrides(vArgs, *v);
-    add(LightningPass::BackwardDv, *out, Grid{bh, cdiv(spec.e, be), sv.count},
-        std::move(vArgs), cfg.dv.numWarps);
-  } else {
-    auto dv = getKernel("bwd_dv", kernels::buildLightningBackwardDv, spec, cfg.dv);
-    if (!dv) return dv.takeError();
-    std::vector<LaunchArg> vArgs{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dO),
-                                 bufferArg(a.dv), bufferArg(a.slopes)};
-    if (spec.finalState) vArgs.push_back(bufferArg(a.dFinalState));
-    tail(vArgs);
-    for (const View *v : {&vq, &vk, &vdo, &vdv}) pushStrides(vArgs, *v);
-    add(LightningPass::BackwardDv, *dv, Grid{bh, cdiv(spec.e, be), 1},
-        std::move(vArgs), cfg.dv.numWarps);
   }
+  std::vector<const TensorRef *> dvStates;
+  if (spec.finalState) dvStates.push_back(&a.dFinalState);
+  if (auto e = outputs(LightningPass::BackwardDv, "bwd_dv",
+                       kernels::buildLightningBackwardDv,
+                       kernels::buildLightningDvSegmentOutputs, cfg.dv, sv,
+                       {&a.q, &a.k, &a.dO, &a.dv}, {&vq, &vk, &vdo, &vdv},
+                       cdiv(spec.e, be), dvStates))
+    return e;
   return plan;
 }
 

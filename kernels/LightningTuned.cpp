@@ -67,7 +67,7 @@ autotune::TuneCache &TunedLightning::cache() const {
 
 llvm::Expected<autotune::TuneDevice &> TunedLightning::device() {
   if (!device_) {
-    if (std::string(resolvedBackendName(options_.backend)) == "GPU") {
+    if (usesGpu(options_.backend)) {
       auto devices = autotune::gpuDevices(std::to_string(options_.device));
       if (!devices)
         return devices.takeError();
@@ -86,12 +86,14 @@ llvm::Expected<PassChoice> TunedLightning::choose(LightningPass pass,
   auto dev = device();
   if (!dev)
     return dev.takeError();
-  LightningTunable tunable(pass, shape);
-  std::string memoryKey = tunable.name() + "|" + shape.bucket() + "|" +
-                          dev->info().kind();
+  // Every call comes here: the memory hit builds nothing else. One device
+  // per instance, so the pass and the bucket are the whole key.
+  std::string memoryKey =
+      std::string(kernels::passName(pass)) + "|" + shape.bucket();
   if (auto it = memory_.find(memoryKey); it != memory_.end())
     return PassChoice{pass, it->second, ConfigSource::Memory,
                       secondsSince(start), std::nullopt};
+  LightningTunable tunable(pass, shape);
   auto key = TuneKey::make(tunable, dev->info());
   if (!key)
     return key.takeError();
@@ -151,65 +153,62 @@ TunedLightning::configFor(const LightningShape &shape, bool backward,
   return config;
 }
 
-llvm::Error TunedLightning::forward(const LightningForwardArgs &args) {
+llvm::Expected<LightningOptions>
+TunedLightning::optionsFor(const TensorRef &q, const TensorRef &v,
+                           Layout layout, bool s0, bool sN, bool backward) {
   LightningOptions options;
   options.backend = options_.backend;
   options.device = options_.device;
-  if (auto shape = shapeOf(args.q, args.v, args.layout,
-                           args.initialState.present(),
-                           args.finalState.present())) {
-    auto config = configFor(*shape, /*backward=*/false);
+  if (auto shape = shapeOf(q, v, layout, s0, sN)) {
+    auto config = configFor(*shape, backward);
     if (!config)
       return config.takeError();
     options.config = *config;
   }
-  return lightningForward(args, options);
+  return options;
+}
+
+llvm::Error TunedLightning::forward(const LightningForwardArgs &args) {
+  auto options = optionsFor(args.q, args.v, args.layout,
+                            args.initialState.present(),
+                            args.finalState.present(), /*backward=*/false);
+  if (!options)
+    return options.takeError();
+  return lightningForward(args, *options);
 }
 
 llvm::Error TunedLightning::backward(const LightningBackwardArgs &args) {
-  LightningOptions options;
-  options.backend = options_.backend;
-  options.device = options_.device;
-  if (auto shape = shapeOf(args.q, args.v, args.layout,
-                           args.initialState.present(),
-                           args.dFinalState.present())) {
-    auto config = configFor(*shape, /*backward=*/true);
-    if (!config)
-      return config.takeError();
-    options.config = *config;
-  }
-  return lightningBackward(args, options);
+  auto options = optionsFor(args.q, args.v, args.layout,
+                            args.initialState.present(),
+                            args.dFinalState.present(), /*backward=*/true);
+  if (!options)
+    return options.takeError();
+  return lightningBackward(args, *options);
 }
 
 namespace {
 
-/// Tensors of `shape` at distinct, 256-byte aligned fake addresses: enough
-/// for planning (which validates and specializes, never dereferencing a
-/// tensor) without memory. Only the slopes are read on the host when the
-/// tensors are host tensors, so those are real (zeros).
-struct FakeTensors {
-  explicit FakeTensors(bool onDevice) : onDevice(onDevice) {}
-  bool onDevice;
-  int64_t next = int64_t(1) << 40;
-  std::vector<float> hostSlopes;
-  TensorRef make(DType dtype, std::vector<int64_t> shape) {
+/// Tensors at distinct, 2⁴⁰-aligned fake addresses: enough for planning
+/// (which validates and specializes, never dereferencing a tensor) without
+/// memory. Only the slopes are read on the host when the tensors are host
+/// tensors, so those are real (zeros).
+TensorSource fakeTensors(bool onDevice, std::vector<float> &hostSlopes) {
+  auto next = std::make_shared<int64_t>(int64_t(1) << 40);
+  return [=, &hostSlopes](llvm::StringRef role, DType dtype,
+                          std::vector<int64_t> dims) {
     TensorRef t;
-    t.data = reinterpret_cast<void *>(next);
-    next += int64_t(1) << 40;
+    t.data = reinterpret_cast<void *>(*next);
+    *next += int64_t(1) << 40;
     t.dtype = dtype;
-    t.shape = std::move(shape);
     t.onDevice = onDevice;
-    return t;
-  }
-  TensorRef slopes(int64_t heads) {
-    TensorRef t = make(DType::f32, {heads});
-    if (!onDevice) {
-      hostSlopes.assign(heads, 0.0f);
+    if (role == "slopes" && !onDevice) {
+      hostSlopes.assign(dims[0], 0.0f);
       t.data = hostSlopes.data();
     }
+    t.shape = std::move(dims);
     return t;
-  }
-};
+  };
+}
 
 } // namespace
 
@@ -218,7 +217,7 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
                                              bool backward) {
   auto start = std::chrono::steady_clock::now();
   StartupReport report;
-  bool gpu = std::string(resolvedBackendName(tuned.options().backend)) == "GPU";
+  bool gpu = usesGpu(tuned.options().backend);
   for (const LightningShape &s : shapes) {
     for (bool bwd : {false, true}) {
       if (bwd && !backward)
@@ -227,43 +226,14 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
       auto config = tuned.configFor(s, bwd, &choices);
       if (!config)
         return config.takeError();
-      FakeTensors fake(gpu);
-      auto act = [&](int64_t last) {
-        return s.layout == Layout::BHND
-                   ? std::vector<int64_t>{s.batch, s.heads, s.seq, last}
-                   : std::vector<int64_t>{s.batch, s.seq, s.heads, last};
-      };
-      std::vector<int64_t> state{s.batch, s.heads, s.d, s.e};
+      std::vector<float> hostSlopes;
+      TensorSource fake = fakeTensors(gpu, hostSlopes);
       LightningOptions options;
       options.backend = tuned.options().backend;
       options.device = tuned.options().device;
       options.config = *config;
-      llvm::Expected<std::vector<LightningLaunch>> plan =
-          std::vector<LightningLaunch>{};
-      if (!bwd) {
-        LightningForwardArgs a;
-        a.q = fake.make(s.dtype, act(s.d)), a.k = fake.make(s.dtype, act(s.d));
-        a.v = fake.make(s.dtype, act(s.e)), a.o = fake.make(s.dtype, act(s.e));
-        a.layout = s.layout;
-        a.slopes = fake.slopes(s.heads);
-        if (s.initialState) a.initialState = fake.make(DType::f32, state);
-        if (s.finalState) a.finalState = fake.make(DType::f32, state);
-        plan = planLightningForward(a, options);
-      } else {
-        LightningBackwardArgs a;
-        a.q = fake.make(s.dtype, act(s.d)), a.k = fake.make(s.dtype, act(s.d));
-        a.v = fake.make(s.dtype, act(s.e)), a.dO = fake.make(s.dtype, act(s.e));
-        a.dq = fake.make(s.dtype, act(s.d)), a.dk = fake.make(s.dtype, act(s.d));
-        a.dv = fake.make(s.dtype, act(s.e));
-        a.layout = s.layout;
-        a.slopes = fake.slopes(s.heads);
-        if (s.initialState) {
-          a.initialState = fake.make(DType::f32, state);
-          a.dInitialState = fake.make(DType::f32, state);
-        }
-        if (s.finalState) a.dFinalState = fake.make(DType::f32, state);
-        plan = planLightningBackward(a, options);
-      }
+      auto plan = bwd ? planLightningBackward(lightningBackwardArgs(s, fake), options)
+                      : planLightningForward(lightningForwardArgs(s, fake), options);
       if (!plan)
         return plan.takeError();
       // One item per kernel pass; a strategy of several launches (the

@@ -69,6 +69,11 @@ public:
 
 private:
   autotune::TuneCache &cache() const;
+  /// The options of a call on (q, v): tuned configuration when the shapes
+  /// are readable, else none (the entry point then reports what is wrong).
+  llvm::Expected<LightningOptions> optionsFor(const TensorRef &q,
+                                              const TensorRef &v, Layout layout,
+                                              bool s0, bool sN, bool backward);
 
   TunedLightningOptions options_;
   std::unique_ptr<autotune::TuneDevice> device_;

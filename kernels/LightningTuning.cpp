@@ -9,6 +9,7 @@
 #include "runtime/Ptxas.h"
 
 #include "fmt/format.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/SHA256.h"
 
@@ -36,6 +37,19 @@ int widthOf(LightningPass pass, int d, int e) {
   return pass == LightningPass::BackwardDq || pass == LightningPass::BackwardDk
              ? d
              : e;
+}
+
+/// The W candidates of `pass`: 32, 64, 128 up to the padded head dimension
+/// (the padded dimension itself for a 16-wide head).
+std::vector<int> widthsOf(LightningPass pass, int d, int e) {
+  int padded = kernels::padToPow2(widthOf(pass, d, e));
+  std::vector<int> widths;
+  for (int w : {32, 64, 128})
+    if (w <= padded)
+      widths.push_back(w);
+  if (widths.empty())
+    widths.push_back(padded);
+  return widths;
 }
 
 } // namespace
@@ -90,14 +104,54 @@ std::string LightningShape::bucket() const {
                      finalState ? " sN" : "");
 }
 
+namespace {
+
+std::vector<int64_t> activation(const LightningShape &s, int64_t last) {
+  return s.layout == Layout::BHND
+             ? std::vector<int64_t>{s.batch, s.heads, s.seq, last}
+             : std::vector<int64_t>{s.batch, s.seq, s.heads, last};
+}
+
+} // namespace
+
+LightningForwardArgs lightningForwardArgs(const LightningShape &s,
+                                          const TensorSource &tensor) {
+  LightningForwardArgs a;
+  a.q = tensor("q", s.dtype, activation(s, s.d));
+  a.k = tensor("k", s.dtype, activation(s, s.d));
+  a.v = tensor("v", s.dtype, activation(s, s.e));
+  a.o = tensor("o", s.dtype, activation(s, s.e));
+  a.layout = s.layout;
+  a.slopes = tensor("slopes", DType::f32, {s.heads});
+  std::vector<int64_t> state{s.batch, s.heads, s.d, s.e};
+  if (s.initialState) a.initialState = tensor("initial_state", DType::f32, state);
+  if (s.finalState) a.finalState = tensor("final_state", DType::f32, state);
+  return a;
+}
+
+LightningBackwardArgs lightningBackwardArgs(const LightningShape &s,
+                                            const TensorSource &tensor) {
+  LightningBackwardArgs a;
+  a.q = tensor("q", s.dtype, activation(s, s.d));
+  a.k = tensor("k", s.dtype, activation(s, s.d));
+  a.v = tensor("v", s.dtype, activation(s, s.e));
+  a.dO = tensor("do", s.dtype, activation(s, s.e));
+  a.dq = tensor("dq", s.dtype, activation(s, s.d));
+  a.dk = tensor("dk", s.dtype, activation(s, s.d));
+  a.dv = tensor("dv", s.dtype, activation(s, s.e));
+  a.layout = s.layout;
+  a.slopes = tensor("slopes", DType::f32, {s.heads});
+  std::vector<int64_t> state{s.batch, s.heads, s.d, s.e};
+  if (s.initialState) {
+    a.initialState = tensor("initial_state", DType::f32, state);
+    a.dInitialState = tensor("d_initial_state", DType::f32, state);
+  }
+  if (s.finalState) a.dFinalState = tensor("d_final_state", DType::f32, state);
+  return a;
+}
+
 ConfigSpace lightningSpace(LightningPass pass, int d, int e) {
-  int padded = kernels::padToPow2(widthOf(pass, d, e));
-  std::vector<int> widths;
-  for (int w : {32, 64, 128})
-    if (w <= padded)
-      widths.push_back(w);
-  if (widths.empty())
-    widths.push_back(padded); // a 16-wide head: one width
+  std::vector<int> widths = widthsOf(pass, d, e);
   // Version 2: the split strategy.
   ConfigSpace space(std::string("lightning_") + kernels::passName(pass), 2);
   space.param("C", {32, 64, 128}, "sequence rows per block")
@@ -117,11 +171,9 @@ ConfigSpace lightningSpace(LightningPass pass, int d, int e) {
 
 PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
                            int smCount) {
-  ConfigSpace space = lightningSpace(pass, shape.d, shape.e);
-  PassConfig p = toPassConfig(space.defaultConfig());
-  for (const autotune::Param &param : space.params())
-    if (param.name == "W")
-      p.blockW = param.values.back();
+  // Called on every untuned launch: computed directly, not via the space.
+  PassConfig p;
+  p.blockW = widthsOf(pass, shape.d, shape.e).back();
   int64_t width = widthOf(pass, shape.d, shape.e);
   int64_t programs = shape.batch * shape.heads *
                      ((width + p.blockW - 1) / p.blockW);
@@ -146,64 +198,22 @@ Config toConfig(const PassConfig &p) {
 
 namespace {
 
-/// Timing inputs of one set.
+/// One timing input set: the call's arguments and the buffers behind them.
 struct InputSet {
-  std::unique_ptr<autotune::TuneBuffer> q, k, v, o, dO, dq, dk, dv, slopes, s0,
-      sN, dS0, dSN;
+  std::vector<std::unique_ptr<autotune::TuneBuffer>> buffers;
+  LightningForwardArgs forward;
+  LightningBackwardArgs backward;
 };
 
 struct LightningWorkspace : autotune::Workspace {
   std::vector<InputSet> sets;
 };
 
-TensorRef refOf(const autotune::TuneBuffer &buf, DType dtype,
-                std::vector<int64_t> shape) {
-  TensorRef t;
-  t.data = buf.data();
-  t.onDevice = buf.onDevice();
-  t.dtype = dtype;
-  t.shape = std::move(shape);
-  return t;
-}
-
-std::vector<int64_t> activation(const LightningShape &s, int64_t last) {
-  return s.layout == Layout::BHND
-             ? std::vector<int64_t>{s.batch, s.heads, s.seq, last}
-             : std::vector<int64_t>{s.batch, s.seq, s.heads, last};
-}
-
-LightningForwardArgs forwardArgs(const LightningShape &s, const InputSet &in) {
-  LightningForwardArgs a;
-  a.q = refOf(*in.q, s.dtype, activation(s, s.d));
-  a.k = refOf(*in.k, s.dtype, activation(s, s.d));
-  a.v = refOf(*in.v, s.dtype, activation(s, s.e));
-  a.o = refOf(*in.o, s.dtype, activation(s, s.e));
-  a.layout = s.layout;
-  a.slopes = refOf(*in.slopes, DType::f32, {s.heads});
-  std::vector<int64_t> state{s.batch, s.heads, s.d, s.e};
-  if (s.initialState) a.initialState = refOf(*in.s0, DType::f32, state);
-  if (s.finalState) a.finalState = refOf(*in.sN, DType::f32, state);
-  return a;
-}
-
-LightningBackwardArgs backwardArgs(const LightningShape &s, const InputSet &in) {
-  LightningBackwardArgs a;
-  a.q = refOf(*in.q, s.dtype, activation(s, s.d));
-  a.k = refOf(*in.k, s.dtype, activation(s, s.d));
-  a.v = refOf(*in.v, s.dtype, activation(s, s.e));
-  a.dO = refOf(*in.dO, s.dtype, activation(s, s.e));
-  a.dq = refOf(*in.dq, s.dtype, activation(s, s.d));
-  a.dk = refOf(*in.dk, s.dtype, activation(s, s.d));
-  a.dv = refOf(*in.dv, s.dtype, activation(s, s.e));
-  a.layout = s.layout;
-  a.slopes = refOf(*in.slopes, DType::f32, {s.heads});
-  std::vector<int64_t> state{s.batch, s.heads, s.d, s.e};
-  if (s.initialState) {
-    a.initialState = refOf(*in.s0, DType::f32, state);
-    a.dInitialState = refOf(*in.dS0, DType::f32, state);
-  }
-  if (s.finalState) a.dFinalState = refOf(*in.dSN, DType::f32, state);
-  return a;
+int64_t elementsOf(const std::vector<int64_t> &dims) {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  return n;
 }
 
 /// Fills `buf` with `elements` standard-normal values of `dtype`. Timing does
@@ -259,23 +269,14 @@ llvm::Expected<std::string> LightningTunable::sourceHash() const {
 double LightningTunable::bytesPerRun() const {
   double rows = double(shape_.batch) * shape_.heads * shape_.seq;
   double esize = dtypeSize(shape_.dtype);
-  double d = shape_.d, e = shape_.e;
-  switch (pass_) {
-  case LightningPass::Forward: return rows * (2 * d + 2 * e) * esize;   // q k v → o
-  case LightningPass::BackwardDq: return rows * (2 * d + 2 * e) * esize; // k v dO → dq
-  case LightningPass::BackwardDk: return rows * (2 * d + 2 * e) * esize; // q v dO → dk
-  case LightningPass::BackwardDv: return rows * (2 * d + 2 * e) * esize; // q k dO → dv
-  }
-  return 0;
+  // Every pass reads three of q, k, v, dO and writes one tensor (fwd: q k v
+  // → o; dq: k v dO → dq; dk: q v dO → dk; dv: q k dO → dv): two D-wide and
+  // two E-wide rows per token in each case.
+  return rows * (2.0 * shape_.d + 2.0 * shape_.e) * esize;
 }
 
 llvm::Expected<std::unique_ptr<autotune::Workspace>>
 LightningTunable::prepare(autotune::TuneDevice &device) {
-  const LightningShape &s = shape_;
-  int64_t qElems = s.batch * s.heads * s.seq * s.d;
-  int64_t vElems = s.batch * s.heads * s.seq * s.e;
-  int64_t stateElems = s.batch * s.heads * s.d * s.e;
-  size_t esize = dtypeSize(s.dtype);
   // What one run touches; enough sets that a run never finds the previous
   // run's inputs in L2.
   double setBytes = bytesPerRun();
@@ -283,46 +284,41 @@ LightningTunable::prepare(autotune::TuneDevice &device) {
   while (sets < 8 && sets * setBytes < 2.0 * device.info().l2Bytes)
     ++sets;
   auto ws = std::make_unique<LightningWorkspace>();
-  bool backward = pass_ != LightningPass::Forward;
+  std::vector<float> slopes = alibiSlopes(shape_.heads);
   for (int i = 0; i < sets; ++i) {
     InputSet in;
-    auto alloc = [&](std::unique_ptr<autotune::TuneBuffer> &out, int64_t elems,
-                     size_t elemBytes, bool random, DType dtype) -> llvm::Error {
-      auto buf = device.allocate(elems * elemBytes);
-      if (!buf)
-        return buf.takeError();
-      out = std::move(*buf);
-      if (random)
-        return fillRandom(*out, elems, dtype, 1000 * i + elems % 977);
-      return llvm::Error::success();
-    };
-    DType t = s.dtype;
-    if (auto e = alloc(in.q, qElems, esize, true, t)) return std::move(e);
-    if (auto e = alloc(in.k, qElems, esize, true, t)) return std::move(e);
-    if (auto e = alloc(in.v, vElems, esize, true, t)) return std::move(e);
-    if (backward) {
-      if (auto e = alloc(in.dO, vElems, esize, true, t)) return std::move(e);
-      if (auto e = alloc(in.dq, qElems, esize, false, t)) return std::move(e);
-      if (auto e = alloc(in.dk, qElems, esize, false, t)) return std::move(e);
-      if (auto e = alloc(in.dv, vElems, esize, false, t)) return std::move(e);
-      if (s.initialState) {
-        if (auto e = alloc(in.s0, stateElems, 4, true, DType::f32)) return std::move(e);
-        if (auto e = alloc(in.dS0, stateElems, 4, false, DType::f32)) return std::move(e);
+    llvm::Error error = llvm::Error::success();
+    // Inputs random, slopes ALiBi, outputs left as they are.
+    TensorSource allocate = [&](llvm::StringRef role, DType dtype,
+                                std::vector<int64_t> dims) {
+      TensorRef t;
+      if (error)
+        return t;
+      int64_t elements = elementsOf(dims);
+      auto buf = device.allocate(elements * dtypeSize(dtype));
+      if (!buf) {
+        error = buf.takeError();
+        return t;
       }
-      if (s.finalState)
-        if (auto e = alloc(in.dSN, stateElems, 4, true, DType::f32)) return std::move(e);
-    } else {
-      if (auto e = alloc(in.o, vElems, esize, false, t)) return std::move(e);
-      if (s.initialState)
-        if (auto e = alloc(in.s0, stateElems, 4, true, DType::f32)) return std::move(e);
-      if (s.finalState)
-        if (auto e = alloc(in.sN, stateElems, 4, false, DType::f32)) return std::move(e);
-    }
-    auto slopes = alibiSlopes(s.heads);
-    auto buf = device.allocate(s.heads * 4);
-    if (!buf) return buf.takeError();
-    in.slopes = std::move(*buf);
-    if (auto e = in.slopes->upload(slopes.data(), s.heads * 4)) return std::move(e);
+      if (role == "slopes")
+        error = (*buf)->upload(slopes.data(), slopes.size() * 4);
+      else if (llvm::is_contained({"q", "k", "v", "do", "initial_state",
+                                   "d_final_state"},
+                                  role))
+        error = fillRandom(**buf, elements, dtype, 1000 * i + elements % 977);
+      t.data = (*buf)->data();
+      t.onDevice = (*buf)->onDevice();
+      t.dtype = dtype;
+      t.shape = std::move(dims);
+      in.buffers.push_back(std::move(*buf));
+      return t;
+    };
+    if (pass_ == LightningPass::Forward)
+      in.forward = lightningForwardArgs(shape_, allocate);
+    else
+      in.backward = lightningBackwardArgs(shape_, allocate);
+    if (error)
+      return std::move(error);
     ws->sets.push_back(std::move(in));
   }
   return std::unique_ptr<autotune::Workspace>(std::move(ws));
@@ -339,8 +335,8 @@ LightningTunable::plan(const Config &config, autotune::TuneDevice &device,
   options.config.emplace(); // the other passes at the fixed default
   (*options.config)[pass_] = toPassConfig(config);
   auto launches = pass_ == LightningPass::Forward
-                      ? planLightningForward(forwardArgs(shape_, in), options)
-                      : planLightningBackward(backwardArgs(shape_, in), options);
+                      ? planLightningForward(in.forward, options)
+                      : planLightningBackward(in.backward, options);
   if (!launches)
     return launches.takeError();
   std::vector<LightningLaunch> mine;

@@ -9,6 +9,7 @@
 #include "autotune/Tunable.h"
 #include "kernels/Lightning.h"
 
+#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -33,6 +34,20 @@ struct LightningShape {
   /// B·H and N rounded up to powers of two.
   std::string bucket() const;
 };
+
+/// One tensor of a call, by role ("q", "k", "v", "o", "do", "dq", "dk", "dv",
+/// "slopes", "initial_state", "final_state", "d_initial_state",
+/// "d_final_state"), dtype and dimensions.
+using TensorSource = std::function<TensorRef(llvm::StringRef role, DType dtype,
+                                             std::vector<int64_t> dims)>;
+
+/// The arguments of a call at `shape` (in its layout, with its states),
+/// every tensor taken from `tensor`: the tuner's timing inputs and the
+/// start-up call's stand-in tensors are both built this way.
+LightningForwardArgs lightningForwardArgs(const LightningShape &shape,
+                                          const TensorSource &tensor);
+LightningBackwardArgs lightningBackwardArgs(const LightningShape &shape,
+                                            const TensorSource &tensor);
 
 /// The space of one kernel at head dimensions (d, e). Version 1.
 ///   C      rows per block: 32, 64, 128
@@ -84,9 +99,6 @@ public:
            autotune::TuneDevice &device) override;
   llvm::Error run(const autotune::Config &config, autotune::TuneDevice &device,
                   autotune::Workspace &workspace, int rep) override;
-
-  kernels::LightningPass pass() const { return pass_; }
-  const LightningShape &shape() const { return shape_; }
 
 private:
   /// The launches of this pass (several under the split strategy) on input

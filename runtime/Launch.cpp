@@ -8,7 +8,7 @@
 
 namespace tessel {
 
-static bool useGpu(Backend backend) {
+bool usesGpu(Backend backend) {
   if (backend == Backend::Interpreter)
     return false;
   if (backend == Backend::Gpu)
@@ -17,13 +17,13 @@ static bool useGpu(Backend backend) {
 }
 
 const char *resolvedBackendName(Backend backend) {
-  return useGpu(backend) ? "GPU" : "interpreter";
+  return usesGpu(backend) ? "GPU" : "interpreter";
 }
 
 llvm::Error launch(const Kernel &kernel, const Grid &grid,
                    llvm::ArrayRef<LaunchArg> args, Backend backend,
                    unsigned numWarps, int device) {
-  if (useGpu(backend)) {
+  if (usesGpu(backend)) {
     GpuLaunchOptions options;
     options.numWarps = numWarps;
     options.device = device;

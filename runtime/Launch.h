@@ -16,6 +16,9 @@ enum class Backend {
   Gpu,
 };
 
+/// Whether `backend` runs on the GPU on this machine (`Auto` resolved).
+bool usesGpu(Backend backend);
+
 /// The backend `Auto` resolves to on this machine, as a word for messages.
 const char *resolvedBackendName(Backend backend);
 

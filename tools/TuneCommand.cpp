@@ -11,6 +11,7 @@
 #include "runtime/KernelCache.h"
 
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "llvm/Support/FileSystem.h"
 
 #include <chrono>
@@ -141,6 +142,9 @@ int runTune(const TuneCommandOptions &o) {
       LightningTunable tunable(pass, shape);
       fmt::print("\n{} at {} — {} candidates\n", tunable.name(), shape.str(),
                  tunable.space().enumerate().size());
+      for (const autotune::Param &param : tunable.space().params())
+        fmt::print("  {} ∈ {{{}}}: {}\n", param.name,
+                   fmt::join(param.values, ", "), param.help);
       // Cache lookups per device kind; only kinds that miss are swept.
       std::vector<TuneDevice *> toSweep = devices;
       if (!o.force) {

@@ -239,7 +239,8 @@ enum class ForwardPart {
   SegmentOutputs,
 };
 
-/// What a segment program knows: its slot in the states buffer.
+/// What a segment program knows: its slot in the states buffer (segment seg
+/// of (b, h) owns slot bh·S + seg).
 struct SegmentArgs {
   Tile states, segLen, slot;
   /// Pointers to rows `r`, columns `c` of this program's d×e slot.
@@ -288,22 +289,10 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
                                     : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   Common cm(kb, spec, cfg, slopes);
-  Tile segLen = full ? Tile() : kb.scalarArg("segment_len", DType::i32);
+  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
   Strides sq = outputs ? strideArgs(kb, "q") : Strides{};
   Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v");
   Strides so = outputs ? strideArgs(kb, "o") : Strides{};
-
-  // Segment seg of (b, h) owns slot bh·S + seg of the states buffer.
-  Tile slot = cm.bh;
-  if (!full) {
-    Tile seg = programId(2);
-    cm.segment(seg, segLen);
-    slot = cm.bh * numPrograms(2) + seg;
-  }
-  auto slotPtrs = [&](const Tile &buf, const Tile &r, const Tile &c) {
-    return buf + slot.to(DType::i64) * (int64_t(D) * E) + column(r * E) +
-           row(c);
-  };
 
   Tile dcols = arange(0, DP);
   Tile dMask = dcols < D;
@@ -315,7 +304,7 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
 
   Tile stateMask = column(dMask) & row(eMask);
   Tile kv0 = part == ForwardPart::SegmentOutputs
-                 ? load(slotPtrs(states, dcols, ecols), stateMask)
+                 ? load(seg.ptrs(D, E, dcols, ecols), stateMask)
              : full && spec.initialState
                  ? load(cm.statePtrs(s0, D, E, dcols, ecols), stateMask)
                  : zeros({DP, BE}, DType::f32);
@@ -341,7 +330,7 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
   if (full && spec.finalState)
     store(cm.statePtrs(sN, D, E, dcols, ecols), out[0], stateMask);
   if (part == ForwardPart::SegmentStates)
-    store(slotPtrs(states, dcols, ecols), out[0], stateMask);
+    store(seg.ptrs(D, E, dcols, ecols), out[0], stateMask);
   return kb.finish();
 }
 

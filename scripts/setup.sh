@@ -27,5 +27,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 fi
 
+# The CUDA toolkit is not a Debian package: its headers (cuda.h, for the
+# driver API's types) must already be at /usr/local/cuda or $CUDA_HOME.
+cuda_home=${CUDA_HOME:-/usr/local/cuda}
+if [ ! -f "$cuda_home/include/cuda.h" ]; then
+  echo "tessel: no CUDA toolkit at $cuda_home (cuda.h missing); install it" \
+       "there or set CUDA_HOME. Only its headers are needed to build; ptxas" \
+       "is used when present, the driver only on a GPU machine." >&2
+  exit 1
+fi
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 ninja -C build -j "${TESSEL_JOBS:-$(nproc)}"

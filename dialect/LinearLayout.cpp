@@ -187,6 +187,25 @@ FailureOr<LinearLayout> toLinearLayout(Attribute layout,
       return failure();
     return dotOperand(d, shape);
   }
+  if (auto t = dyn_cast<TransAttr>(layout)) {
+    if (shape.size() != 2)
+      return failure();
+    auto parent = toLinearLayout(t.getParent(), {shape[1], shape[0]});
+    if (failed(parent))
+      return failure();
+    LinearLayout ll;
+    ll.shape.assign(shape.begin(), shape.end());
+    auto swap = [](const SmallVector<Coords> &bases) {
+      SmallVector<Coords> out;
+      for (const Coords &b : bases)
+        out.push_back(Coords{b[1], b[0]});
+      return out;
+    };
+    ll.reg = swap(parent->reg);
+    ll.lane = swap(parent->lane);
+    ll.warp = swap(parent->warp);
+    return ll;
+  }
   if (auto s = dyn_cast<SliceAttr>(layout)) {
     SmallVector<int64_t> parentShape(shape.begin(), shape.end());
     if (s.getDim() > parentShape.size())
@@ -228,6 +247,8 @@ unsigned getNumWarps(Attribute layout) {
     return getNumWarps(d.getParent());
   if (auto s = dyn_cast<SliceAttr>(layout))
     return getNumWarps(s.getParent());
+  if (auto t = dyn_cast<TransAttr>(layout))
+    return getNumWarps(t.getParent());
   return 0;
 }
 

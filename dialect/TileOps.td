@@ -65,6 +65,19 @@ def Tile_SliceLayout : Tile_Layout<"Slice", "slice"> {
   let assemblyFormat = "`<` struct(params) `>`";
 }
 
+def Tile_TransLayout : Tile_Layout<"Trans", "trans"> {
+  let summary = "the layout whose transpose is `parent`: element (i, j) sits "
+                "where `parent` puts (j, i)";
+  let description = [{
+    Lets a transpose stay in registers: `trans(x)` with x in #tile.trans<L>
+    has layout L without moving data. Converting into #tile.trans of a
+    dot-operand layout stages x row-major in shared memory and reads the
+    operand fragments transposed (ldmatrix with the .trans flag flipped).
+  }];
+  let parameters = (ins "::mlir::Attribute":$parent);
+  let assemblyFormat = "`<` $parent `>`";
+}
+
 //===----------------------------------------------------------------------===//
 // Types
 //===----------------------------------------------------------------------===//

@@ -1,10 +1,15 @@
-// tile-allocate-shared: shared-memory scratch for layout conversions,
-// reshapes, transposes through memory and cross-warp reductions. Each such op
-// uses its scratch only between its own barriers, so the live ranges never
-// overlap and every op gets offset 0; the kernel needs the largest size.
+// tile-allocate-shared: places the scratch of every shared-memory user
+// (SharedMemory.h) by liveness. A user's scratch is live from the user to
+// its last reader: the user itself, or the last dot that reads operand
+// fragments from it. Each user synchronizes once after writing, so when a
+// user starts writing, the regions other threads may still read are those
+// of the user before it and of every user read since; placing the new one
+// apart from those (and, for the users that end a loop body, apart from
+// the body's first) lets tile-insert-barriers drop the barrier in front of
+// it. Users further apart share offsets.
 #include "lowering/Passes.h"
 
-#include "dialect/LinearLayout.h"
+#include "lowering/SharedMemory.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 namespace tessel::lowering {
@@ -13,55 +18,98 @@ namespace tessel::lowering {
 } // namespace tessel::lowering
 
 using namespace mlir;
-using namespace tessel::tile;
+using namespace tessel::lowering;
 
 namespace {
 
-int64_t bytesOf(RankedTensorType t) {
-  int64_t elem = std::max<int64_t>(1, getElementByteSize(t.getElementType()));
-  return t.getNumElements() * elem;
+constexpr int64_t kAlign = 16;
+
+int64_t alignUp(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+struct Span {
+  int64_t offset, bytes;
+  bool overlaps(int64_t off, int64_t size) const {
+    return off < offset + bytes && offset < off + size;
+  }
+};
+
+/// The lowest aligned offset at which `bytes` overlap none of `avoid`.
+int64_t placeApart(int64_t bytes, ArrayRef<Span> avoid) {
+  SmallVector<int64_t> candidates{0};
+  for (const Span &r : avoid)
+    candidates.push_back(alignUp(r.offset + r.bytes));
+  llvm::sort(candidates);
+  for (int64_t off : candidates)
+    if (llvm::none_of(avoid, [&](const Span &r) { return r.overlaps(off, bytes); }))
+      return off;
+  return candidates.back();
 }
 
-/// Scratch bytes an op needs, or 0.
-int64_t scratchBytes(Operation *op) {
-  if (auto c = dyn_cast<ConvertLayoutOp>(op)) {
-    auto t = c.getSrc().getType();
-    // Operands staged for ldmatrix have each row padded by 8 elements.
-    if (isa<DotOperandAttr>(cast<RankedTensorType>(c.getType()).getEncoding()) &&
-        t.getRank() == 2)
-      return t.getDimSize(0) * (t.getDimSize(1) + 8) *
-             std::max<int64_t>(1, getElementByteSize(t.getElementType()));
-    return bytesOf(t);
-  }
-  if (auto r = dyn_cast<ReshapeOp>(op))
-    return bytesOf(r.getSrc().getType());
-  if (auto r = dyn_cast<ReduceOp>(op)) {
-    // One partial per warp along the axis for every output element.
-    auto src = r.getSrc().getType();
-    int64_t elem = std::max<int64_t>(4, getElementByteSize(src.getElementType()));
-    int64_t out = src.getNumElements() / src.getDimSize(r.getAxis());
-    return out * getNumWarps(src.getEncoding()) * elem;
-  }
-  return 0;
-}
+struct User {
+  Operation *op;
+  int64_t bytes, start, end; ///< live from op (start) to its last reader
+  Span region{0, 0};
+  bool placed = false;
+};
 
 struct TileAllocateShared
     : tessel::lowering::impl::TileAllocateSharedBase<TileAllocateShared> {
   void runOnOperation() override {
-    for (auto fn : getOperation().getOps<func::FuncOp>()) {
-      int64_t total = 0;
-      fn.walk([&](Operation *op) {
-        int64_t bytes = scratchBytes(op);
-        if (!bytes)
-          return;
-        op->setAttr(tessel::lowering::kSmemOffsetAttr,
-                    IntegerAttr::get(IntegerType::get(op->getContext(), 32), 0));
-        total = std::max(total, bytes);
-      });
-      fn->setAttr(tessel::lowering::kSharedBytesAttr,
-                  IntegerAttr::get(IntegerType::get(fn.getContext(), 32),
-                                   (total + 15) / 16 * 16));
+    for (auto fn : getOperation().getOps<func::FuncOp>())
+      allocate(fn);
+  }
+
+  void allocate(func::FuncOp fn) {
+    llvm::DenseMap<Operation *, int64_t> position;
+    SmallVector<User> users;
+    fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      position[op] = position.size();
+      if (int64_t bytes = scratchBytes(op))
+        users.push_back({op, alignUp(bytes), 0, 0});
+    });
+    llvm::DenseMap<Operation *, size_t> index;
+    for (size_t i = 0; i < users.size(); ++i) {
+      User &u = users[i];
+      index[u.op] = i;
+      u.start = u.end = position[u.op];
+      for (Operation *reader : fragmentReaders(u.op))
+        u.end = std::max(u.end, position[reader]);
     }
+    // Over a loop's back edge, the users read last in the body precede the
+    // body's first user.
+    llvm::DenseMap<size_t, size_t> backEdge; // user -> first user of its loop
+    fn.walk([&](scf::ForOp loop) {
+      SmallVector<size_t> inBody;
+      loop.getBody()->walk<WalkOrder::PreOrder>([&](Operation *op) {
+        if (index.count(op))
+          inBody.push_back(index[op]);
+      });
+      if (inBody.size() < 2)
+        return;
+      int64_t lastStart = users[inBody.back()].start;
+      for (size_t i : inBody)
+        if (i != inBody.front() && users[i].end >= lastStart)
+          backEdge[i] = inBody.front();
+    });
+
+    int64_t total = 0;
+    for (size_t i = 0; i < users.size(); ++i) {
+      User &u = users[i];
+      SmallVector<Span> avoid;
+      int64_t since = i ? users[i - 1].start : u.start;
+      for (size_t j = 0; j < i; ++j)
+        if (users[j].end >= since)
+          avoid.push_back(users[j].region);
+      if (auto it = backEdge.find(i); it != backEdge.end())
+        avoid.push_back(users[it->second].region);
+      u.region = {placeApart(u.bytes, avoid), u.bytes};
+      u.op->setAttr(kSmemOffsetAttr,
+                    IntegerAttr::get(IntegerType::get(u.op->getContext(), 32),
+                                     u.region.offset));
+      total = std::max(total, u.region.offset + u.bytes);
+    }
+    fn->setAttr(kSharedBytesAttr,
+                IntegerAttr::get(IntegerType::get(fn.getContext(), 32), total));
   }
 };
 

@@ -8,7 +8,8 @@
 // accumulator layout; 1-D tensors in the slice layout of the 2-D layout they
 // are expanded into (decided users-first); elementwise results follow their
 // first tensor operand, or the mma layout when any operand carries it, since
-// converting the large accumulator costs more than converting the rest.
+// converting the large accumulator costs more than converting the rest;
+// loop-carried tensors take the layout of the dot that updates them.
 #include "lowering/Passes.h"
 
 #include "dialect/LinearLayout.h"
@@ -85,20 +86,32 @@ private:
   }
 
   /// One blocked layout for every 2-D tensor: vectors of 16 bytes along the
-  /// contiguous dimension of the widest tile that is loaded or stored.
+  /// contiguous dimension, lanes across the narrowest tile that the hot
+  /// loops load or store. A layout sized for the widest tile would replicate the
+  /// narrower ones over lanes; sized for the narrowest, wider tiles just
+  /// hold more vectors per thread and each row segment stays a full line.
   void chooseBlocked() {
-    int64_t width = 16;
-    unsigned elemBytes = 2;
-    fn_.walk([&](Operation *op) {
-      if (!isa<LoadOp, StoreOp>(op))
-        return;
-      auto t = dyn_cast<RankedTensorType>(op->getOperand(0).getType());
-      if (!t || t.getRank() != 2)
-        return;
-      width = std::max(width, t.getDimSize(1));
-      auto pointee = cast<PtrType>(t.getElementType()).getPointeeType();
-      elemBytes = std::max(elemBytes, getElementByteSize(pointee));
-    });
+    // The accesses inside loops decide (the hot ones); those outside only
+    // when there are none inside.
+    int64_t width = 0;
+    unsigned elemBytes = 0;
+    for (bool inLoops : {true, false}) {
+      fn_.walk([&](Operation *op) {
+        if (!isa<LoadOp, StoreOp>(op) ||
+            (inLoops && !op->getParentOfType<scf::ForOp>()))
+          return;
+        auto t = dyn_cast<RankedTensorType>(op->getOperand(0).getType());
+        if (!t || t.getRank() != 2)
+          return;
+        width = width ? std::min(width, t.getDimSize(1)) : t.getDimSize(1);
+        auto pointee = cast<PtrType>(t.getElementType()).getPointeeType();
+        elemBytes = std::max(elemBytes, getElementByteSize(pointee));
+      });
+      if (width)
+        break;
+    }
+    elemBytes = std::max(elemBytes, 2u);
+    width = std::max<int64_t>(width, 16);
     unsigned spt = std::min<int64_t>(16 / elemBytes, width);
     unsigned tpw1 = std::min<int64_t>(32, width / spt);
     blocked2_ = BlockedAttr::get(ctx_, {1, spt}, {32 / tpw1, tpw1},
@@ -160,6 +173,23 @@ private:
     return MmaAttr::get(ctx_, {wm, wn});
   }
 
+  /// The layout a loop-carried value should live in: the accumulator layout
+  /// of the dot its next value comes from (through elementwise ops), so a
+  /// state updated by a dot stays in the mma layout across iterations
+  /// instead of a round trip to the blocked layout and back in each.
+  Attribute carriedLayout(Value next, int depth = 0) {
+    Operation *def = next.getDefiningOp();
+    if (!def || depth > 16)
+      return {};
+    if (auto dot = dyn_cast<DotOp>(def))
+      return mmaFor(dot.getType().getDimSize(0), dot.getType().getDimSize(1));
+    if (isElementwise(def) && def->getNumResults() == 1)
+      for (Value v : def->getOperands())
+        if (Attribute l = carriedLayout(v, depth + 1))
+          return l;
+    return {};
+  }
+
   LogicalResult assign(Operation *op) {
     // Ops without tensor results or operands need nothing.
     bool touchesTensors =
@@ -210,10 +240,20 @@ private:
       return success();
     }
     if (auto tr = dyn_cast<TransOp>(op)) {
-      auto src = dyn_cast<BlockedAttr>(layoutOf(tr.getSrc()));
-      if (!src) {
+      // A transpose never moves data: a blocked source gives the blocked
+      // layout with dimensions swapped, any other the #tile.trans of it
+      // (of its parent when it is one already).
+      Attribute srcLayout = layoutOf(tr.getSrc());
+      if (!srcLayout) {
         require(tr.getSrcMutable(), blocked2_);
-        src = blocked2_;
+        srcLayout = blocked2_;
+      }
+      auto src = dyn_cast<BlockedAttr>(srcLayout);
+      if (!src) {
+        auto inner = dyn_cast<TransAttr>(srcLayout);
+        setLayout(tr.getResult(),
+                  inner ? inner.getParent() : TransAttr::get(ctx_, srcLayout));
+        return success();
       }
       auto swap = [](ArrayRef<unsigned> v) {
         return SmallVector<unsigned>{v[1], v[0]};
@@ -263,11 +303,16 @@ private:
     if (isa<ConvertLayoutOp>(op))
       return success();
     if (auto forOp = dyn_cast<scf::ForOp>(op)) {
-      for (auto [init, arg, res] :
-           llvm::zip(forOp.getInitArgs(), forOp.getRegionIterArgs(),
-                     forOp.getResults())) {
-        arg.setType(init.getType());
-        res.setType(init.getType());
+      auto yield = cast<scf::YieldOp>(forOp.getBody()->getTerminator());
+      for (auto [init, arg, res, next] :
+           llvm::zip(forOp.getInitArgsMutable(), forOp.getRegionIterArgs(),
+                     forOp.getResults(), yield.getOperands())) {
+        auto t = dyn_cast<RankedTensorType>(init.get().getType());
+        if (t && t.getRank() == 2)
+          if (Attribute l = carriedLayout(next))
+            require(init, l);
+        arg.setType(init.get().getType());
+        res.setType(init.get().getType());
       }
       return success();
     }

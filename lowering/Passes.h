@@ -22,6 +22,8 @@ namespace tessel::lowering {
 inline constexpr llvm::StringLiteral kNumWarpsAttr = "tile.num_warps";
 inline constexpr llvm::StringLiteral kSharedBytesAttr = "tile.shared_bytes";
 inline constexpr llvm::StringLiteral kSmemOffsetAttr = "tile.smem_offset";
+inline constexpr llvm::StringLiteral kBarrierBeforeAttr = "tile.barrier_before";
+inline constexpr llvm::StringLiteral kBarrierAfterAttr = "tile.barrier_after";
 inline constexpr llvm::StringLiteral kSmemSymbol = "tessel_smem";
 
 } // namespace tessel::lowering

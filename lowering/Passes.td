@@ -4,6 +4,15 @@
 
 include "mlir/Pass/PassBase.td"
 
+def TileCombineDotAdd : Pass<"tile-combine-dot-add", "mlir::ModuleOp"> {
+  let summary = "Fold `dot(a, b, 0) + x` into `dot(a, b, x)`";
+  let description = [{
+    The tensor cores add the accumulator for free; a loop-carried state
+    updated as `state * decay + dot(...)` then accumulates in place in the
+    mma layout. Only single-use dots with a zero accumulator are folded.
+  }];
+}
+
 def TileAssignLayouts : Pass<"tile-assign-layouts", "mlir::ModuleOp"> {
   let summary = "Give every tensor a distributed layout and insert "
                 "tile.convert_layout where producers and users disagree";
@@ -29,13 +38,50 @@ def TileRemoveLayoutConversions
   }];
 }
 
+def TileSinkPastLoops : Pass<"tile-sink-past-loops", "mlir::ModuleOp"> {
+  let summary = "Move pure ops used only after a loop to after it";
+  let description = [{
+    A tile built before a loop and used only after it (a final-state store's
+    mask) would be held in registers through every iteration; it is rebuilt
+    right before its first use instead.
+  }];
+}
+
+def TileScheduleStagings : Pass<"tile-schedule-stagings", "mlir::ModuleOp"> {
+  let summary = "Move dot-operand stagings up their block, next to each other";
+  let description = [{
+    A conversion whose dots read its operand fragments from shared memory
+    moves, with the pure producers that only feed it, to right after the
+    last op it depends on. One iteration's stagings then sit together and
+    share one barrier (tile-insert-barriers).
+  }];
+}
+
 def TileAllocateShared : Pass<"tile-allocate-shared", "mlir::ModuleOp"> {
   let summary = "Assign shared-memory scratch to every op that needs it";
   let description = [{
-    Layout conversions and cross-warp reductions use shared memory only
-    between their own barriers, so their live ranges never overlap and all
-    of them share one scratch region at offset 0; the kernel's requirement
-    (`tile.shared_bytes`) is the largest of them.
+    Layout conversions through memory and cross-warp reductions each write
+    their scratch, synchronize once inside the op, and read it back, so only
+    the reads of the shared-memory user just before an op can still be in
+    flight when it starts writing. Consecutive users (in program order, and
+    across a loop's back edge) are therefore placed in disjoint regions —
+    ping-pong — so that tile-insert-barriers can drop the barrier in front
+    of them. Each user gets `tile.smem_offset`; the function gets its total
+    (`tile.shared_bytes`). Conversions that only relabel registers get none.
+  }];
+}
+
+def TileInsertBarriers : Pass<"tile-insert-barriers", "mlir::ModuleOp"> {
+  let summary = "Mark the shared-memory users that need a barrier before "
+                "they write their scratch";
+  let description = [{
+    A forward analysis of the shared-memory regions that other threads may
+    still be reading (those read since the last barrier), through straight
+    code, scf.if and scf.for (to a fixed point over the back edge). A user
+    whose scratch overlaps such a region gets `tile.barrier_before`; the
+    lowering emits `bar.sync` there and nowhere else before a write. A
+    dot-operand staging followed (before any reader) by another staging gets
+    `tile.barrier_after = false`: the later one's barrier publishes both.
   }];
 }
 

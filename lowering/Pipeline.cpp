@@ -52,16 +52,23 @@ std::string TargetOptions::str() const {
          std::to_string(ptxVersion) + (useLdmatrix ? "" : "_noldmatrix");
 }
 
-/// Stage 1: canonicalization, layouts and shared-memory allocation.
+/// Stage 1: canonicalization, layouts, shared memory and barriers.
 static void addLayoutPasses(OpPassManager &pm, const TargetOptions &options) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  pm.addPass(createTileCombineDotAdd());
   TileAssignLayoutsOptions layoutOptions;
   layoutOptions.numWarps = options.numWarps;
   pm.addPass(createTileAssignLayouts(layoutOptions));
   pm.addPass(createTileRemoveLayoutConversions());
   pm.addPass(createCSEPass());
+  // Conversions of loop-invariant tiles (decay masks) run once, not per
+  // iteration.
+  pm.addPass(createLoopInvariantCodeMotionPass());
+  pm.addPass(createTileSinkPastLoops());
+  pm.addPass(createTileScheduleStagings());
   pm.addPass(createTileAllocateShared());
+  pm.addPass(createTileInsertBarriers());
 }
 
 /// Stage 2: per-thread LLVM/NVVM ops, then upstream conversions to the LLVM

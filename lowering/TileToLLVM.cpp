@@ -85,12 +85,16 @@ struct TileToLLVM : tessel::lowering::impl::TileToLLVMBase<TileToLLVM> {
       }
     });
 
+    StagedOperands staged;
+    if (useLdmatrix)
+      staged = StagedOperands::collect(module);
+
     RewritePatternSet patterns(ctx);
     populateElementwiseToLLVMPatterns(converter, patterns);
     populateMemoryToLLVMPatterns(converter, patterns, axisInfo);
-    populateLayoutToLLVMPatterns(converter, patterns, useLdmatrix);
+    populateLayoutToLLVMPatterns(converter, patterns, useLdmatrix, staged);
     populateReduceToLLVMPatterns(converter, patterns);
-    populateDotToLLVMPatterns(converter, patterns);
+    populateDotToLLVMPatterns(converter, patterns, staged);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,

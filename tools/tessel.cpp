@@ -157,6 +157,13 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({"bf16", "f16", "f32"}));
   compile->add_flag("--initial-state", spec.initialState, "specialize for S0");
   compile->add_flag("--final-state", spec.finalState, "specialize for the final state");
+  std::string heuristicFor;
+  int heuristicSms = 132;
+  compile->add_option("--heuristic-for", heuristicFor,
+                      "B,N,H: the configuration heuristicConfig picks for that "
+                      "shape (with --dk/--dv), instead of block-size flags");
+  compile->add_option("--sms", heuristicSms,
+                      "SM count for --heuristic-for")->capture_default_str();
   addConfig(compile);
 
   auto *bench = app.add_subcommand(
@@ -239,6 +246,18 @@ int main(int argc, char **argv) {
     for (kernels::LightningPass p : kernels::kLightningPasses)
       if (kernelName == std::string("lightning_") + kernels::passName(p))
         pass = p;
+    if (!heuristicFor.empty()) {
+      auto shape = LightningShape::parse(heuristicFor + "," +
+                                         std::to_string(spec.d) + "," +
+                                         std::to_string(spec.e));
+      if (!shape) {
+        fmt::print(stderr, "error: --heuristic-for: {}\n",
+                   llvm::toString(shape.takeError()));
+        return 1;
+      }
+      config[pass] = heuristicConfig(pass, *shape, heuristicSms);
+      fmt::print(stderr, "heuristic configuration: {}\n", config[pass].str());
+    }
     auto kernel = kernels::buildLightningKernel(pass, spec, config[pass]);
     if (!kernel) {
       fmt::print(stderr, "error: {}\n", llvm::toString(kernel.takeError()));

@@ -5,6 +5,8 @@
 // repetition (i, k) is register e + fragmentSize·(k + nK·i).
 #include "lowering/ToLLVM/Patterns.h"
 #include "lowering/ToLLVM/Utility.h"
+#include "lowering/SharedMemory.h"
+#include "lowering/ToLLVM/OperandFragments.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
@@ -23,7 +25,10 @@ struct MmaKind {
 };
 
 struct DotLowering : OpConversionPattern<tile::DotOp> {
-  using OpConversionPattern::OpConversionPattern;
+  DotLowering(const TypeConverter &tc, MLIRContext *ctx,
+              const StagedOperands &staged)
+      : OpConversionPattern(tc, ctx), staged_(staged) {}
+  const StagedOperands &staged_;
 
   /// The 32-bit registers mma.sync takes for one operand fragment: pairs of
   /// 16-bit elements (i32 for bf16, vector<2xf16> for f16), or f32 rounded
@@ -80,21 +85,46 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
       return op.emitError("internal: dot operand register counts do not match "
                           "the mma layouts");
 
+    // Operands staged for this dot are read one k-step at a time, right
+    // before the mma instructions that use them: only a k-slice of each is
+    // live in registers.
+    std::array<std::optional<OperandFragments>, 2> fragments;
+    if (auto it = staged_.byDot.find(op); it != staged_.byDot.end())
+      for (int idx = 0; idx < 2; ++idx)
+        if (const auto &so = it->second[idx])
+          fragments[idx].emplace(rewriter, loc,
+                                 sharedAt(rewriter, loc, so->offset),
+                                 so->staged, so->layout);
+
     Type f32 = rewriter.getF32Type();
     auto resTy =
         LLVM::LLVMStructType::getLiteral(getContext(), {f32, f32, f32, f32});
     SmallVector<Value> out(c.begin(), c.end());
-    for (int64_t i = 0; i < nM; ++i)
+    SmallVector<SmallVector<Value>> aK(nM), bK(nN), bPair(nN);
+    for (int64_t k = 0; k < nK; ++k) {
+      for (int64_t i = 0; i < nM; ++i)
+        aK[i] = fragments[0]
+                    ? fragments[0]->loadA(i, k)
+                    : SmallVector<Value>(a.slice(kind.aPerFragment * (k + nK * i),
+                                                 kind.aPerFragment));
       for (int64_t j = 0; j < nN; ++j) {
-        int64_t cBase = 4 * (j + nN * i);
-        SmallVector<Value> acc(out.begin() + cBase, out.begin() + cBase + 4);
-        for (int64_t k = 0; k < nK; ++k) {
-          auto aRegs = packFragment(
-              rewriter, loc,
-              a.slice(kind.aPerFragment * (k + nK * i), kind.aPerFragment));
-          auto bRegs = packFragment(
-              rewriter, loc,
+        if (!fragments[1]) {
+          bK[j] = SmallVector<Value>(
               b.slice(kind.bPerFragment * (k + nK * j), kind.bPerFragment));
+          continue;
+        }
+        // ldmatrix.x4 reads two k-steps of a B fragment at once.
+        if (k % 2 == 0)
+          bPair[j] = fragments[1]->loadB(j, k, k + 1 < nK ? 2 : 1);
+        bK[j] = SmallVector<Value>(
+            ArrayRef<Value>(bPair[j]).slice(4 * (k % 2), 4));
+      }
+      for (int64_t i = 0; i < nM; ++i) {
+        auto aRegs = packFragment(rewriter, loc, aK[i]);
+        for (int64_t j = 0; j < nN; ++j) {
+          int64_t cBase = 4 * (j + nN * i);
+          auto bRegs = packFragment(rewriter, loc, bK[j]);
+          SmallVector<Value> acc(out.begin() + cBase, out.begin() + cBase + 4);
           auto mmaOp = NVVM::MmaOp::create(
               rewriter, loc, resTy, aRegs, bRegs, acc, {16, 8, kind.k},
               std::nullopt, std::nullopt,
@@ -102,10 +132,10 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
               std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                              NVVM::MMALayout::col});
           for (int e = 0; e < 4; ++e)
-            acc[e] = LLVM::ExtractValueOp::create(rewriter, loc, mmaOp, e);
+            out[cBase + e] = LLVM::ExtractValueOp::create(rewriter, loc, mmaOp, e);
         }
-        std::copy(acc.begin(), acc.end(), out.begin() + cBase);
       }
+    }
     rewriter.replaceOpWithMultiple(op, {out});
     return success();
   }
@@ -114,8 +144,29 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
 } // namespace
 
 void populateDotToLLVMPatterns(const TypeConverter &converter,
-                               RewritePatternSet &patterns) {
-  patterns.add<DotLowering>(converter, patterns.getContext());
+                               RewritePatternSet &patterns,
+                               const StagedOperands &staged) {
+  patterns.add<DotLowering>(converter, patterns.getContext(), staged);
+}
+
+StagedOperands StagedOperands::collect(Operation *module) {
+  StagedOperands s;
+  module->walk([&](tile::ConvertLayoutOp cvt) {
+    if (!readsFragmentsAtUse(cvt))
+      return;
+    s.stagers.insert(cvt);
+    StagedOperand operand{scratchOffset(cvt), cvt.getSrc().getType(),
+                          cvt.getType().getEncoding()};
+    for (OpOperand &use : cvt->getUses()) {
+      if (auto tr = dyn_cast<tile::TransOp>(use.getOwner())) {
+        for (OpOperand &trUse : tr->getUses())
+          s.byDot[trUse.getOwner()][trUse.getOperandNumber()] = operand;
+        continue;
+      }
+      s.byDot[use.getOwner()][use.getOperandNumber()] = operand;
+    }
+  });
+  return s;
 }
 
 } // namespace tessel::lowering

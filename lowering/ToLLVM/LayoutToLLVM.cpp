@@ -1,9 +1,12 @@
 // Ops that only move elements: ranges and splats are built in place;
 // broadcast, expand_dims and trans stay in registers when the layouts line up
 // (registerMap); everything else, and every convert_layout that is not a
-// relabeling, goes through shared memory.
+// relabeling, goes through shared memory (vectorized, rows padded; dot
+// operands read back with ldmatrix).
 #include "lowering/ToLLVM/Patterns.h"
 #include "lowering/ToLLVM/Utility.h"
+#include "lowering/SharedMemory.h"
+#include "lowering/ToLLVM/OperandFragments.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -112,14 +115,15 @@ struct ExpandDimsLowering : OpConversionPattern<tile::ExpandDimsOp> {
 
 /// Shared-memory path for trans, reshape and convert_layout.
 LogicalResult viaShared(Operation *op, ValueRange src, RankedTensorType srcType,
-                        RankedTensorType dstType, ArrayRef<int64_t> dstStrides,
+                        RankedTensorType dstType, ArrayRef<int64_t> srcStrides,
+                        ArrayRef<int64_t> dstStrides,
                         ConversionPatternRewriter &rewriter) {
   auto sl = getLinearLayout(srcType), dl = getLinearLayout(dstType);
   if (failed(sl) || failed(dl))
     return rewriter.notifyMatchFailure(op, "tensor has no layout");
   auto out = shuffleThroughShared(rewriter, op->getLoc(), op, src,
                                   lowerScalarType(srcType.getElementType()),
-                                  *sl, *dl, dstStrides);
+                                  *sl, *dl, srcStrides, dstStrides);
   rewriter.replaceOpWithMultiple(op, {out});
   return success();
 }
@@ -134,9 +138,11 @@ struct TransLowering : OpConversionPattern<tile::TransOp> {
                                  op.getType(), swap, rewriter)))
       return success();
     // dst (j, i) reads src (i, j) at i·N + j.
-    int64_t n = op.getSrc().getType().getDimSize(1);
-    return viaShared(op, adaptor.getSrc(), op.getSrc().getType(),
-                     cast<RankedTensorType>(op.getType()), {1, n}, rewriter);
+    auto srcType = op.getSrc().getType();
+    int64_t n = srcType.getDimSize(1);
+    return viaShared(op, adaptor.getSrc(), srcType,
+                     cast<RankedTensorType>(op.getType()),
+                     rowMajorStrides(srcType.getShape()), {1, n}, rewriter);
   }
 };
 
@@ -147,153 +153,54 @@ struct ReshapeLowering : OpConversionPattern<tile::ReshapeOp> {
                   ConversionPatternRewriter &rewriter) const override {
     auto dst = cast<RankedTensorType>(op.getType());
     return viaShared(op, adaptor.getSrc(), op.getSrc().getType(), dst,
+                     rowMajorStrides(op.getSrc().getType().getShape()),
                      rowMajorStrides(dst.getShape()), rewriter);
   }
 };
 
-/// Row padding (elements) of a 16-bit tile staged for ldmatrix: rows 16 bytes
-/// apart modulo 128 put the eight rows of one 8x8 matrix in distinct banks.
-constexpr int64_t kLdmatrixPad = 8;
-
-/// Conversion of a 16-bit tensor into an mma.sync operand layout: store it
-/// row-major (rows padded) to shared memory, then one ldmatrix.x4 per A
-/// fragment (16x16) or ldmatrix.x2.trans per B fragment (16x8) — the
-/// instruction hands each lane exactly its fragment registers.
+/// Conversion of a 16-bit tile X into an mma.sync operand layout (or into
+/// the transpose of one): X is stored row-major (rows padded, SharedMemory.h)
+/// in vectors, a barrier, then each lane's fragments come from ldmatrix
+/// (OperandFragments). When the dots that use the operand read its
+/// fragments themselves, one k-step at a time (`deferred`), only the
+/// staging happens here and the result registers are placeholders no one
+/// reads.
 LogicalResult lowerToDotOperand(tile::ConvertLayoutOp op, ValueRange src,
+                                bool deferred,
                                 ConversionPatternRewriter &rewriter) {
   Location loc = op.getLoc();
   auto srcType = op.getSrc().getType();
   auto dstType = cast<RankedTensorType>(op.getType());
-  auto dot = cast<tile::DotOperandAttr>(dstType.getEncoding());
-  auto mma = cast<tile::MmaAttr>(dot.getParent());
   auto sl = getLinearLayout(srcType);
   auto dl = getLinearLayout(dstType);
   if (failed(sl) || failed(dl))
     return rewriter.notifyMatchFailure(op, "tensor has no layout");
   Type elem = srcType.getElementType();
-  int64_t rows = srcType.getDimSize(0), cols = srcType.getDimSize(1);
-  int64_t wm = mma.getWarpsPerCTA()[0], wn = mma.getWarpsPerCTA()[1];
-  SmallVector<int64_t> strides{cols + kLdmatrixPad, 1};
-
-  // 1. Every thread writes its registers (replicas write equal values).
-  Value base = sharedBase(rewriter, loc);
-  auto addr = [&](Value row, Value col) {
-    Value idx = arith::AddIOp::create(
-        rewriter, loc,
-        arith::MulIOp::create(rewriter, loc, row,
-                              i32Const(rewriter, loc, strides[0])),
-        col);
-    return LLVM::GEPOp::create(rewriter, loc, base.getType(), elem, base,
-                               ValueRange{idx});
-  };
-  barrier(rewriter, loc);
-  SmallVector<Value> thread = threadCoords(rewriter, loc, *sl);
-  for (int64_t r = 0; r < sl->numRegs(); ++r) {
-    auto c = elementCoords(rewriter, loc, *sl, thread, r);
-    LLVM::StoreOp::create(rewriter, loc, src[r], addr(c[0], c[1]));
+  Value base = scratchBase(rewriter, loc, op);
+  if (needsBarrierBefore(op))
+    barrier(rewriter, loc);
+  storeToShared(rewriter, loc, base, src, elem, *sl, stagingStrides(srcType));
+  if (!deferred || needsBarrierAfter(op))
+    barrier(rewriter, loc);
+  if (deferred) {
+    Value unused = LLVM::PoisonOp::create(rewriter, loc, elem);
+    rewriter.replaceOpWithMultiple(
+        op, {SmallVector<Value>(dl->numRegs(), unused)});
+    return success();
   }
-  barrier(rewriter, loc);
-
-  // 2. Fragments.
-  auto [lane, warp] = laneAndWarp(rewriter, loc);
-  Value lane8 = arith::RemUIOp::create(rewriter, loc, lane, i32Const(rewriter, loc, 8));
-  Value group = arith::DivUIOp::create(rewriter, loc, lane, i32Const(rewriter, loc, 8));
-  Value warpM = arith::RemUIOp::create(rewriter, loc, warp, i32Const(rewriter, loc, wm));
-  Value warpN = arith::RemUIOp::create(
-      rewriter, loc,
-      arith::DivUIOp::create(rewriter, loc, warp, i32Const(rewriter, loc, wm)),
-      i32Const(rewriter, loc, wn));
-  auto masked = [&](Value v, int64_t size) {
-    return arith::AndIOp::create(rewriter, loc, v, i32Const(rewriter, loc, size - 1));
-  };
-  auto shape = NVVM::LdStMatrixShapeAttr::get(rewriter.getContext(), 8, 8);
-  Type i32 = rewriter.getI32Type();
-  SmallVector<Value> out(dl->numRegs());
-  auto unpack = [&](Value word, int64_t at) {
-    auto vecTy = VectorType::get({2}, elem);
-    Value v = LLVM::BitcastOp::create(rewriter, loc, vecTy, word);
-    out[at] = LLVM::ExtractElementOp::create(rewriter, loc, v, i32Const(rewriter, loc, 0));
-    out[at + 1] = LLVM::ExtractElementOp::create(rewriter, loc, v, i32Const(rewriter, loc, 1));
-  };
-  if (dot.getOpIdx() == 0) {
-    int64_t nM = std::max<int64_t>(1, rows / (16 * wm)), nK = cols / 16;
-    // Lane l addresses row (l % 8) + 8·((l / 8) % 2), column 8·(l / 16).
-    Value rowInFrag = arith::AddIOp::create(
-        rewriter, loc, lane8,
-        arith::MulIOp::create(
-            rewriter, loc,
-            arith::RemUIOp::create(rewriter, loc, group, i32Const(rewriter, loc, 2)),
-            i32Const(rewriter, loc, 8)));
-    Value colInFrag = arith::MulIOp::create(
-        rewriter, loc,
-        arith::DivUIOp::create(rewriter, loc, group, i32Const(rewriter, loc, 2)),
-        i32Const(rewriter, loc, 8));
-    auto resTy = LLVM::LLVMStructType::getLiteral(rewriter.getContext(),
-                                                  {i32, i32, i32, i32});
-    for (int64_t i = 0; i < nM; ++i)
-      for (int64_t k = 0; k < nK; ++k) {
-        Value m0 = arith::AddIOp::create(
-            rewriter, loc,
-            arith::MulIOp::create(rewriter, loc, warpM, i32Const(rewriter, loc, 16)),
-            i32Const(rewriter, loc, i * 16 * wm));
-        Value row = masked(arith::AddIOp::create(rewriter, loc, m0, rowInFrag), rows);
-        Value col = arith::AddIOp::create(rewriter, loc, colInFrag,
-                                          i32Const(rewriter, loc, k * 16));
-        auto ld = NVVM::LdMatrixOp::create(rewriter, loc, resTy, addr(row, col), 4,
-                                           NVVM::MMALayout::row, shape,
-                                           NVVM::LdStMatrixEltType::B16);
-        for (int w = 0; w < 4; ++w)
-          unpack(LLVM::ExtractValueOp::create(rewriter, loc, ld, w),
-                 8 * (k + nK * i) + 2 * w);
-      }
-  } else {
-    int64_t nN = std::max<int64_t>(1, cols / (8 * wn)), nK = rows / 16;
-    // Lanes 0..15 address rows k0 + l of the two 8x8 matrices (k and k + 8).
-    Value rowInFrag = arith::RemUIOp::create(rewriter, loc, lane, i32Const(rewriter, loc, 16));
-    auto resTy = LLVM::LLVMStructType::getLiteral(rewriter.getContext(), {i32, i32});
-    for (int64_t j = 0; j < nN; ++j)
-      for (int64_t k = 0; k < nK; ++k) {
-        Value n0 = arith::AddIOp::create(
-            rewriter, loc,
-            arith::MulIOp::create(rewriter, loc, warpN, i32Const(rewriter, loc, 8)),
-            i32Const(rewriter, loc, j * 8 * wn));
-        Value row = arith::AddIOp::create(rewriter, loc, rowInFrag,
-                                          i32Const(rewriter, loc, k * 16));
-        auto ld = NVVM::LdMatrixOp::create(rewriter, loc, resTy,
-                                           addr(row, masked(n0, cols)), 2,
-                                           NVVM::MMALayout::col, shape,
-                                           NVVM::LdStMatrixEltType::B16);
-        for (int w = 0; w < 2; ++w)
-          unpack(LLVM::ExtractValueOp::create(rewriter, loc, ld, w),
-                 4 * (k + nK * j) + 2 * w);
-      }
-  }
-  rewriter.replaceOpWithMultiple(op, {out});
+  OperandFragments fragments(rewriter, loc, base, srcType,
+                             dstType.getEncoding());
+  rewriter.replaceOpWithMultiple(op, {fragments.loadAll()});
   return success();
-}
-
-/// Whether the ldmatrix path applies: a 16-bit tensor converted into a
-/// 16-bit mma.sync operand layout whose fragments it covers.
-bool ldmatrixApplies(tile::ConvertLayoutOp op) {
-  auto dst = cast<RankedTensorType>(op.getType());
-  auto dot = dyn_cast<tile::DotOperandAttr>(dst.getEncoding());
-  if (!dot || dot.getBitWidth() != 16 || dst.getRank() != 2)
-    return false;
-  Type elem = dst.getElementType();
-  if (!elem.isBF16() && !elem.isF16())
-    return false;
-  auto mma = cast<tile::MmaAttr>(dot.getParent());
-  int64_t rows = dst.getDimSize(0), cols = dst.getDimSize(1);
-  if (dot.getOpIdx() == 0)
-    return rows >= 16 && cols >= 16;
-  return rows >= 16 && cols >= 8 && cols >= 8 * (int64_t)mma.getWarpsPerCTA()[1];
 }
 
 struct ConvertLayoutLowering : OpConversionPattern<tile::ConvertLayoutOp> {
   ConvertLayoutLowering(const TypeConverter &tc, MLIRContext *ctx,
-                        bool useLdmatrix)
-      : OpConversionPattern(tc, ctx), useLdmatrix_(useLdmatrix) {}
+                        bool useLdmatrix, const StagedOperands &staged)
+      : OpConversionPattern(tc, ctx), useLdmatrix_(useLdmatrix),
+        staged_(staged) {}
   bool useLdmatrix_;
+  const StagedOperands &staged_;
   LogicalResult
   matchAndRewrite(tile::ConvertLayoutOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -301,11 +208,14 @@ struct ConvertLayoutLowering : OpConversionPattern<tile::ConvertLayoutOp> {
     if (succeeded(remapRegisters(op, adaptor.getSrc(), op.getSrc().getType(),
                                  op.getType(), identity, rewriter)))
       return success();
-    if (useLdmatrix_ && ldmatrixApplies(op))
-      return lowerToDotOperand(op, adaptor.getSrc(), rewriter);
+    if (useLdmatrix_ && OperandFragments::applies(op.getSrc().getType(),
+                                                  op.getType().getEncoding()))
+      return lowerToDotOperand(op, adaptor.getSrc(),
+                               staged_.stagers.contains(op), rewriter);
     auto dst = cast<RankedTensorType>(op.getType());
+    SmallVector<int64_t> strides = stagingStrides(op.getSrc().getType());
     return viaShared(op, adaptor.getSrc(), op.getSrc().getType(), dst,
-                     rowMajorStrides(dst.getShape()), rewriter);
+                     strides, strides, rewriter);
   }
 };
 
@@ -313,12 +223,13 @@ struct ConvertLayoutLowering : OpConversionPattern<tile::ConvertLayoutOp> {
 
 void populateLayoutToLLVMPatterns(const TypeConverter &converter,
                                   RewritePatternSet &patterns,
-                                  bool useLdmatrix) {
+                                  bool useLdmatrix,
+                                  const StagedOperands &staged) {
   patterns.add<MakeRangeLowering, SplatLowering, BroadcastLowering,
                ExpandDimsLowering, TransLowering, ReshapeLowering>(
       converter, patterns.getContext());
   patterns.add<ConvertLayoutLowering>(converter, patterns.getContext(),
-                                      useLdmatrix);
+                                      useLdmatrix, staged);
 }
 
 } // namespace tessel::lowering

@@ -3,11 +3,35 @@
 #ifndef TESSEL_LOWERING_TOLLVM_PATTERNS_H
 #define TESSEL_LOWERING_TOLLVM_PATTERNS_H
 
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+#include <array>
+#include <optional>
 
 namespace tessel::lowering {
 
 class AxisInfoAnalysis;
+
+/// Dot operands whose dots read their fragments from shared memory one
+/// k-step at a time (SharedMemory.h, readsFragmentsAtUse), gathered from the
+/// tile IR before the conversion rewrites it.
+struct StagedOperand {
+  int64_t offset;                 ///< scratch byte offset
+  mlir::RankedTensorType staged;  ///< the tile in shared memory
+  mlir::Attribute layout;         ///< dot-operand layout, or #tile.trans of it
+};
+struct StagedOperands {
+  /// The conversions that only stage (their fragments are read at the dots).
+  llvm::DenseSet<mlir::Operation *> stagers;
+  /// dot -> staged A and B (either may be absent).
+  llvm::DenseMap<mlir::Operation *, std::array<std::optional<StagedOperand>, 2>>
+      byDot;
+  /// Finds them in `module`.
+  static StagedOperands collect(mlir::Operation *module);
+};
 
 /// arith/math ops on tensors, constants, tile.convert, exp/log, program ids.
 void populateElementwiseToLLVMPatterns(const mlir::TypeConverter &converter,
@@ -18,16 +42,20 @@ void populateMemoryToLLVMPatterns(const mlir::TypeConverter &converter,
                                   mlir::RewritePatternSet &patterns,
                                   AxisInfoAnalysis &axisInfo);
 /// make_range, splat, broadcast, expand_dims, trans, reshape, convert_layout
-/// (to mma operands through ldmatrix when `useLdmatrix`).
+/// (to mma operands through ldmatrix when `useLdmatrix`; only staged for
+/// the `staged` ones).
 void populateLayoutToLLVMPatterns(const mlir::TypeConverter &converter,
                                   mlir::RewritePatternSet &patterns,
-                                  bool useLdmatrix = true);
+                                  bool useLdmatrix,
+                                  const StagedOperands &staged);
 /// reduce: in registers, across lanes by shuffles, across warps in shared.
 void populateReduceToLLVMPatterns(const mlir::TypeConverter &converter,
                                   mlir::RewritePatternSet &patterns);
-/// dot on tensor cores (mma.sync m16n8k16).
+/// dot on tensor cores (mma.sync m16n8k16), reading `staged` operands from
+/// shared memory per k-step.
 void populateDotToLLVMPatterns(const mlir::TypeConverter &converter,
-                               mlir::RewritePatternSet &patterns);
+                               mlir::RewritePatternSet &patterns,
+                               const StagedOperands &staged);
 
 } // namespace tessel::lowering
 

@@ -5,6 +5,7 @@
 // in f32.
 #include "lowering/ToLLVM/Patterns.h"
 #include "lowering/ToLLVM/Utility.h"
+#include "lowering/SharedMemory.h"
 
 #include "lowering/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -108,7 +109,7 @@ struct ReduceLowering : OpConversionPattern<tile::ReduceOp> {
             arith::ShLIOp::create(rewriter, loc, bitv, i32Const(rewriter, loc, i)));
       }
       SmallVector<Value> thread = threadCoords(rewriter, loc, *sl);
-      Value base = sharedBase(rewriter, loc);
+      Value base = scratchBase(rewriter, loc, op);
       auto slot = [&](Value g, size_t i) {
         Value idx = g ? arith::MulIOp::create(rewriter, loc, g,
                                               i32Const(rewriter, loc, outNumel))
@@ -128,7 +129,8 @@ struct ReduceLowering : OpConversionPattern<tile::ReduceOp> {
         return LLVM::GEPOp::create(rewriter, loc, base.getType(), work, base,
                                    ValueRange{idx});
       };
-      barrier(rewriter, loc);
+      if (needsBarrierBefore(op))
+        barrier(rewriter, loc);
       for (size_t i = 0; i < partial.size(); ++i)
         LLVM::StoreOp::create(rewriter, loc, partial[i], slot(group, i));
       barrier(rewriter, loc);

@@ -2,6 +2,7 @@
 #include "lowering/ToLLVM/Utility.h"
 
 #include "lowering/Passes.h"
+#include "lowering/SharedMemory.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
@@ -124,45 +125,135 @@ static Type storageType(OpBuilder &b, Type elem) {
   return elem.isInteger(1) ? b.getI8Type() : elem;
 }
 
+Value sharedAt(OpBuilder &b, Location loc, int64_t offset) {
+  Value base = sharedBase(b, loc);
+  if (!offset)
+    return base;
+  return LLVM::GEPOp::create(b, loc, base.getType(), b.getI8Type(), base,
+                             ValueRange{i32Const(b, loc, offset)});
+}
+
+Value scratchBase(OpBuilder &b, Location loc, Operation *op) {
+  return sharedAt(b, loc, scratchOffset(op));
+}
+
+int64_t contiguousRegisters(const LinearLayout &ll, int64_t maxElems) {
+  size_t last = ll.rank() - 1;
+  int64_t vec = 1;
+  for (size_t i = 0; i < ll.reg.size() && vec < maxElems; ++i) {
+    Coords unitStep(ll.rank(), 0);
+    unitStep[last] = vec;
+    if (ll.reg[i] != unitStep)
+      break;
+    vec *= 2;
+  }
+  // A lane or warp basis below the vector width would interleave threads
+  // inside one vector.
+  for (const auto *bases : {&ll.lane, &ll.warp})
+    for (const Coords &c : *bases)
+      while (vec > 1 && (c[last] & (vec - 1)))
+        vec /= 2;
+  return vec;
+}
+
+/// The element index Σ coords[d] · strides[d] as an i32.
+static Value linearIndex(OpBuilder &b, Location loc, ArrayRef<Value> coords,
+                         ArrayRef<int64_t> strides) {
+  Value idx;
+  for (size_t d = 0; d < coords.size(); ++d) {
+    Value term = strides[d] == 1
+                     ? coords[d]
+                     : Value(arith::MulIOp::create(
+                           b, loc, coords[d], i32Const(b, loc, strides[d])));
+    idx = idx ? Value(arith::AddIOp::create(b, loc, idx, term)) : term;
+  }
+  return idx ? idx : i32Const(b, loc, 0);
+}
+
+/// Vector width for accesses of `ll` at `strides`: contiguous registers, at
+/// most 16 bytes, and every vector aligned to its size.
+static int64_t accessWidth(const LinearLayout &ll, ArrayRef<int64_t> strides,
+                           int64_t elemBytes) {
+  if (strides.empty() || strides.back() != 1)
+    return 1;
+  int64_t vec = contiguousRegisters(ll, std::max<int64_t>(1, 16 / elemBytes));
+  for (size_t d = 0; d + 1 < strides.size(); ++d)
+    while (vec > 1 && strides[d] % vec)
+      vec /= 2;
+  return vec;
+}
+
+void storeToShared(OpBuilder &b, Location loc, Value base, ValueRange regs,
+                   Type elemType, const LinearLayout &ll,
+                   ArrayRef<int64_t> strides) {
+  Type stored = storageType(b, elemType);
+  int64_t elemBytes = std::max<int64_t>(1, stored.getIntOrFloatBitWidth() / 8);
+  int64_t vec = accessWidth(ll, strides, elemBytes);
+  SmallVector<Value> thread = threadCoords(b, loc, ll);
+  for (int64_t r = 0; r < ll.numRegs(); r += vec) {
+    Value addr = LLVM::GEPOp::create(
+        b, loc, base.getType(), stored, base,
+        ValueRange{linearIndex(b, loc, elementCoords(b, loc, ll, thread, r),
+                               strides)});
+    auto element = [&](int64_t i) {
+      Value v = regs[r + i];
+      return elemType.isInteger(1) ? Value(arith::ExtUIOp::create(b, loc, stored, v))
+                                   : v;
+    };
+    if (vec == 1) {
+      LLVM::StoreOp::create(b, loc, element(0), addr);
+      continue;
+    }
+    auto vecTy = VectorType::get({vec}, stored);
+    Value v = LLVM::UndefOp::create(b, loc, vecTy);
+    for (int64_t i = 0; i < vec; ++i)
+      v = LLVM::InsertElementOp::create(b, loc, v, element(i), i32Const(b, loc, i));
+    LLVM::StoreOp::create(b, loc, v, addr, vec * elemBytes);
+  }
+}
+
+SmallVector<Value> loadFromShared(OpBuilder &b, Location loc, Value base,
+                                  Type elemType, const LinearLayout &ll,
+                                  ArrayRef<int64_t> strides) {
+  Type stored = storageType(b, elemType);
+  int64_t elemBytes = std::max<int64_t>(1, stored.getIntOrFloatBitWidth() / 8);
+  int64_t vec = accessWidth(ll, strides, elemBytes);
+  SmallVector<Value> thread = threadCoords(b, loc, ll);
+  SmallVector<Value> out;
+  for (int64_t r = 0; r < ll.numRegs(); r += vec) {
+    Value addr = LLVM::GEPOp::create(
+        b, loc, base.getType(), stored, base,
+        ValueRange{linearIndex(b, loc, elementCoords(b, loc, ll, thread, r),
+                               strides)});
+    auto finish = [&](Value v) {
+      out.push_back(elemType.isInteger(1)
+                        ? Value(arith::TruncIOp::create(b, loc, elemType, v))
+                        : v);
+    };
+    if (vec == 1) {
+      finish(LLVM::LoadOp::create(b, loc, stored, addr));
+      continue;
+    }
+    auto vecTy = VectorType::get({vec}, stored);
+    Value v = LLVM::LoadOp::create(b, loc, vecTy, addr, vec * elemBytes);
+    for (int64_t i = 0; i < vec; ++i)
+      finish(LLVM::ExtractElementOp::create(b, loc, v, i32Const(b, loc, i)));
+  }
+  return out;
+}
+
 SmallVector<Value> shuffleThroughShared(OpBuilder &b, Location loc,
                                         Operation *op, ValueRange srcRegs,
                                         Type elemType, const LinearLayout &src,
                                         const LinearLayout &dst,
+                                        ArrayRef<int64_t> srcStrides,
                                         ArrayRef<int64_t> dstStrides) {
-  Type stored = storageType(b, elemType);
-  Value base = sharedBase(b, loc);
-  auto addr = [&](ArrayRef<Value> coords, ArrayRef<int64_t> strides) {
-    Value idx = i32Const(b, loc, 0);
-    for (size_t d = 0; d < coords.size(); ++d)
-      idx = arith::AddIOp::create(
-          b, loc, idx,
-          arith::MulIOp::create(b, loc, coords[d],
-                                i32Const(b, loc, strides[d])));
-    return LLVM::GEPOp::create(b, loc, base.getType(), stored, base,
-                               ValueRange{idx});
-  };
+  Value base = scratchBase(b, loc, op);
+  if (needsBarrierBefore(op))
+    barrier(b, loc);
+  storeToShared(b, loc, base, srcRegs, elemType, src, srcStrides);
   barrier(b, loc);
-  SmallVector<int64_t> srcStrides = rowMajorStrides(src.shape);
-  SmallVector<Value> thread = threadCoords(b, loc, src);
-  for (int64_t r = 0; r < src.numRegs(); ++r) {
-    Value v = srcRegs[r];
-    if (elemType.isInteger(1))
-      v = arith::ExtUIOp::create(b, loc, stored, v);
-    LLVM::StoreOp::create(b, loc, v,
-                          addr(elementCoords(b, loc, src, thread, r),
-                               srcStrides));
-  }
-  barrier(b, loc);
-  SmallVector<Value> out;
-  SmallVector<Value> dthread = threadCoords(b, loc, dst);
-  for (int64_t r = 0; r < dst.numRegs(); ++r) {
-    Value v = LLVM::LoadOp::create(
-        b, loc, stored, addr(elementCoords(b, loc, dst, dthread, r), dstStrides));
-    if (elemType.isInteger(1))
-      v = arith::TruncIOp::create(b, loc, elemType, v);
-    out.push_back(v);
-  }
-  return out;
+  return loadFromShared(b, loc, base, elemType, dst, dstStrides);
 }
 
 } // namespace tessel::lowering

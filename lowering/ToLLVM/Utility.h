@@ -49,16 +49,43 @@ registerMap(const LinearLayout &src, const LinearLayout &dst,
 /// The base of the kernel's dynamic shared memory, as !llvm.ptr<3>.
 mlir::Value sharedBase(mlir::OpBuilder &b, mlir::Location loc);
 
+/// sharedBase + `offset` bytes.
+mlir::Value sharedAt(mlir::OpBuilder &b, mlir::Location loc, int64_t offset);
+
+/// The start of `op`'s scratch: sharedBase + its tile.smem_offset.
+mlir::Value scratchBase(mlir::OpBuilder &b, mlir::Location loc,
+                        mlir::Operation *op);
+
+/// How many registers from each multiple of the result hold consecutive
+/// elements along the last dimension in every thread, at most `maxElems`:
+/// the width of the vector one shared-memory access can move.
+int64_t contiguousRegisters(const LinearLayout &ll, int64_t maxElems);
+
+/// Writes every register of `regs` (layout `ll`) to `base` at
+/// Σ coords[d] · strides[d] elements, in vectors of up to 16 bytes.
+void storeToShared(mlir::OpBuilder &b, mlir::Location loc, mlir::Value base,
+                   mlir::ValueRange regs, mlir::Type elemType,
+                   const LinearLayout &ll, llvm::ArrayRef<int64_t> strides);
+
+/// Reads every register of layout `ll` from `base` (the inverse of
+/// storeToShared).
+llvm::SmallVector<mlir::Value>
+loadFromShared(mlir::OpBuilder &b, mlir::Location loc, mlir::Value base,
+               mlir::Type elemType, const LinearLayout &ll,
+               llvm::ArrayRef<int64_t> strides);
+
 void barrier(mlir::OpBuilder &b, mlir::Location loc);
 
-/// Moves a tensor between layouts through shared memory: every thread writes
-/// its registers at their row-major index over `src.shape`, a barrier, then
-/// reads each register of `dst` at index Σ coords[d] · dstStrides[d].
+/// Moves a tensor between layouts through `op`'s scratch: a barrier when
+/// tile-insert-barriers asked for one, every thread writes its registers at
+/// Σ coords[d] · srcStrides[d], a barrier, then reads each register of `dst`
+/// at Σ coords[d] · dstStrides[d].
 llvm::SmallVector<mlir::Value>
 shuffleThroughShared(mlir::OpBuilder &b, mlir::Location loc,
                      mlir::Operation *op, mlir::ValueRange srcRegs,
                      mlir::Type elemType, const LinearLayout &src,
                      const LinearLayout &dst,
+                     llvm::ArrayRef<int64_t> srcStrides,
                      llvm::ArrayRef<int64_t> dstStrides);
 
 /// Row-major strides of `shape`.

@@ -41,3 +41,50 @@ func.func @dot(%pa: !tile.ptr<bf16>, %pb: !tile.ptr<bf16>) attributes {tile.kern
   tile.store %po, %h : (tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xbf16>) -> ()
   return
 }
+
+// A loop-carried state updated by a dot lives in the accumulator layout: its
+// zero init is converted once before the loop, and neither the decay
+// multiply nor the yield converts it inside.
+// CHECK-LABEL: func.func @carried_state
+// CHECK: tile.convert_layout {{.*}} -> tensor<64x64xf32, #tile.mma<wpc = [4, 1]>>
+// CHECK: scf.for {{.*}} -> (tensor<64x64xf32, #tile.mma<wpc = [4, 1]>>)
+// CHECK-NOT: tile.convert_layout {{.*}} : tensor<64x64xf32, #tile.mma
+// CHECK: arith.mulf {{.*}} : tensor<64x64xf32, #tile.mma<wpc = [4, 1]>>
+// CHECK: tile.dot {{.*}} -> tensor<64x64xf32, #tile.mma<wpc = [4, 1]>>
+// CHECK-NEXT: scf.yield
+func.func @carried_state(%pa: !tile.ptr<bf16>, %n: i32) attributes {tile.kernel} {
+  %pas = tile.splat %pa : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  %zero = arith.constant dense<0.0> : tensor<64x64xf32>
+  %decay = arith.constant dense<0.5> : tensor<64x64xf32>
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%s = %zero) -> (tensor<64x64xf32>) : i32 {
+    %a = tile.load %pas : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+    %d = arith.mulf %s, %decay : tensor<64x64xf32>
+    %next = tile.dot %a, %a, %d : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+    scf.yield %next : tensor<64x64xf32>
+  }
+  %h = tile.convert %r : tensor<64x64xf32> -> tensor<64x64xbf16>
+  tile.store %pas, %h : (tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xbf16>) -> ()
+  return
+}
+
+// The transpose of an accumulator stays in registers: its layout is the
+// #tile.trans of the accumulator's.
+// CHECK-LABEL: func.func @trans_of_accumulator
+// CHECK: %[[D:.*]] = tile.dot {{.*}} -> tensor<64x32xf32, #tile.mma<wpc = [4, 1]>>
+// CHECK-NOT: tile.convert_layout %[[D]]
+// CHECK: tile.trans %[[D]] : tensor<64x32xf32, #tile.mma<wpc = [4, 1]>> -> tensor<32x64xf32, #tile.trans<#tile.mma<wpc = [4, 1]>>>
+func.func @trans_of_accumulator(%pa: !tile.ptr<bf16>) attributes {tile.kernel} {
+  %pas = tile.splat %pa : !tile.ptr<bf16> -> tensor<64x32x!tile.ptr<bf16>>
+  %a = tile.load %pas : (tensor<64x32x!tile.ptr<bf16>>) -> tensor<64x32xbf16>
+  %pbs = tile.splat %pa : !tile.ptr<bf16> -> tensor<32x32x!tile.ptr<bf16>>
+  %b = tile.load %pbs : (tensor<32x32x!tile.ptr<bf16>>) -> tensor<32x32xbf16>
+  %acc = arith.constant dense<0.0> : tensor<64x32xf32>
+  %d = tile.dot %a, %b, %acc : tensor<64x32xbf16>, tensor<32x32xbf16> -> tensor<64x32xf32>
+  %t = tile.trans %d : tensor<64x32xf32> -> tensor<32x64xf32>
+  %h = tile.convert %t : tensor<32x64xf32> -> tensor<32x64xbf16>
+  %po = tile.splat %pa : !tile.ptr<bf16> -> tensor<32x64x!tile.ptr<bf16>>
+  tile.store %po, %h : (tensor<32x64x!tile.ptr<bf16>>, tensor<32x64xbf16>) -> ()
+  return
+}

@@ -1,0 +1,137 @@
+// Shared-memory scratch sizes and staging layouts (see SharedMemory.h).
+#include "lowering/SharedMemory.h"
+
+#include "dialect/LinearLayout.h"
+#include "lowering/Passes.h"
+#include "lowering/ToLLVM/OperandFragments.h"
+#include "lowering/ToLLVM/Utility.h"
+
+using namespace mlir;
+using namespace tessel::tile;
+
+namespace tessel::lowering {
+
+bool convertNeedsShared(ConvertLayoutOp op) {
+  auto sl = getLinearLayout(op.getSrc().getType());
+  auto dl = getLinearLayout(op.getType());
+  if (failed(sl) || failed(dl))
+    return true;
+  return !registerMap(*sl, *dl, [](const Coords &c) { return c; });
+}
+
+/// Calls `f` with every dot that reads `op`'s result as an operand, directly
+/// or through a trans (a register relabeling of #tile.trans layouts); false
+/// when some other op uses it.
+static bool forEachOperandReader(ConvertLayoutOp op,
+                                 function_ref<void(Operation *)> f) {
+  for (OpOperand &use : op->getUses()) {
+    Operation *user = use.getOwner();
+    if (auto tr = dyn_cast<TransOp>(user)) {
+      for (OpOperand &trUse : tr->getUses()) {
+        auto dot = dyn_cast<DotOp>(trUse.getOwner());
+        if (!dot || trUse.getOperandNumber() > 1 ||
+            dot->getBlock() != op->getBlock())
+          return false;
+        f(dot);
+      }
+      if (tr->use_empty())
+        return false;
+      continue;
+    }
+    auto dot = dyn_cast<DotOp>(user);
+    if (!dot || use.getOperandNumber() > 1 || dot->getBlock() != op->getBlock())
+      return false;
+    f(dot);
+  }
+  return true;
+}
+
+bool readsFragmentsAtUse(ConvertLayoutOp op) {
+  if (op->use_empty() || !convertNeedsShared(op) ||
+      !OperandFragments::applies(op.getSrc().getType(),
+                                 op.getType().getEncoding()))
+    return false;
+  return forEachOperandReader(op, [](Operation *) {});
+}
+
+SmallVector<Operation *> fragmentReaders(Operation *op) {
+  SmallVector<Operation *> readers;
+  if (auto c = dyn_cast<ConvertLayoutOp>(op); c && readsFragmentsAtUse(c))
+    forEachOperandReader(c, [&](Operation *dot) {
+      if (!llvm::is_contained(readers, dot))
+        readers.push_back(dot);
+    });
+  return readers;
+}
+
+int64_t stagedElementBytes(Type elem) {
+  return std::max<int64_t>(1, getElementByteSize(elem));
+}
+
+SmallVector<int64_t> stagingStrides(RankedTensorType type) {
+  SmallVector<int64_t> strides = rowMajorStrides(type.getShape());
+  if (type.getRank() == 2) {
+    int64_t pad = std::max<int64_t>(1, 16 / stagedElementBytes(type.getElementType()));
+    strides[0] = type.getDimSize(1) + pad;
+  }
+  return strides;
+}
+
+static int64_t stagedBytes(RankedTensorType type) {
+  SmallVector<int64_t> strides = stagingStrides(type);
+  int64_t span = type.getRank() == 0 ? 1 : type.getDimSize(0) * strides[0];
+  return span * stagedElementBytes(type.getElementType());
+}
+
+int64_t scratchBytes(Operation *op) {
+  if (auto c = dyn_cast<ConvertLayoutOp>(op))
+    return convertNeedsShared(c) ? stagedBytes(c.getSrc().getType()) : 0;
+  if (auto t = dyn_cast<TransOp>(op)) {
+    auto sl = getLinearLayout(t.getSrc().getType());
+    auto dl = getLinearLayout(t.getType());
+    bool inRegisters =
+        succeeded(sl) && succeeded(dl) &&
+        registerMap(*sl, *dl, [](const Coords &c) {
+          return Coords{c[1], c[0]};
+        });
+    auto src = t.getSrc().getType();
+    return inRegisters ? 0
+                       : src.getNumElements() *
+                             stagedElementBytes(src.getElementType());
+  }
+  if (auto r = dyn_cast<ReshapeOp>(op)) {
+    auto src = r.getSrc().getType();
+    return src.getNumElements() * stagedElementBytes(src.getElementType());
+  }
+  if (auto r = dyn_cast<ReduceOp>(op)) {
+    // One partial per warp along the axis for every output element.
+    auto src = r.getSrc().getType();
+    auto sl = getLinearLayout(src);
+    if (failed(sl) || llvm::none_of(sl->warp, [&](const Coords &c) {
+          return c[r.getAxis()] != 0;
+        }))
+      return 0; // reduced within each warp, by shuffles
+    int64_t elem = std::max<int64_t>(4, getElementByteSize(src.getElementType()));
+    int64_t out = src.getNumElements() / src.getDimSize(r.getAxis());
+    return out * getNumWarps(src.getEncoding()) * elem;
+  }
+  return 0;
+}
+
+int64_t scratchOffset(Operation *op) {
+  if (auto off = op->getAttrOfType<IntegerAttr>(kSmemOffsetAttr))
+    return off.getInt();
+  return 0;
+}
+
+bool needsBarrierBefore(Operation *op) {
+  auto attr = op->getAttrOfType<BoolAttr>(kBarrierBeforeAttr);
+  return !attr || attr.getValue();
+}
+
+bool needsBarrierAfter(Operation *op) {
+  auto attr = op->getAttrOfType<BoolAttr>(kBarrierAfterAttr);
+  return !attr || attr.getValue();
+}
+
+} // namespace tessel::lowering

@@ -1,0 +1,56 @@
+// Shared-memory scratch of the ops that move data through it: which ops
+// need it, how a tile is laid out in it (row-major, rows padded), how many
+// bytes that takes, and what tile-allocate-shared / tile-insert-barriers
+// decided for it. One definition for the passes and the lowering, so both
+// agree on where every element lives.
+#ifndef TESSEL_LOWERING_SHAREDMEMORY_H
+#define TESSEL_LOWERING_SHAREDMEMORY_H
+
+#include "dialect/TileOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/SmallVector.h"
+
+namespace tessel::lowering {
+
+/// Whether a convert_layout moves elements between threads. One that only
+/// renumbers each thread's registers needs no shared memory.
+bool convertNeedsShared(tile::ConvertLayoutOp op);
+
+/// Whether `op` stages a 16-bit tile for dot operands that the dots read
+/// fragment by fragment, one k-step at a time (ldmatrix), instead of every
+/// fragment being read into registers at the conversion: every user is a
+/// dot in the same block taking it as A or B. Its scratch then stays live
+/// (and is read) up to its last user.
+bool readsFragmentsAtUse(tile::ConvertLayoutOp op);
+
+/// The dots that read `op`'s scratch (readsFragmentsAtUse), else empty.
+llvm::SmallVector<mlir::Operation *> fragmentReaders(mlir::Operation *op);
+
+/// Element strides of `type` staged row-major in shared memory. Rows of a
+/// 2-D tile are padded by 16 bytes: 8 rows of 16-byte accesses (ldmatrix,
+/// 16-byte vector stores) and 8 rows of mma accumulator pairs then fall in
+/// distinct banks; without it every row starts in the same bank.
+llvm::SmallVector<int64_t> stagingStrides(mlir::RankedTensorType type);
+
+/// Bytes an element of `type` takes in shared memory (i1 is kept as i8).
+int64_t stagedElementBytes(mlir::Type elem);
+
+/// Bytes of scratch `op` needs, or 0 when it does not touch shared memory.
+int64_t scratchBytes(mlir::Operation *op);
+
+/// Byte offset of `op`'s scratch (tile.smem_offset, 0 when unassigned).
+int64_t scratchOffset(mlir::Operation *op);
+
+/// Whether tile-insert-barriers found that `op` must synchronize before it
+/// writes its scratch (tile.barrier_before). Ops never analysed (a pipeline
+/// that skipped the pass) synchronize.
+bool needsBarrierBefore(mlir::Operation *op);
+
+/// Whether a dot-operand staging must synchronize after its writes
+/// (tile.barrier_after): false when a later staging's barrier comes before
+/// any reader. Unanalysed ops synchronize.
+bool needsBarrierAfter(mlir::Operation *op);
+
+} // namespace tessel::lowering
+
+#endif // TESSEL_LOWERING_SHAREDMEMORY_H

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# One device call for code-generation work, on the GPU machine after
+# scripts/build-portable.sh (carry [".carry", ".peers"]; .peers as
+# ../shared/peers/README.md says): correctness first — the GPU tests named by
+# GTEST_FILTER and checked runs of every Lightning pass over a grid of block
+# sizes and warps — then tessel's bench at each config in BENCH_CONFIGS
+# (';'-separated flag sets), the peers in the same run (fla's
+# chunk_simple_gla, the Triton yardstick of the same fused forward), and an
+# Nsight Compute profile of the forward at N = 8192. At most 8 files come
+# back: logs, and the JSON of every bench in results.tar.
+set -uo pipefail
+source scripts/device-unpack.sh
+T=/tmp/tessel-bin
+status=0
+{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; } > "$OUT/device.txt" 2>&1
+mkdir -p /tmp/json
+
+echo "== GPU tests (${GTEST_FILTER:-*})"
+timeout 300 $T/tessel-gpu-tests --gtest_filter="${GTEST_FILTER:-*}" > "$OUT/gpu-tests.log" 2>&1 || status=1
+tail -5 "$OUT/gpu-tests.log"
+
+echo "== checked runs over the config grid" | tee "$OUT/checks.log"
+IFS=';' read -ra checkConfigs <<< "${CHECK_CONFIGS:---num-warps 4 --block-c 64 --block-e 64;--num-warps 8 --block-c 128 --block-e 128;--num-warps 4 --block-c 32 --block-e 32;--num-warps 2 --block-c 64 --block-e 64 --block-d 32}"
+for cfg in "${checkConfigs[@]}"; do
+  for shape in "-B 2 -H 3 -N 300 --dk 128 --dv 128" "-B 1 -H 2 -N 129 --dk 64 --dv 96 --initial-state --final-state" \
+               "-B 1 -H 2 -N 77 --dk 256 --dv 32 --dtype f32"; do
+    line="$cfg $shape"
+    if out=$(timeout 120 $T/tessel run lightning $line --backward --check 2>&1); then
+      echo "ok   $line :: $(echo "$out" | tr '\n' ' ' | cut -c1-200)" >> "$OUT/checks.log"
+    else
+      echo "FAIL $line :: $(echo "$out" | tr '\n' ' ' | cut -c1-400)" >> "$OUT/checks.log"; status=1
+    fi
+  done
+done
+grep -c "^ok" "$OUT/checks.log"; grep "^FAIL" "$OUT/checks.log" | head -5
+
+echo "== bench" | tee "$OUT/bench.log"
+i=0
+IFS=';' read -ra configs <<< "${BENCH_CONFIGS:---num-warps 4 --block-e 64}"
+for cfg in "${configs[@]}"; do
+  i=$((i + 1))
+  echo "-- standard shape, $cfg" >> "$OUT/bench.log"
+  timeout 240 $T/tessel bench ${BENCH_ARGS:-} $cfg --json /tmp/json/bench-$i.json >> "$OUT/bench.log" 2>&1 || status=1
+  echo "-- B8 H32 N2048 D=E=256, $cfg" >> "$OUT/bench.log"
+  timeout 120 $T/tessel bench --tokens 16384 -H 32 --dk 256 --dv 256 --seqs 2048 $cfg \
+    --json /tmp/json/bench256-$i.json >> "$OUT/bench.log" 2>&1 || status=1
+done
+tail -40 "$OUT/bench.log"
+
+if [ -d .peers ] && [ -z "${SKIP_PEERS:-}" ]; then
+  echo "== peers"
+  PYTHONUNBUFFERED=1 PYTHONPATH=.peers SKIP_IMPLS=${SKIP_IMPLS:-lightning_attn2,sdpa_causal} BUDGET_S=${BUDGET_S:-150} \
+    ANCHORS_JSON=anchors.json timeout 240 python3 .peers/bench_peers.py > "$OUT/peers.log" 2>&1 || status=1
+  mv "$OUT/anchors.json" /tmp/json/ 2>/dev/null
+  PYTHONUNBUFFERED=1 PYTHONPATH=.peers timeout 200 python3 .peers/triton_yardstick.py >> "$OUT/peers.log" 2>&1 || status=1
+  mv "$OUT/triton-yardstick.json" /tmp/json/ 2>/dev/null
+  tail -30 "$OUT/peers.log"
+fi
+
+if [ -n "${NCU_CONFIG:-}" ]; then
+  echo "== ncu"
+  timeout 200 ncu --clock-control none -k regex:lightning_fwd -c 1 \
+    --section SpeedOfLight --section MemoryWorkloadAnalysis --section LaunchStats \
+    --section Occupancy --section SchedulerStats \
+    $T/tessel run lightning -B 16 -N 8192 -H 16 --dk 128 --dv 128 --layout bnhd $NCU_CONFIG \
+    > "$OUT/ncu.txt" 2>&1 || status=1
+  grep -E "Memory Throughput|DRAM Throughput|Mem Busy|Issue Slots Busy|Registers Per|Achieved Occupancy|Duration|Shared Memory Configuration Size|Block Limit" "$OUT/ncu.txt" | head -20
+fi
+tar cf "$OUT/results.tar" -C /tmp/json . 2>/dev/null
+exit $status

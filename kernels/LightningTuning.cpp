@@ -173,7 +173,14 @@ PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
                            int smCount) {
   // Called on every untuned launch: computed directly, not via the space.
   PassConfig p;
-  p.blockW = widthsOf(pass, shape.d, shape.e).back();
+  // The forward covers E in one program up to 128 columns; wider, and in
+  // the backward (two states' worth of operands per program), 64 columns
+  // keep every kernel within 255 registers without spills (bench/RESULTS.md,
+  // H200 2026-12-02).
+  int widest = widthsOf(pass, shape.d, shape.e).back();
+  bool wideForward = pass == LightningPass::Forward &&
+                     std::max(shape.d, shape.e) <= 128;
+  p.blockW = wideForward ? widest : std::min(64, widest);
   int64_t width = widthOf(pass, shape.d, shape.e);
   int64_t programs = shape.batch * shape.heads *
                      ((width + p.blockW - 1) / p.blockW);

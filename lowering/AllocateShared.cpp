@@ -4,9 +4,9 @@
 // fragments from it. Each user synchronizes once after writing, so when a
 // user starts writing, the regions other threads may still read are those
 // of the user before it and of every user read since; placing the new one
-// apart from those (and, for the users that end a loop body, apart from
-// the body's first) lets tile-insert-barriers drop the barrier in front of
-// it. Users further apart share offsets.
+// apart from those (and, for the users read at the end of a loop body,
+// apart from the body's leading users, those before its first barrier)
+// lets tile-insert-barriers drop the barrier in front of them. Users further apart share offsets.
 #include "lowering/Passes.h"
 
 #include "lowering/SharedMemory.h"
@@ -77,7 +77,8 @@ struct TileAllocateShared
     }
     // Over a loop's back edge, the users read last in the body precede the
     // body's first user.
-    llvm::DenseMap<size_t, size_t> backEdge; // user -> first user of its loop
+    // user -> the leading users of its loop body
+    llvm::DenseMap<size_t, SmallVector<size_t>> backEdge;
     fn.walk([&](scf::ForOp loop) {
       SmallVector<size_t> inBody;
       loop.getBody()->walk<WalkOrder::PreOrder>([&](Operation *op) {
@@ -86,10 +87,27 @@ struct TileAllocateShared
       });
       if (inBody.size() < 2)
         return;
+      // The body's leading users: those before its first barrier, i.e.
+      // up to the first user read right away or the first dot reading a
+      // staged operand. Users read at the tail of the body stay apart from
+      // all of them.
+      int64_t firstBarrier = users[inBody.back()].start;
+      for (size_t i : inBody) {
+        if (fragmentReaders(users[i].op).empty()) {
+          firstBarrier = std::min(firstBarrier, users[i].start);
+          break;
+        }
+      }
+      for (size_t i : inBody)
+        for (Operation *r : fragmentReaders(users[i].op))
+          firstBarrier = std::min(firstBarrier, position[r]);
       int64_t lastStart = users[inBody.back()].start;
       for (size_t i : inBody)
-        if (i != inBody.front() && users[i].end >= lastStart)
-          backEdge[i] = inBody.front();
+        if (users[i].end >= lastStart)
+          for (size_t j : inBody)
+            if (j != i && users[j].start <= firstBarrier &&
+                users[j].start < users[i].start)
+              backEdge[i].push_back(j);
     });
 
     int64_t total = 0;
@@ -101,7 +119,8 @@ struct TileAllocateShared
         if (users[j].end >= since)
           avoid.push_back(users[j].region);
       if (auto it = backEdge.find(i); it != backEdge.end())
-        avoid.push_back(users[it->second].region);
+        for (size_t j : it->second)
+          avoid.push_back(users[j].region);
       u.region = {placeApart(u.bytes, avoid), u.bytes};
       u.op->setAttr(kSmemOffsetAttr,
                     IntegerAttr::get(IntegerType::get(u.op->getContext(), 32),

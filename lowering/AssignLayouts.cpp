@@ -165,12 +165,25 @@ private:
     v.setType(withLayout(v.getType(), layout));
   }
 
-  MmaAttr mmaFor(int64_t m, int64_t n) {
-    unsigned wm = 1;
-    while (wm < numWarps_ && 16 * wm * 2 <= m)
-      wm *= 2;
-    unsigned wn = numWarps_ / wm;
-    return MmaAttr::get(ctx_, {wm, wn});
+  /// One warp split for every dot of the kernel, so that chained dots
+  /// (scores -> P·V, the state update and the inter-block product) share
+  /// their operand layouts: a tile feeding two dots is staged once, and an
+  /// accumulator feeding the next dot's A operand stays in registers when
+  /// warps split M only. Warps go along M as far as the shortest dot allows
+  /// (16 rows per warp), the rest along N.
+  MmaAttr mmaFor(int64_t, int64_t) {
+    if (!mma_) {
+      int64_t minM = 0;
+      fn_.walk([&](DotOp dot) {
+        int64_t m = dot.getType().getDimSize(0);
+        minM = minM ? std::min(minM, m) : m;
+      });
+      unsigned wm = 1;
+      while (wm < numWarps_ && 16 * wm * 2 <= std::max<int64_t>(minM, 16))
+        wm *= 2;
+      mma_ = MmaAttr::get(ctx_, {wm, numWarps_ / wm});
+    }
+    return mma_;
   }
 
   /// The layout a loop-carried value should live in: the accumulator layout
@@ -352,6 +365,7 @@ private:
   MLIRContext *ctx_;
   unsigned numWarps_;
   BlockedAttr blocked2_, blocked1_;
+  MmaAttr mma_;
   llvm::DenseMap<Value, Attribute> desired_;
 };
 

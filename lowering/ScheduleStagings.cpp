@@ -4,8 +4,9 @@
 // that defines what it needs. The stagings of one loop iteration then sit
 // together, so tile-insert-barriers can let one barrier after the last of
 // them publish all (instead of one per staged operand), and the dots that
-// read them find their operands ready. Allocation runs after this, on the
-// new order.
+// read them find their operands ready; each dot then moves up next to what
+// it needs, so the state update reads its staged operands before any later
+// conversion synchronizes. Allocation runs after this, on the new order.
 #include "lowering/Passes.h"
 
 #include "lowering/SharedMemory.h"
@@ -48,49 +49,80 @@ llvm::SetVector<Operation *> movableGroup(Operation *stager) {
   return group;
 }
 
+/// Moves `root` and its movable producers up to right after the latest op
+/// of the block, above it, that they depend on, or `floor` if that comes
+/// later (or to the top).
+void hoistWithProducers(Operation *root, Operation *floor = nullptr) {
+  Block &block = *root->getBlock();
+  llvm::SetVector<Operation *> group = movableGroup(root);
+  Operation *after = nullptr;
+  for (Operation *op = root->getPrevNode(); op && !after;
+       op = op->getPrevNode()) {
+    if (op == floor) {
+      after = op;
+      break;
+    }
+    if (group.contains(op))
+      continue;
+    for (Value r : op->getResults())
+      for (Operation *u : r.getUsers())
+        if (group.contains(u))
+          after = op;
+  }
+  // Program order within the group is kept.
+  SmallVector<Operation *> ordered(group.begin(), group.end());
+  llvm::sort(ordered,
+             [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+  for (Operation *op : ordered) {
+    if (after)
+      op->moveAfter(after);
+    else
+      op->moveBefore(&block, block.begin());
+    after = op;
+  }
+}
+
+/// Stagings first, in block order: each may pass the ones before it (their
+/// order does not matter, only that none is held back behind a dot that
+/// another one feeds).
 void schedule(Block &block) {
-  SmallVector<ConvertLayoutOp> stagers;
+  SmallVector<Operation *> stagers;
   for (Operation &op : block)
     if (auto c = dyn_cast<ConvertLayoutOp>(op); c && readsFragmentsAtUse(c))
       stagers.push_back(c);
-  for (ConvertLayoutOp stager : stagers) {
-    llvm::SetVector<Operation *> group = movableGroup(stager);
-    // The latest op of the block, above the stager, that the group depends
-    // on, or the stager before it (stagings keep their order); the group
-    // goes right after it (or to the top of the block).
-    Operation *after = nullptr;
-    for (Operation *op = stager->getPrevNode(); op && !after;
-         op = op->getPrevNode()) {
-      if (group.contains(op))
-        continue;
-      if (auto c = dyn_cast<ConvertLayoutOp>(op); c && readsFragmentsAtUse(c)) {
-        after = op;
-        break;
-      }
-      for (Value r : op->getResults())
-        for (Operation *u : r.getUsers())
-          if (group.contains(u))
-            after = op;
-    }
-    // Program order of the group is kept.
-    SmallVector<Operation *> ordered(group.begin(), group.end());
-    llvm::sort(ordered, [](Operation *a, Operation *b) {
-      return a->isBeforeInBlock(b);
-    });
-    for (Operation *op : ordered) {
-      if (after)
-        op->moveAfter(after);
-      else
-        op->moveBefore(&block, block.begin());
-      after = op;
-    }
+  for (Operation *stager : stagers)
+    hoistWithProducers(stager);
+}
+
+/// Moves each dot after the stagings up to right after the last op it
+/// depends on, but not above a staging. With the stagings together at the top of a loop body, a
+/// dot that needs only them and loop-carried values (the state update)
+/// then reads them right after their barrier, before any later
+/// conversion's barrier; so nothing staged is still being read when the
+/// next iteration stages again.
+void hoistDots(Block &block) {
+  SmallVector<Operation *> dots;
+  Operation *lastStaging = nullptr;
+  for (Operation &op : block) {
+    if (isa<DotOp>(op))
+      dots.push_back(&op);
+    if (auto c = dyn_cast<ConvertLayoutOp>(op); c && readsFragmentsAtUse(c))
+      lastStaging = &op;
   }
+  // Never above a staging: one barrier after the last staging publishes
+  // them all.
+  for (Operation *dot : dots)
+    if (!lastStaging || lastStaging->isBeforeInBlock(dot))
+      hoistWithProducers(dot, lastStaging);
 }
 
 struct TileScheduleStagings
     : tessel::lowering::impl::TileScheduleStagingsBase<TileScheduleStagings> {
   void runOnOperation() override {
-    getOperation().walk([](Block *block) { schedule(*block); });
+    getOperation().walk([](Block *block) {
+      schedule(*block);
+      hoistDots(*block);
+    });
   }
 };
 

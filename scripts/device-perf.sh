@@ -6,8 +6,10 @@
 # sizes and warps — then tessel's bench at each config in BENCH_CONFIGS
 # (';'-separated flag sets), the peers in the same run (fla's
 # chunk_simple_gla, the Triton yardstick of the same fused forward), and an
-# Nsight Compute profile of the forward at N = 8192. At most 8 files come
-# back: logs, and the JSON of every bench in results.tar.
+# Nsight Compute profile of the forward at N = 8192 (NCU_CONFIG: its run
+# flags). SKIP_TESTS, SKIP_BENCH and SKIP_PEERS leave parts out, to split
+# the work over calls of 10 minutes. At most 8 files come back: logs, and
+# the JSON of every bench in results.tar.
 set -uo pipefail
 source scripts/device-unpack.sh
 T=/tmp/tessel-bin
@@ -15,6 +17,7 @@ status=0
 { date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; } > "$OUT/device.txt" 2>&1
 mkdir -p /tmp/json
 
+if [ -z "${SKIP_TESTS:-}" ]; then
 echo "== GPU tests (${GTEST_FILTER:-*})"
 timeout 300 $T/tessel-gpu-tests --gtest_filter="${GTEST_FILTER:-*}" > "$OUT/gpu-tests.log" 2>&1 || status=1
 tail -5 "$OUT/gpu-tests.log"
@@ -33,7 +36,9 @@ for cfg in "${checkConfigs[@]}"; do
   done
 done
 grep -c "^ok" "$OUT/checks.log"; grep "^FAIL" "$OUT/checks.log" | head -5
+fi
 
+if [ -z "${SKIP_BENCH:-}" ]; then
 echo "== bench" | tee "$OUT/bench.log"
 i=0
 IFS=';' read -ra configs <<< "${BENCH_CONFIGS:---num-warps 4 --block-e 64}"
@@ -46,6 +51,7 @@ for cfg in "${configs[@]}"; do
     --json /tmp/json/bench256-$i.json >> "$OUT/bench.log" 2>&1 || status=1
 done
 tail -40 "$OUT/bench.log"
+fi
 
 if [ -d .peers ] && [ -z "${SKIP_PEERS:-}" ]; then
   echo "== peers"

@@ -100,7 +100,7 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
     auto resTy =
         LLVM::LLVMStructType::getLiteral(getContext(), {f32, f32, f32, f32});
     SmallVector<Value> out(c.begin(), c.end());
-    SmallVector<SmallVector<Value>> aK(nM), bK(nN), bPair(nN);
+    SmallVector<SmallVector<Value>> aK(nM), bK(nN);
     for (int64_t k = 0; k < nK; ++k) {
       for (int64_t i = 0; i < nM; ++i)
         aK[i] = fragments[0]
@@ -113,11 +113,10 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
               b.slice(kind.bPerFragment * (k + nK * j), kind.bPerFragment));
           continue;
         }
-        // ldmatrix.x4 reads two k-steps of a B fragment at once.
-        if (k % 2 == 0)
-          bPair[j] = fragments[1]->loadB(j, k, k + 1 < nK ? 2 : 1);
-        bK[j] = SmallVector<Value>(
-            ArrayRef<Value>(bPair[j]).slice(4 * (k % 2), 4));
+        // One k-step per ldmatrix (x2): reading two at once (x4) halves the
+        // instructions but keeps twice the B fragments live, which pushed
+        // the 8-warp forward past 255 registers.
+        bK[j] = fragments[1]->loadB(j, k, 1);
       }
       for (int64_t i = 0; i < nM; ++i) {
         auto aRegs = packFragment(rewriter, loc, aK[i]);

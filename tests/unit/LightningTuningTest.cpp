@@ -89,15 +89,24 @@ TEST(LightningTuning, SpacesFollowTheHeadDimensions) {
 }
 
 TEST(LightningTuning, HeuristicPicksTheMeasuredWinners) {
-  // H100 (132 SMs), D = E = 128: the winners of bench/RESULTS.md runs 8-9.
+  // H200 (132 SMs), D = E = 128 (bench/RESULTS.md, 2026-12-02): the forward
+  // covers E in one program, the backward takes 64 columns per program;
+  // segments until half the SMs have a program.
   LightningShape standard = *LightningShape::parse("8,16384,16,128");
   LightningShape longSeq = *LightningShape::parse("1,131072,16,128");
   for (LightningPass pass : kernels::kLightningPasses) {
+    bool fwd = pass == LightningPass::Forward;
     kernels::PassConfig a = heuristicConfig(pass, standard, 132);
-    EXPECT_EQ(a, (kernels::PassConfig{64, 128, 8, 1})) << kernels::passName(pass);
+    EXPECT_EQ(a, (kernels::PassConfig{64, fwd ? 128 : 64, 8, 1}))
+        << kernels::passName(pass);
     kernels::PassConfig b = heuristicConfig(pass, longSeq, 132);
-    EXPECT_EQ(b, (kernels::PassConfig{64, 128, 8, 16})) << kernels::passName(pass);
+    EXPECT_EQ(b, (kernels::PassConfig{64, fwd ? 128 : 64, 8, fwd ? 16 : 4}))
+        << kernels::passName(pass);
   }
+  // D = E = 256: 64 columns everywhere.
+  LightningShape wide = *LightningShape::parse("8,2048,32,256");
+  for (LightningPass pass : kernels::kLightningPasses)
+    EXPECT_EQ(heuristicConfig(pass, wide, 132).blockW, 64) << kernels::passName(pass);
   // 64 programs on 132 SMs: four segments each.
   LightningShape mid = *LightningShape::parse("4,32768,16,128");
   EXPECT_EQ(heuristicConfig(LightningPass::Forward, mid, 132).splits, 4);

@@ -54,6 +54,7 @@ struct User {
 
 struct TileAllocateShared
     : tessel::lowering::impl::TileAllocateSharedBase<TileAllocateShared> {
+  using TileAllocateSharedBase::TileAllocateSharedBase;
   void runOnOperation() override {
     for (auto fn : getOperation().getOps<func::FuncOp>())
       allocate(fn);
@@ -110,23 +111,32 @@ struct TileAllocateShared
               backEdge[i].push_back(j);
     });
 
+    // Apart, when that fits the budget; otherwise only what is still live
+    // is avoided (tile-insert-barriers then synchronizes where regions
+    // meet).
     int64_t total = 0;
-    for (size_t i = 0; i < users.size(); ++i) {
-      User &u = users[i];
-      SmallVector<Span> avoid;
-      int64_t since = i ? users[i - 1].start : u.start;
-      for (size_t j = 0; j < i; ++j)
-        if (users[j].end >= since)
-          avoid.push_back(users[j].region);
-      if (auto it = backEdge.find(i); it != backEdge.end())
-        for (size_t j : it->second)
-          avoid.push_back(users[j].region);
-      u.region = {placeApart(u.bytes, avoid), u.bytes};
+    for (bool apart : {true, false}) {
+      total = 0;
+      for (size_t i = 0; i < users.size(); ++i) {
+        User &u = users[i];
+        SmallVector<Span> avoid;
+        int64_t since = apart && i ? users[i - 1].start : u.start;
+        for (size_t j = 0; j < i; ++j)
+          if (users[j].end >= since)
+            avoid.push_back(users[j].region);
+        if (auto it = backEdge.find(i); apart && it != backEdge.end())
+          for (size_t j : it->second)
+            avoid.push_back(users[j].region);
+        u.region = {placeApart(u.bytes, avoid), u.bytes};
+        total = std::max(total, u.region.offset + u.bytes);
+      }
+      if (total <= maxBytes)
+        break;
+    }
+    for (User &u : users)
       u.op->setAttr(kSmemOffsetAttr,
                     IntegerAttr::get(IntegerType::get(u.op->getContext(), 32),
                                      u.region.offset));
-      total = std::max(total, u.region.offset + u.bytes);
-    }
     fn->setAttr(kSharedBytesAttr,
                 IntegerAttr::get(IntegerType::get(fn.getContext(), 32), total));
   }

@@ -68,7 +68,14 @@ def TileAllocateShared : Pass<"tile-allocate-shared", "mlir::ModuleOp"> {
     ping-pong — so that tile-insert-barriers can drop the barrier in front
     of them. Each user gets `tile.smem_offset`; the function gets its total
     (`tile.shared_bytes`). Conversions that only relabel registers get none.
+    When keeping users apart needs more than `max-bytes`, only scratch that
+    is still live is kept apart (more barriers, less memory).
   }];
+  let options = [
+    Option<"maxBytes", "max-bytes", "int64_t", "232448",
+           "shared memory per program to stay within (the H100/H200 opt-in "
+           "maximum by default)">,
+  ];
 }
 
 def TileInsertBarriers : Pass<"tile-insert-barriers", "mlir::ModuleOp"> {

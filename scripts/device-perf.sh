@@ -19,7 +19,7 @@ mkdir -p /tmp/json
 
 if [ -z "${SKIP_TESTS:-}" ]; then
 echo "== GPU tests (${GTEST_FILTER:-*})"
-timeout 300 $T/tessel-gpu-tests --gtest_filter="${GTEST_FILTER:-*}" > "$OUT/gpu-tests.log" 2>&1 || status=1
+timeout ${TEST_TIMEOUT:-300} $T/tessel-gpu-tests --gtest_filter="${GTEST_FILTER:-*}" > "$OUT/gpu-tests.log" 2>&1 || status=1
 tail -5 "$OUT/gpu-tests.log"
 
 echo "== checked runs over the config grid" | tee "$OUT/checks.log"

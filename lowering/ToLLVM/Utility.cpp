@@ -183,18 +183,42 @@ static int64_t accessWidth(const LinearLayout &ll, ArrayRef<int64_t> strides,
   return vec;
 }
 
-void storeToShared(OpBuilder &b, Location loc, Value base, ValueRange regs,
-                   Type elemType, const LinearLayout &ll,
-                   ArrayRef<int64_t> strides) {
-  Type stored = storageType(b, elemType);
-  int64_t elemBytes = std::max<int64_t>(1, stored.getIntOrFloatBitWidth() / 8);
-  int64_t vec = accessWidth(ll, strides, elemBytes);
-  SmallVector<Value> thread = threadCoords(b, loc, ll);
-  for (int64_t r = 0; r < ll.numRegs(); r += vec) {
-    Value addr = LLVM::GEPOp::create(
+namespace {
+
+/// How one thread's registers of `ll` map onto shared memory at `strides`:
+/// the element type kept there, the vector width, and each vector's address.
+struct SharedAccess {
+  Type stored;
+  int64_t elemBytes, vec;
+  SmallVector<Value> thread;
+
+  SharedAccess(OpBuilder &b, Location loc, Type elemType,
+               const LinearLayout &ll, ArrayRef<int64_t> strides)
+      : stored(storageType(b, elemType)),
+        elemBytes(std::max<int64_t>(1, stored.getIntOrFloatBitWidth() / 8)),
+        vec(accessWidth(ll, strides, elemBytes)),
+        thread(threadCoords(b, loc, ll)) {}
+
+  /// The address of the vector that starts at register `r`.
+  Value address(OpBuilder &b, Location loc, Value base, const LinearLayout &ll,
+                ArrayRef<int64_t> strides, int64_t r) const {
+    return LLVM::GEPOp::create(
         b, loc, base.getType(), stored, base,
         ValueRange{linearIndex(b, loc, elementCoords(b, loc, ll, thread, r),
                                strides)});
+  }
+};
+
+} // namespace
+
+void storeToShared(OpBuilder &b, Location loc, Value base, ValueRange regs,
+                   Type elemType, const LinearLayout &ll,
+                   ArrayRef<int64_t> strides) {
+  SharedAccess access(b, loc, elemType, ll, strides);
+  Type stored = access.stored;
+  int64_t vec = access.vec, elemBytes = access.elemBytes;
+  for (int64_t r = 0; r < ll.numRegs(); r += vec) {
+    Value addr = access.address(b, loc, base, ll, strides, r);
     auto element = [&](int64_t i) {
       Value v = regs[r + i];
       return elemType.isInteger(1) ? Value(arith::ExtUIOp::create(b, loc, stored, v))
@@ -215,16 +239,12 @@ void storeToShared(OpBuilder &b, Location loc, Value base, ValueRange regs,
 SmallVector<Value> loadFromShared(OpBuilder &b, Location loc, Value base,
                                   Type elemType, const LinearLayout &ll,
                                   ArrayRef<int64_t> strides) {
-  Type stored = storageType(b, elemType);
-  int64_t elemBytes = std::max<int64_t>(1, stored.getIntOrFloatBitWidth() / 8);
-  int64_t vec = accessWidth(ll, strides, elemBytes);
-  SmallVector<Value> thread = threadCoords(b, loc, ll);
+  SharedAccess access(b, loc, elemType, ll, strides);
+  Type stored = access.stored;
+  int64_t vec = access.vec, elemBytes = access.elemBytes;
   SmallVector<Value> out;
   for (int64_t r = 0; r < ll.numRegs(); r += vec) {
-    Value addr = LLVM::GEPOp::create(
-        b, loc, base.getType(), stored, base,
-        ValueRange{linearIndex(b, loc, elementCoords(b, loc, ll, thread, r),
-                               strides)});
+    Value addr = access.address(b, loc, base, ll, strides, r);
     auto finish = [&](Value v) {
       out.push_back(elemType.isInteger(1)
                         ? Value(arith::TruncIOp::create(b, loc, elemType, v))

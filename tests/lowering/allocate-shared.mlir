@@ -46,3 +46,10 @@ func.func @loop(%y: tensor<32x32xbf16, #b>, %n: index) attributes {tile.kernel} 
   }
   return
 }
+
+// Over budget, only live scratch is kept apart: the same three users in
+// one loop share offset 0 (tile-insert-barriers then synchronizes).
+// RUN: tessel-opt %s --tile-allocate-shared=max-bytes=4096 | FileCheck %s --check-prefix=TIGHT
+// TIGHT-LABEL: func.func @loop
+// TIGHT-SAME: tile.shared_bytes = 2560
+// TIGHT-COUNT-3: tile.smem_offset = 0 : i32

@@ -173,14 +173,19 @@ PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
                            int smCount) {
   // Called on every untuned launch: computed directly, not via the space.
   PassConfig p;
-  // The forward covers E in one program up to 128 columns; wider, and in
-  // the backward (two states' worth of operands per program), 64 columns
-  // keep every kernel within 255 registers without spills (bench/RESULTS.md,
-  // H200 2026-12-02).
+  // The forward covers up to 128 columns of E per program (at D or E above
+  // 128 in blocks of 32 rows, so the state and the chunk's tiles stay within
+  // 255 registers); the backward, with two states' worth of operands per
+  // program, takes 64 columns. Every such kernel compiles without spills
+  // (bench/RESULTS.md, H200 2026-12-02).
   int widest = widthsOf(pass, shape.d, shape.e).back();
-  bool wideForward = pass == LightningPass::Forward &&
-                     std::max(shape.d, shape.e) <= 128;
-  p.blockW = wideForward ? widest : std::min(64, widest);
+  if (pass == LightningPass::Forward) {
+    p.blockW = std::min(128, widest);
+    if (std::max(shape.d, shape.e) > 128)
+      p.blockC = 32;
+  } else {
+    p.blockW = std::min(64, widest);
+  }
   int64_t width = widthOf(pass, shape.d, shape.e);
   int64_t programs = shape.batch * shape.heads *
                      ((width + p.blockW - 1) / p.blockW);

@@ -63,8 +63,8 @@ LightningBackwardArgs lightningBackwardArgs(const LightningShape &shape,
 autotune::ConfigSpace lightningSpace(kernels::LightningPass pass, int d, int e);
 
 /// A configuration for `pass` at `shape` without tuning, for a GPU with
-/// `smCount` SMs: C = 64, 8 warps, W = the whole head dimension (up to 128)
-/// for the forward at D, E ≤ 128 and 64 otherwise, and the fewest segments
+/// `smCount` SMs: 8 warps; the forward C = 64 and W = E up to 128 at D, E ≤
+/// 128, C = 32 and W = 128 above; the backward C = 64, W = 64; the fewest segments
 /// (1, 4 or 16) that give at least smCount / 2 programs. Read off the H200
 /// runs of 2026-12-02 (bench/RESULTS.md); a sweep still beats it elsewhere.
 kernels::PassConfig heuristicConfig(kernels::LightningPass pass,

@@ -103,10 +103,15 @@ TEST(LightningTuning, HeuristicPicksTheMeasuredWinners) {
     EXPECT_EQ(b, (kernels::PassConfig{64, fwd ? 128 : 64, 8, fwd ? 16 : 4}))
         << kernels::passName(pass);
   }
-  // D = E = 256: 64 columns everywhere.
+  // D = E = 256: the forward in blocks of 32 rows and 128 columns, the
+  // backward C 64, W 64.
   LightningShape wide = *LightningShape::parse("8,2048,32,256");
-  for (LightningPass pass : kernels::kLightningPasses)
-    EXPECT_EQ(heuristicConfig(pass, wide, 132).blockW, 64) << kernels::passName(pass);
+  for (LightningPass pass : kernels::kLightningPasses) {
+    bool fwd = pass == LightningPass::Forward;
+    EXPECT_EQ(heuristicConfig(pass, wide, 132),
+              (kernels::PassConfig{fwd ? 32 : 64, fwd ? 128 : 64, 8, 1}))
+        << kernels::passName(pass);
+  }
   // 64 programs on 132 SMs: four segments each.
   LightningShape mid = *LightningShape::parse("4,32768,16,128");
   EXPECT_EQ(heuristicConfig(LightningPass::Forward, mid, 132).splits, 4);

@@ -43,3 +43,15 @@ func.func @all_ops(%p: !tile.ptr<bf16>, %n: i32) attributes {tile.kernel} {
   tile.store %ptrs, %h : (tensor<16x16x!tile.ptr<bf16>>, tensor<16x16xbf16>) -> ()
   return
 }
+
+// The layout attributes, #tile.trans among them (the transpose of another
+// layout), round-trip on tensor types.
+// CHECK-LABEL: func.func @layouts
+// CHECK-SAME: tensor<64x32xf32, #tile.mma<wpc = [4, 1]>>
+// CHECK-SAME: tensor<32x64xf32, #tile.trans<#tile.mma<wpc = [4, 1]>>>
+// CHECK-SAME: tensor<64x128xbf16, #tile.trans<#tile.dot_operand<opIdx = 1, parent = #tile.mma<wpc = [4, 2]>, bitWidth = 16>>>
+func.func @layouts(%a: tensor<64x32xf32, #tile.mma<wpc = [4, 1]>>,
+                   %b: tensor<32x64xf32, #tile.trans<#tile.mma<wpc = [4, 1]>>>,
+                   %c: tensor<64x128xbf16, #tile.trans<#tile.dot_operand<opIdx = 1, parent = #tile.mma<wpc = [4, 2]>, bitWidth = 16>>>) {
+  return
+}

@@ -45,3 +45,27 @@ func.func @sum(%p: !tile.ptr<f32>) attributes {tile.kernel} {
   tile.store %p, %s : (!tile.ptr<f32>, f32) -> ()
   return
 }
+
+// Operands staged for a dot are read by the dot one k-step at a time: the
+// stagings store 16-byte vectors into padded rows and synchronize once;
+// then each k-step's ldmatrix sits right before its mma (A from the
+// row-major staging, B from its transpose, so no .trans).
+#bl = #tile.blocked<spt = [1, 8], tpw = [8, 4], wpc = [1, 1], order = [1, 0]>
+// CHECK-LABEL: func.func @staged_dot
+// CHECK-COUNT-3: llvm.store {{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<3>
+// CHECK: nvvm.barrier0
+// CHECK-NOT: nvvm.barrier0
+// CHECK: nvvm.ldmatrix {{.*}} {eltType = #nvvm.ld_st_matrix_elt_type<b16>, layout = #nvvm.mma_layout<row>, num = 4
+// CHECK: nvvm.ldmatrix {{.*}} layout = #nvvm.mma_layout<row>, num = 2
+// CHECK: nvvm.mma.sync
+// CHECK: nvvm.ldmatrix {{.*}} num = 4
+// CHECK: nvvm.ldmatrix {{.*}} num = 2
+// CHECK: nvvm.mma.sync
+func.func @staged_dot(%x: tensor<16x32xbf16, #bl>, %k: tensor<8x32xbf16, #bl>,
+                      %acc: tensor<16x8xf32, #m>) attributes {tile.kernel} {
+  %xa = tile.convert_layout %x {tile.barrier_after = false, tile.barrier_before = false, tile.smem_offset = 0 : i32} : tensor<16x32xbf16, #bl> -> tensor<16x32xbf16, #a>
+  %kt = tile.convert_layout %k {tile.barrier_after = true, tile.barrier_before = false, tile.smem_offset = 1280 : i32} : tensor<8x32xbf16, #bl> -> tensor<8x32xbf16, #tile.trans<#bo>>
+  %kb = tile.trans %kt : tensor<8x32xbf16, #tile.trans<#bo>> -> tensor<32x8xbf16, #bo>
+  %d = tile.dot %xa, %kb, %acc : tensor<16x32xbf16, #a>, tensor<32x8xbf16, #bo> -> tensor<16x8xf32, #m>
+  return
+}

@@ -2,10 +2,11 @@
 // inserts convert_layout wherever an op needs its operand in another layout.
 //
 // Rules: one blocked layout for all 2-D tensors of the kernel (chosen from
-// the widest tile that touches memory, so loads and stores are vectorized
-// along the contiguous dimension and broadcasts stay in registers); dot
-// operands in the mma.sync operand layouts and dot results in the
-// accumulator layout; 1-D tensors in the slice layout of the 2-D layout they
+// the narrowest tile the hot loops load or store, so accesses are 16-byte
+// vectors along the contiguous dimension and broadcasts stay in registers);
+// dot operands in the mma.sync operand layouts and dot results in the
+// accumulator layout, one warp split for all dots; transposes relabel
+// registers (#tile.trans); 1-D tensors in the slice layout of the 2-D layout they
 // are expanded into (decided users-first); elementwise results follow their
 // first tensor operand, or the mma layout when any operand carries it, since
 // converting the large accumulator costs more than converting the rest;

@@ -18,9 +18,13 @@ def TileAssignLayouts : Pass<"tile-assign-layouts", "mlir::ModuleOp"> {
                 "tile.convert_layout where producers and users disagree";
   let description = [{
     2-D tensors get one blocked layout per kernel (vectorized along the
-    contiguous dimension), dot operands and results the mma.sync layouts,
-    1-D tensors the slice of the layout their users expand them into.
-    Tensor shapes must be powers of two.
+    contiguous dimension of the hot loop's accesses), dot operands and
+    results the mma.sync layouts of one warp split shared by every dot of
+    the kernel, 1-D tensors the slice of the layout their users expand them
+    into. Loop-carried tensors take the accumulator layout of the dot that
+    updates them; a transpose of a non-blocked tensor is #tile.trans of its
+    layout (registers relabelled, no data moved). Tensor shapes must be
+    powers of two.
   }];
   let options = [
     Option<"numWarps", "num-warps", "unsigned", "4", "warps per program">,
@@ -35,6 +39,9 @@ def TileRemoveLayoutConversions
     Folds chains of conversions, drops identity conversions and
     rematerializes cheap producers (constants, splats, ranges) directly in
     the layout their user wants instead of moving them through shared memory.
+    A transposed (possibly rounded) tensor converted into a dot-operand
+    layout is converted before the transpose, into #tile.trans of that
+    layout: its source is staged as it is and read transposed by ldmatrix.
   }];
 }
 

@@ -6,7 +6,8 @@
 // of the user before it and of every user read since; placing the new one
 // apart from those (and, for the users read at the end of a loop body,
 // apart from the body's leading users, those before its first barrier)
-// lets tile-insert-barriers drop the barrier in front of them. Users further apart share offsets.
+// lets tile-insert-barriers drop the barrier in front of them. Users further
+// apart share offsets.
 #include "lowering/Passes.h"
 
 #include "lowering/SharedMemory.h"
@@ -26,30 +27,27 @@ constexpr int64_t kAlign = 16;
 
 int64_t alignUp(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
-struct Span {
-  int64_t offset, bytes;
-  bool overlaps(int64_t off, int64_t size) const {
-    return off < offset + bytes && offset < off + size;
-  }
-};
-
 /// The lowest aligned offset at which `bytes` overlap none of `avoid`.
-int64_t placeApart(int64_t bytes, ArrayRef<Span> avoid) {
+int64_t placeApart(int64_t bytes, ArrayRef<ScratchSpan> avoid) {
   SmallVector<int64_t> candidates{0};
-  for (const Span &r : avoid)
+  for (const ScratchSpan &r : avoid)
     candidates.push_back(alignUp(r.offset + r.bytes));
   llvm::sort(candidates);
   for (int64_t off : candidates)
-    if (llvm::none_of(avoid, [&](const Span &r) { return r.overlaps(off, bytes); }))
+    if (llvm::none_of(avoid, [&](const ScratchSpan &r) {
+          return r.overlaps({off, bytes});
+        }))
       return off;
   return candidates.back();
 }
 
 struct User {
   Operation *op;
-  int64_t bytes, start, end; ///< live from op (start) to its last reader
-  Span region{0, 0};
-  bool placed = false;
+  int64_t bytes;
+  /// The dots that read its fragments later (empty: read by the op itself).
+  SmallVector<Operation *> readers;
+  int64_t start = 0, end = 0; ///< live from op (start) to its last reader
+  ScratchSpan region;
 };
 
 struct TileAllocateShared
@@ -66,14 +64,14 @@ struct TileAllocateShared
     fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
       position[op] = position.size();
       if (int64_t bytes = scratchBytes(op))
-        users.push_back({op, alignUp(bytes), 0, 0});
+        users.push_back({op, alignUp(bytes), fragmentReaders(op)});
     });
     llvm::DenseMap<Operation *, size_t> index;
     for (size_t i = 0; i < users.size(); ++i) {
       User &u = users[i];
       index[u.op] = i;
       u.start = u.end = position[u.op];
-      for (Operation *reader : fragmentReaders(u.op))
+      for (Operation *reader : u.readers)
         u.end = std::max(u.end, position[reader]);
     }
     // Over a loop's back edge, the users read last in the body precede the
@@ -94,13 +92,13 @@ struct TileAllocateShared
       // all of them.
       int64_t firstBarrier = users[inBody.back()].start;
       for (size_t i : inBody) {
-        if (fragmentReaders(users[i].op).empty()) {
+        if (users[i].readers.empty()) {
           firstBarrier = std::min(firstBarrier, users[i].start);
           break;
         }
       }
       for (size_t i : inBody)
-        for (Operation *r : fragmentReaders(users[i].op))
+        for (Operation *r : users[i].readers)
           firstBarrier = std::min(firstBarrier, position[r]);
       int64_t lastStart = users[inBody.back()].start;
       for (size_t i : inBody)
@@ -119,7 +117,7 @@ struct TileAllocateShared
       total = 0;
       for (size_t i = 0; i < users.size(); ++i) {
         User &u = users[i];
-        SmallVector<Span> avoid;
+        SmallVector<ScratchSpan> avoid;
         int64_t since = apart && i ? users[i - 1].start : u.start;
         for (size_t j = 0; j < i; ++j)
           if (users[j].end >= since)

@@ -172,7 +172,7 @@ private:
   /// accumulator feeding the next dot's A operand stays in registers when
   /// warps split M only. Warps go along M as far as the shortest dot allows
   /// (16 rows per warp), the rest along N.
-  MmaAttr mmaFor(int64_t, int64_t) {
+  MmaAttr kernelMma() {
     if (!mma_) {
       int64_t minM = 0;
       fn_.walk([&](DotOp dot) {
@@ -196,7 +196,7 @@ private:
     if (!def || depth > 16)
       return {};
     if (auto dot = dyn_cast<DotOp>(def))
-      return mmaFor(dot.getType().getDimSize(0), dot.getType().getDimSize(1));
+      return kernelMma();
     if (isElementwise(def) && def->getNumResults() == 1)
       for (Value v : def->getOperands())
         if (Attribute l = carriedLayout(v, depth + 1))
@@ -229,7 +229,7 @@ private:
       return success();
     }
     if (auto dot = dyn_cast<DotOp>(op)) {
-      auto mma = mmaFor(dot.getType().getDimSize(0), dot.getType().getDimSize(1));
+      auto mma = kernelMma();
       unsigned bits =
           dot.getA().getType().getElementType().getIntOrFloatBitWidth();
       require(dot.getAMutable(), DotOperandAttr::get(ctx_, 0, mma, bits));

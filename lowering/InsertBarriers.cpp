@@ -23,12 +23,7 @@ using namespace tessel::lowering;
 
 namespace {
 
-struct Span {
-  int64_t offset, bytes;
-  bool operator==(const Span &o) const {
-    return offset == o.offset && bytes == o.bytes;
-  }
-};
+using Span = ScratchSpan;
 
 /// Regions that may still be read by some thread: a small set.
 using Pending = SmallVector<Span, 4>;
@@ -81,9 +76,9 @@ public:
     for (Operation &op : block) {
       if (int64_t bytes = scratchBytes(&op)) {
         int64_t off = scratchOffset(&op);
-        bool hazard = llvm::any_of(pending, [&](const Span &r) {
-          return off < r.offset + r.bytes && r.offset < off + bytes;
-        });
+        Span mine{off, bytes};
+        bool hazard = llvm::any_of(
+            pending, [&](const Span &r) { return r.overlaps(mine); });
         auto mark = op.getAttrOfType<BoolAttr>(kBarrierBeforeAttr);
         bool needed = hazard || (mark && mark.getValue());
         op.setAttr(kBarrierBeforeAttr, BoolAttr::get(op.getContext(), needed));
@@ -92,7 +87,7 @@ public:
         auto readers = fragmentReaders(&op);
         if (readers.empty()) {
           // Its own barrier orders everything before it; its reads follow.
-          pending.assign({Span{off, bytes}});
+          pending.assign({mine});
           continue;
         }
         // A staging read later by dots: its barrier (if it keeps one)
@@ -102,7 +97,7 @@ public:
         if (after)
           pending.clear();
         for (Operation *reader : readers)
-          join(readsAt_[reader], Pending{Span{off, bytes}});
+          join(readsAt_[reader], Pending{mine});
         continue;
       }
       if (auto it = readsAt_.find(&op); it != readsAt_.end()) {

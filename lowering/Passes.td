@@ -67,13 +67,14 @@ def TileScheduleStagings : Pass<"tile-schedule-stagings", "mlir::ModuleOp"> {
 def TileAllocateShared : Pass<"tile-allocate-shared", "mlir::ModuleOp"> {
   let summary = "Assign shared-memory scratch to every op that needs it";
   let description = [{
-    Layout conversions through memory and cross-warp reductions each write
-    their scratch, synchronize once inside the op, and read it back, so only
-    the reads of the shared-memory user just before an op can still be in
-    flight when it starts writing. Consecutive users (in program order, and
-    across a loop's back edge) are therefore placed in disjoint regions —
-    ping-pong — so that tile-insert-barriers can drop the barrier in front
-    of them. Each user gets `tile.smem_offset`; the function gets its total
+    Layout conversions through memory and cross-warp reductions write
+    their scratch, synchronize, and read it back; a dot-operand staging is
+    read later, by its dots, and lives until the last of them. Scratch is
+    placed by liveness, and each user apart from the regions that may still
+    be read when it starts writing (the previous user's, those read by dots
+    since, and over a loop's back edge the tail's against the leading
+    users'), so that tile-insert-barriers can drop the barrier in front of
+    it. Each user gets `tile.smem_offset`; the function gets its total
     (`tile.shared_bytes`). Conversions that only relabel registers get none.
     When keeping users apart needs more than `max-bytes`, only scratch that
     is still live is kept apart (more barriers, less memory).

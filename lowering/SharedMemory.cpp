@@ -19,29 +19,27 @@ bool convertNeedsShared(ConvertLayoutOp op) {
   return !registerMap(*sl, *dl, [](const Coords &c) { return c; });
 }
 
-/// Calls `f` with every dot that reads `op`'s result as an operand, directly
-/// or through a trans (a register relabeling of #tile.trans layouts); false
-/// when some other op uses it.
-static bool forEachOperandReader(ConvertLayoutOp op,
-                                 function_ref<void(Operation *)> f) {
+bool forEachOperandReader(ConvertLayoutOp op,
+                          function_ref<void(Operation *, unsigned)> f) {
+  auto visit = [&](OpOperand &use) {
+    auto dot = dyn_cast<DotOp>(use.getOwner());
+    if (!dot || use.getOperandNumber() > 1 || dot->getBlock() != op->getBlock())
+      return false;
+    f(dot, use.getOperandNumber());
+    return true;
+  };
   for (OpOperand &use : op->getUses()) {
-    Operation *user = use.getOwner();
-    if (auto tr = dyn_cast<TransOp>(user)) {
-      for (OpOperand &trUse : tr->getUses()) {
-        auto dot = dyn_cast<DotOp>(trUse.getOwner());
-        if (!dot || trUse.getOperandNumber() > 1 ||
-            dot->getBlock() != op->getBlock())
-          return false;
-        f(dot);
-      }
-      if (tr->use_empty())
+    auto tr = dyn_cast<TransOp>(use.getOwner());
+    if (!tr) {
+      if (!visit(use))
         return false;
       continue;
     }
-    auto dot = dyn_cast<DotOp>(user);
-    if (!dot || use.getOperandNumber() > 1 || dot->getBlock() != op->getBlock())
+    if (tr->use_empty())
       return false;
-    f(dot);
+    for (OpOperand &trUse : tr->getUses())
+      if (!visit(trUse))
+        return false;
   }
   return true;
 }
@@ -51,13 +49,13 @@ bool readsFragmentsAtUse(ConvertLayoutOp op) {
       !OperandFragments::applies(op.getSrc().getType(),
                                  op.getType().getEncoding()))
     return false;
-  return forEachOperandReader(op, [](Operation *) {});
+  return forEachOperandReader(op, [](Operation *, unsigned) {});
 }
 
 SmallVector<Operation *> fragmentReaders(Operation *op) {
   SmallVector<Operation *> readers;
   if (auto c = dyn_cast<ConvertLayoutOp>(op); c && readsFragmentsAtUse(c))
-    forEachOperandReader(c, [&](Operation *dot) {
+    forEachOperandReader(c, [&](Operation *dot, unsigned) {
       if (!llvm::is_contained(readers, dot))
         readers.push_back(dot);
     });

@@ -16,10 +16,30 @@ namespace tessel::lowering {
 /// renumbers each thread's registers needs no shared memory.
 bool convertNeedsShared(tile::ConvertLayoutOp op);
 
+/// A byte range of shared memory.
+struct ScratchSpan {
+  int64_t offset = 0, bytes = 0;
+  bool overlaps(const ScratchSpan &o) const {
+    return offset < o.offset + o.bytes && o.offset < offset + bytes;
+  }
+  bool operator==(const ScratchSpan &o) const {
+    return offset == o.offset && bytes == o.bytes;
+  }
+};
+
+/// Calls `f(dot, operandNumber)` for every dot that takes `op`'s result as
+/// its A (0) or B (1) operand, directly or through a trans (a register
+/// relabeling of #tile.trans layouts); false, stopping, at any other use or
+/// a dot in another block.
+bool forEachOperandReader(
+    tile::ConvertLayoutOp op,
+    llvm::function_ref<void(mlir::Operation *, unsigned)> f);
+
 /// Whether `op` stages a 16-bit tile for dot operands that the dots read
 /// fragment by fragment, one k-step at a time (ldmatrix), instead of every
 /// fragment being read into registers at the conversion: every user is a
-/// dot in the same block taking it as A or B. Its scratch then stays live
+/// dot in the same block taking it as A or B (forEachOperandReader). Its
+/// scratch then stays live
 /// (and is read) up to its last user.
 bool readsFragmentsAtUse(tile::ConvertLayoutOp op);
 

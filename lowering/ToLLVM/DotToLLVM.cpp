@@ -118,14 +118,16 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
         // the 8-warp forward past 255 registers.
         bK[j] = fragments[1]->loadB(j, k, 1);
       }
+      SmallVector<SmallVector<Value>> bRegs;
+      for (int64_t j = 0; j < nN; ++j)
+        bRegs.push_back(packFragment(rewriter, loc, bK[j]));
       for (int64_t i = 0; i < nM; ++i) {
         auto aRegs = packFragment(rewriter, loc, aK[i]);
         for (int64_t j = 0; j < nN; ++j) {
           int64_t cBase = 4 * (j + nN * i);
-          auto bRegs = packFragment(rewriter, loc, bK[j]);
           SmallVector<Value> acc(out.begin() + cBase, out.begin() + cBase + 4);
           auto mmaOp = NVVM::MmaOp::create(
-              rewriter, loc, resTy, aRegs, bRegs, acc, {16, 8, kind.k},
+              rewriter, loc, resTy, aRegs, bRegs[j], acc, {16, 8, kind.k},
               std::nullopt, std::nullopt,
               std::array<NVVM::MMATypes, 2>{kind.ptxType, kind.ptxType},
               std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
@@ -156,14 +158,9 @@ StagedOperands StagedOperands::collect(Operation *module) {
     s.stagers.insert(cvt);
     StagedOperand operand{scratchOffset(cvt), cvt.getSrc().getType(),
                           cvt.getType().getEncoding()};
-    for (OpOperand &use : cvt->getUses()) {
-      if (auto tr = dyn_cast<tile::TransOp>(use.getOwner())) {
-        for (OpOperand &trUse : tr->getUses())
-          s.byDot[trUse.getOwner()][trUse.getOperandNumber()] = operand;
-        continue;
-      }
-      s.byDot[use.getOwner()][use.getOperandNumber()] = operand;
-    }
+    forEachOperandReader(cvt, [&](Operation *dot, unsigned idx) {
+      s.byDot[dot][idx] = operand;
+    });
   });
   return s;
 }

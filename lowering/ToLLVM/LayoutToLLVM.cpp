@@ -176,12 +176,9 @@ LogicalResult lowerToDotOperand(tile::ConvertLayoutOp op, ValueRange src,
   if (failed(sl) || failed(dl))
     return rewriter.notifyMatchFailure(op, "tensor has no layout");
   Type elem = srcType.getElementType();
-  Value base = scratchBase(rewriter, loc, op);
-  if (needsBarrierBefore(op))
-    barrier(rewriter, loc);
-  storeToShared(rewriter, loc, base, src, elem, *sl, stagingStrides(srcType));
-  if (!deferred || needsBarrierAfter(op))
-    barrier(rewriter, loc);
+  Value base = stageInScratch(rewriter, loc, op, src, elem, *sl,
+                              stagingStrides(srcType),
+                              !deferred || needsBarrierAfter(op));
   if (deferred) {
     Value unused = LLVM::PoisonOp::create(rewriter, loc, elem);
     rewriter.replaceOpWithMultiple(

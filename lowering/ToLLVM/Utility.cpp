@@ -262,17 +262,26 @@ SmallVector<Value> loadFromShared(OpBuilder &b, Location loc, Value base,
   return out;
 }
 
+Value stageInScratch(OpBuilder &b, Location loc, Operation *op,
+                     ValueRange regs, Type elemType, const LinearLayout &ll,
+                     ArrayRef<int64_t> strides, bool barrierAfter) {
+  Value base = scratchBase(b, loc, op);
+  if (needsBarrierBefore(op))
+    barrier(b, loc);
+  storeToShared(b, loc, base, regs, elemType, ll, strides);
+  if (barrierAfter)
+    barrier(b, loc);
+  return base;
+}
+
 SmallVector<Value> shuffleThroughShared(OpBuilder &b, Location loc,
                                         Operation *op, ValueRange srcRegs,
                                         Type elemType, const LinearLayout &src,
                                         const LinearLayout &dst,
                                         ArrayRef<int64_t> srcStrides,
                                         ArrayRef<int64_t> dstStrides) {
-  Value base = scratchBase(b, loc, op);
-  if (needsBarrierBefore(op))
-    barrier(b, loc);
-  storeToShared(b, loc, base, srcRegs, elemType, src, srcStrides);
-  barrier(b, loc);
+  Value base = stageInScratch(b, loc, op, srcRegs, elemType, src, srcStrides,
+                              /*barrierAfter=*/true);
   return loadFromShared(b, loc, base, elemType, dst, dstStrides);
 }
 

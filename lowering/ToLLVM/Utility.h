@@ -76,6 +76,14 @@ loadFromShared(mlir::OpBuilder &b, mlir::Location loc, mlir::Value base,
 
 void barrier(mlir::OpBuilder &b, mlir::Location loc);
 
+/// Writes `regs` (layout `ll`) into `op`'s scratch at `strides`, with a
+/// barrier before when tile-insert-barriers asked for one and after unless
+/// `barrierAfter` is false; returns the scratch's start.
+mlir::Value stageInScratch(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Operation *op, mlir::ValueRange regs,
+                           mlir::Type elemType, const LinearLayout &ll,
+                           llvm::ArrayRef<int64_t> strides, bool barrierAfter);
+
 /// Moves a tensor between layouts through `op`'s scratch: a barrier when
 /// tile-insert-barriers asked for one, every thread writes its registers at
 /// Σ coords[d] · srcStrides[d], a barrier, then reads each register of `dst`

@@ -226,6 +226,30 @@ LogicalResult LoadOp::verify() {
   return success();
 }
 
+LogicalResult AsyncLoadOp::verify() {
+  if (failed(verifyAccess(*this, getPtr().getType(), getResult().getType(),
+                          getMask(), "result")))
+    return failure();
+  if (!isa_and_nonnull<SharedAttr>(getResult().getType().getEncoding()))
+    return emitOpError() << "result must be in #tile.shared, got "
+                         << getResult().getType();
+  if (getBuffers() < 1)
+    return emitOpError() << "needs at least one buffer, got " << getBuffers();
+  return success();
+}
+
+LogicalResult AsyncWaitOp::verify() {
+  if (getSrcs().getTypes() != getResults().getTypes())
+    return emitOpError() << "result types must be the operand types";
+  for (Type t : getSrcs().getTypes())
+    if (!isa_and_nonnull<SharedAttr>(cast<RankedTensorType>(t).getEncoding()))
+      return emitOpError() << "waits on #tile.shared tensors only, got " << t;
+  if (getPendingAttr().getInt() < 0)
+    return emitOpError() << "pending must be >= 0, got "
+                         << getPendingAttr().getInt();
+  return success();
+}
+
 LogicalResult StoreOp::verify() {
   return verifyAccess(*this, getPtr().getType(), getValue().getType(),
                       getMask(), "value");
@@ -360,5 +384,9 @@ LogicalResult ConvertLayoutOp::verify() {
       src.getElementType() != dst.getElementType())
     return emitOpError() << "may only change the layout, got " << src
                          << " -> " << dst;
+  if (isa_and_nonnull<SharedAttr>(dst.getEncoding()))
+    return emitOpError() << "cannot produce a #tile.shared tensor (only "
+                            "tile.async_load writes shared memory), got "
+                         << dst;
   return success();
 }

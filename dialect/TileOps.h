@@ -37,6 +37,10 @@ unsigned getElementByteSize(mlir::Type elem);
 
 /// The attribute that marks a func.func as a tessel kernel entry point.
 inline constexpr llvm::StringLiteral kKernelAttrName = "tile.kernel";
+/// On a kernel (func.func) or one scf.for: software-pipeline its loads over
+/// this many loop iterations (1: off). Read by tile-pipeline-loads; a loop's
+/// own value wins over its kernel's.
+inline constexpr llvm::StringLiteral kNumStagesAttrName = "tile.num_stages";
 
 } // namespace tessel::tile
 

@@ -78,6 +78,18 @@ def Tile_TransLayout : Tile_Layout<"Trans", "trans"> {
   let assemblyFormat = "`<` $parent `>`";
 }
 
+def Tile_SharedLayout : Tile_Layout<"Shared", "shared"> {
+  let summary = "the tensor sits in shared memory, row-major with rows padded "
+                "by 16 bytes (lowering/SharedMemory.h, stagingStrides)";
+  let description = [{
+    Not a distribution over threads: a tensor in #tile.shared is one buffer
+    in shared memory (its value lowers to the buffer's address), written by
+    tile.async_load and readable once a tile.async_wait has taken it. A
+    convert_layout from #tile.shared into a register layout reads it (into a
+    dot-operand layout: fragment by fragment, with ldmatrix, at the dots).
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // Types
 //===----------------------------------------------------------------------===//
@@ -189,6 +201,36 @@ def Tile_LoadOp : Tile_Op<"load", [AttrSizedOperandSegments,
   let assemblyFormat = [{
     $ptr (`mask` $mask^)? (`other` $other^)? attr-dict `:` functional-type(operands, results)
   }];
+}
+
+def Tile_AsyncLoadOp : Tile_Op<"async_load", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "start copying a tile from global memory into slot `slot` of "
+                "a ring of `buffers` shared-memory tiles; masked-off elements "
+                "are 0";
+  let description = [{
+    Made by tile-pipeline-loads out of a tile.load in a software-pipelined
+    loop: the copy (cp.async, 16 bytes per thread where the pointers allow)
+    runs while the loop computes, and each op's copies form one commit
+    group. The #tile.shared result may only be read through a
+    tile.async_wait that takes it. Its value is the load's: the interpreter
+    runs it as a load.
+  }];
+  let arguments = (ins RankedTensorOf<[Tile_PtrType]>:$ptr,
+                       Optional<RankedTensorOf<[I1]>>:$mask, I32:$slot,
+                       I32Attr:$buffers);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = [{
+    $ptr (`mask` $mask^)? `slot` $slot attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Tile_AsyncWaitOp : Tile_Op<"async_wait", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "wait until at most `pending` async_loads (one commit group "
+                "each) are in flight, then synchronize the CTA; the results "
+                "are the operands, now readable";
+  let arguments = (ins Variadic<Tile_Tensor>:$srcs, I32Attr:$pending);
+  let results = (outs Variadic<Tile_Tensor>:$results);
+  let assemblyFormat = "$srcs attr-dict `:` functional-type($srcs, $results)";
 }
 
 def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>]> {

@@ -205,6 +205,15 @@ void KernelBuilder::ifThen(const Tile &cond, const std::function<void()> &body,
   body();
 }
 
+void KernelBuilder::setNumStages(int stages, Loc loc) {
+  if (stages < 1 || stages > 8) {
+    error(loc, "setNumStages: stages must be in [1, 8], got " +
+                   std::to_string(stages));
+    return;
+  }
+  func_->setAttr(tile::kNumStagesAttrName, builder_.getI32IntegerAttr(stages));
+}
+
 llvm::Expected<Kernel> KernelBuilder::finish() {
   if (finished_)
     return llvm::createStringError("kernel '" + name_ +

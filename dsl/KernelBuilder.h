@@ -40,6 +40,12 @@ public:
                              const LoopBody &body, Loc loc = Loc::current()) {
     return forRange(lo, hi, Operand(1, loc), std::move(inits), body, loc);
   }
+  /// Software-pipeline the loads of this kernel's loops over `stages`
+  /// iterations: the GPU lowering (tile-pipeline-loads) copies the tiles
+  /// each iteration's dots read `stages` − 1 iterations ahead, into as many
+  /// shared-memory buffers. 1 (the default) turns it off; at most 8. The
+  /// values computed do not change.
+  void setNumStages(int stages, Loc loc = Loc::current());
   /// if (cond) body(); cond is an i1 scalar.
   void ifThen(const Tile &cond, const std::function<void()> &body,
               Loc loc = Loc::current());

@@ -26,7 +26,8 @@ using namespace dsl;
 
 std::string PassConfig::str() const {
   return "C" + std::to_string(blockC) + "_W" + std::to_string(blockW) + "_w" +
-         std::to_string(numWarps);
+         std::to_string(numWarps) +
+         (stages > 1 ? "_p" + std::to_string(stages) : "");
 }
 
 const char *passName(LightningPass pass) {
@@ -98,6 +99,10 @@ llvm::Error validateConfig(const PassConfig &c, llvm::StringRef where) {
     return llvm::createStringError(
         where.str() + ".numWarps must be 1, 2, 4, 8 or 16, got " +
         std::to_string(c.numWarps));
+  if (c.stages < 1 || c.stages > 8)
+    return llvm::createStringError(where.str() +
+                                   ".stages must be in [1, 8], got " +
+                                   std::to_string(c.stages));
   if (c.splits < 1 || c.splits > 4096)
     return llvm::createStringError(where.str() +
                                    ".splits must be in [1, 4096], got " +
@@ -279,6 +284,7 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
   if (!full) // segments read and write the states buffer instead
     named.initialState = named.finalState = false;
   KernelBuilder kb(kernelName(name, named, cfg));
+  kb.setNumStages(cfg.stages);
   Tile q = outputs ? kb.ptrArg("q", T) : Tile();
   Tile k = kb.ptrArg("k", T), v = kb.ptrArg("v", T);
   Tile o = outputs ? kb.ptrArg("o", T) : Tile();
@@ -425,6 +431,7 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
 
   KernelBuilder kb(kernelName((std::string("bwd_dq") + partSuffix(part)).c_str(),
                               segmentSpec(spec, part), cfg));
+  kb.setNumStages(cfg.stages);
   Tile k = kb.ptrArg("k", T), v = kb.ptrArg("v", T), dO = kb.ptrArg("do", T),
        dq = kb.ptrArg("dq", T);
   Tile slopes = kb.ptrArg("slopes", DType::f32);
@@ -497,6 +504,7 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
   KernelBuilder kb(kernelName(outputs ? (std::string("bwd_dk") + partSuffix(part)).c_str()
                                       : "bwd_segment_grad_states",
                               segmentSpec(spec, part), cfg));
+  kb.setNumStages(cfg.stages);
   Tile q = kb.ptrArg("q", T);
   Tile v = outputs ? kb.ptrArg("v", T) : Tile();
   Tile dO = kb.ptrArg("do", T);
@@ -584,6 +592,7 @@ llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
 
   KernelBuilder kb(kernelName((std::string("bwd_dv") + partSuffix(part)).c_str(),
                               segmentSpec(spec, part), cfg));
+  kb.setNumStages(cfg.stages);
   Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), dO = kb.ptrArg("do", T),
        dv = kb.ptrArg("dv", T);
   Tile slopes = kb.ptrArg("slopes", DType::f32);

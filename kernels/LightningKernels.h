@@ -27,6 +27,10 @@ struct PassConfig {
   /// over the whole sequence). The segment length is ceil(N / S) rounded up
   /// to a multiple of blockC.
   int splits = 1;
+  /// GPU: software-pipeline stages of the sweep's loads (1: each chunk's
+  /// tiles are loaded when the chunk starts; S: S − 1 chunks ahead, through
+  /// cp.async into S shared-memory buffers per tile; tile-pipeline-loads).
+  int stages = 1;
 
   std::string str() const;
   bool operator==(const PassConfig &) const = default;

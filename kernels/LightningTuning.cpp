@@ -152,14 +152,15 @@ LightningBackwardArgs lightningBackwardArgs(const LightningShape &s,
 
 ConfigSpace lightningSpace(LightningPass pass, int d, int e) {
   std::vector<int> widths = widthsOf(pass, d, e);
-  // Version 2: the split strategy.
-  ConfigSpace space(std::string("lightning_") + kernels::passName(pass), 2);
+  // Version 3: software-pipeline stages (version 2: the split strategy).
+  ConfigSpace space(std::string("lightning_") + kernels::passName(pass), 3);
   space.param("C", {32, 64, 128}, "sequence rows per block")
       .param("W", widths,
              widthOf(pass, /*d=*/0, /*e=*/1) == 1 ? "E columns per program"
                                                   : "D columns per program")
       .param("warps", {4, 8}, "warps per program")
-      .param("stages", {1}, "software-pipeline stages (the lowering has one)");
+      .param("stages", {1, 2, 3},
+             "software-pipeline stages of the chunk loop's loads (1: off)");
   space.param("split", {1, 4, 16},
               "strategy: 1 = one sweep per (b, h); S > 1 = S segments swept "
               "in parallel, their states combined by a scan");
@@ -199,13 +200,15 @@ PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
 }
 
 PassConfig toPassConfig(const Config &c) {
-  return PassConfig{c.get("C"), c.get("W"), c.get("warps"),
-                    c.has("split") ? c.get("split") : 1};
+  PassConfig p{c.get("C"), c.get("W"), c.get("warps"),
+               c.has("split") ? c.get("split") : 1};
+  p.stages = c.has("stages") ? c.get("stages") : 1;
+  return p;
 }
 
 Config toConfig(const PassConfig &p) {
   return Config{{{"C", p.blockC}, {"W", p.blockW}, {"warps", p.numWarps},
-                 {"stages", 1}, {"split", p.splits}}};
+                 {"stages", p.stages}, {"split", p.splits}}};
 }
 
 namespace {

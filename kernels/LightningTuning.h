@@ -49,17 +49,17 @@ LightningForwardArgs lightningForwardArgs(const LightningShape &shape,
 LightningBackwardArgs lightningBackwardArgs(const LightningShape &shape,
                                             const TensorSource &tensor);
 
-/// The space of one kernel at head dimensions (d, e). Version 1.
+/// The space of one kernel at head dimensions (d, e). Version 3.
 ///   C      rows per block: 32, 64, 128
 ///   W      columns per program over E (fwd, dv) or D (dq, dk): 32, 64, 128,
 ///          capped at the padded head dimension
 ///   warps  4, 8
-///   stages 1: the lowering has no multi-stage software pipeline yet, so
-///          this axis is declared (and part of the key) but not varied
+///   stages 1, 2, 3: software-pipeline stages of the chunk loop's loads
+///          (tile-pipeline-loads; 1 = off)
 ///   split  the strategy: 1 (one sweep per (b, h)), 4 or 16 segments swept
 ///          in parallel and joined by a (reverse, for dk and dv) state scan
 /// Default: C=64 W=64 warps=8 stages=1 split=1, the untuned
-/// LightningConfig. Version 2 (version 1 had no split).
+/// LightningConfig. Version 3 (2 had stages fixed at 1, 1 had no split).
 autotune::ConfigSpace lightningSpace(kernels::LightningPass pass, int d, int e);
 
 /// A configuration for `pass` at `shape` without tuning, for a GPU with

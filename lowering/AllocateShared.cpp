@@ -7,11 +7,15 @@
 // apart from those (and, for the users read at the end of a loop body,
 // apart from the body's leading users, those before its first barrier)
 // lets tile-insert-barriers drop the barrier in front of them. Users further
-// apart share offsets.
+// apart share offsets. The rings of tile.async_load (tile-pipeline-loads)
+// are live throughout and come first, apart from all; the copies of one
+// load before and inside its loop share a ring.
 #include "lowering/Passes.h"
 
 #include "lowering/SharedMemory.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/EquivalenceClasses.h"
 
 namespace tessel::lowering {
 #define GEN_PASS_DEF_TILEALLOCATESHARED
@@ -61,11 +65,43 @@ struct TileAllocateShared
   void allocate(func::FuncOp fn) {
     llvm::DenseMap<Operation *, int64_t> position;
     SmallVector<User> users;
+    // The rings of async copies are written while the loop computes and
+    // read an iteration later: they stay live through the whole kernel and
+    // take the bottom of shared memory, apart from everything else.
+    // The copies whose tiles flow into the same loop-carried value (one
+    // load's copies before and inside its loop) share one ring.
+    llvm::EquivalenceClasses<Value> flow;
+    fn.walk([&](scf::ForOp loop) {
+      auto yield = cast<scf::YieldOp>(loop.getBody()->getTerminator());
+      for (auto [arg, init, next] :
+           llvm::zip_equal(loop.getRegionIterArgs(), loop.getInitArgs(),
+                           yield.getOperands())) {
+        if (!isSharedTensor(arg.getType()))
+          continue;
+        flow.unionSets(arg, init);
+        flow.unionSets(arg, next);
+      }
+    });
+    llvm::DenseMap<Value, int64_t> ringOffset;
+    int64_t pinnedEnd = 0;
     fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
       position[op] = position.size();
-      if (int64_t bytes = scratchBytes(op))
-        users.push_back({op, alignUp(bytes), fragmentReaders(op)});
+      int64_t bytes = scratchBytes(op);
+      if (!bytes)
+        return;
+      if (isa<tessel::tile::AsyncLoadOp>(op)) {
+        Value ring = flow.getOrInsertLeaderValue(op->getResult(0));
+        auto [it, fresh] = ringOffset.try_emplace(ring, pinnedEnd);
+        if (fresh)
+          pinnedEnd += alignUp(bytes);
+        op->setAttr(kSmemOffsetAttr,
+                    IntegerAttr::get(IntegerType::get(op->getContext(), 32),
+                                     it->second));
+        return;
+      }
+      users.push_back({op, alignUp(bytes), fragmentReaders(op)});
     });
+    const ScratchSpan pinned{0, pinnedEnd};
     llvm::DenseMap<Operation *, size_t> index;
     for (size_t i = 0; i < users.size(); ++i) {
       User &u = users[i];
@@ -114,10 +150,12 @@ struct TileAllocateShared
     // meet).
     int64_t total = 0;
     for (bool apart : {true, false}) {
-      total = 0;
+      total = pinnedEnd;
       for (size_t i = 0; i < users.size(); ++i) {
         User &u = users[i];
         SmallVector<ScratchSpan> avoid;
+        if (pinnedEnd)
+          avoid.push_back(pinned);
         int64_t since = apart && i ? users[i - 1].start : u.start;
         for (size_t j = 0; j < i; ++j)
           if (users[j].end >= since)

@@ -6,7 +6,8 @@
 // read fragments from since. A user whose scratch overlaps one of them
 // must synchronize first (a write-after-read hazard); the others need not.
 // The analysis runs forward through straight code, both arms of scf.if and
-// scf.for bodies to a fixed point over the back edge.
+// scf.for bodies to a fixed point over the back edge. A tile.async_wait is
+// a barrier; async copies write rings no other user shares.
 #include "lowering/Passes.h"
 
 #include "lowering/SharedMemory.h"
@@ -19,6 +20,7 @@ namespace tessel::lowering {
 } // namespace tessel::lowering
 
 using namespace mlir;
+using namespace tessel;
 using namespace tessel::lowering;
 
 namespace {
@@ -53,7 +55,11 @@ class BarrierAnalysis {
   /// leave its writes to that barrier.
   bool nextEventIsSharedUser(Operation *op) const {
     for (Operation *n = op->getNextNode(); n; n = n->getNextNode()) {
-      if (scratchBytes(n) > 0)
+      // An async copy neither synchronizes nor reads a staging; a wait is
+      // a barrier.
+      if (isa<tile::AsyncLoadOp>(n))
+        continue;
+      if (isa<tile::AsyncWaitOp>(n) || scratchBytes(n) > 0)
         return true;
       if (readers_.contains(n) || n->getNumRegions() ||
           n->hasTrait<OpTrait::IsTerminator>())
@@ -74,6 +80,15 @@ public:
   /// end. Marks only ever turn on, so re-visiting converges.
   Pending visit(Block &block, Pending pending) {
     for (Operation &op : block) {
+      // An async copy's ring is apart from every other region, and the
+      // wait in front of its readers is a barrier: nothing to add, and
+      // after a wait nothing is pending.
+      if (isa<tile::AsyncLoadOp>(op))
+        continue;
+      if (isa<tile::AsyncWaitOp>(op)) {
+        pending.clear();
+        continue;
+      }
       if (int64_t bytes = scratchBytes(&op)) {
         int64_t off = scratchOffset(&op);
         Span mine{off, bytes};

@@ -54,6 +54,28 @@ def TileSinkPastLoops : Pass<"tile-sink-past-loops", "mlir::ModuleOp"> {
   }];
 }
 
+def TilePipelineLoads : Pass<"tile-pipeline-loads", "mlir::ModuleOp"> {
+  let summary = "Software-pipeline the loads that feed dots: copy each tile "
+                "stages - 1 loop iterations ahead with tile.async_load";
+  let description = [{
+    For an scf.for whose stage count (tile.num_stages on the loop, else on
+    its kernel, else the `stages` option) is S >= 2: every tile.load in its
+    body whose pointers and mask depend only on the induction variable and
+    loop-invariant values, and that some dot reads (through a staging
+    convert_layout), becomes a ring of S shared-memory buffers. The loads of
+    iterations 0 .. S-2 are issued before the loop; iteration i waits for
+    its own tiles (tile.async_wait: at most S-2 groups pending, then one CTA
+    barrier), issues the loads of iteration i+S-1 into the buffer iteration
+    i-1 read, and computes. Dots read the buffers directly; other users
+    read them into registers. Loads past the end are masked off. The loop's
+    stores are assumed not to alias its loads (as in Triton).
+  }];
+  let options = [
+    Option<"stages", "stages", "int", "1",
+           "stages for loops whose kernel does not set tile.num_stages">,
+  ];
+}
+
 def TileScheduleStagings : Pass<"tile-schedule-stagings", "mlir::ModuleOp"> {
   let summary = "Move dot-operand stagings up their block, next to each other";
   let description = [{

@@ -66,6 +66,9 @@ static void addLayoutPasses(OpPassManager &pm, const TargetOptions &options) {
   // iteration.
   pm.addPass(createLoopInvariantCodeMotionPass());
   pm.addPass(createTileSinkPastLoops());
+  // Loads a later iteration's dots read are copied ahead (the kernel's
+  // tile.num_stages), before the stagings are scheduled around them.
+  pm.addPass(createTilePipelineLoads());
   pm.addPass(createTileScheduleStagings());
   pm.addPass(createTileAllocateShared());
   pm.addPass(createTileInsertBarriers());

@@ -11,7 +11,14 @@ using namespace tessel::tile;
 
 namespace tessel::lowering {
 
+bool isSharedTensor(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  return t && isa_and_nonnull<SharedAttr>(t.getEncoding());
+}
+
 bool convertNeedsShared(ConvertLayoutOp op) {
+  if (isSharedTensor(op.getSrc().getType()))
+    return true;
   auto sl = getLinearLayout(op.getSrc().getType());
   auto dl = getLinearLayout(op.getType());
   if (failed(sl) || failed(dl))
@@ -81,9 +88,17 @@ static int64_t stagedBytes(RankedTensorType type) {
   return span * stagedElementBytes(type.getElementType());
 }
 
+int64_t asyncBufferBytes(RankedTensorType type) {
+  return (stagedBytes(type) + 15) / 16 * 16;
+}
+
 int64_t scratchBytes(Operation *op) {
   if (auto c = dyn_cast<ConvertLayoutOp>(op))
-    return convertNeedsShared(c) ? stagedBytes(c.getSrc().getType()) : 0;
+    return convertNeedsShared(c) && !isSharedTensor(c.getSrc().getType())
+               ? stagedBytes(c.getSrc().getType())
+               : 0;
+  if (auto a = dyn_cast<AsyncLoadOp>(op))
+    return a.getBuffers() * asyncBufferBytes(a.getType());
   if (auto t = dyn_cast<TransOp>(op)) {
     auto sl = getLinearLayout(t.getSrc().getType());
     auto dl = getLinearLayout(t.getType());

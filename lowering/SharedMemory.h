@@ -12,6 +12,14 @@
 
 namespace tessel::lowering {
 
+/// Whether `type` is a tensor in #tile.shared (a buffer in shared memory,
+/// written by tile.async_load).
+bool isSharedTensor(mlir::Type type);
+
+/// Bytes of one buffer of an async_load's ring: its tile staged at
+/// stagingStrides, rounded up to 16 (every slot starts 16-byte aligned).
+int64_t asyncBufferBytes(mlir::RankedTensorType type);
+
 /// Whether a convert_layout moves elements between threads. One that only
 /// renumbers each thread's registers needs no shared memory.
 bool convertNeedsShared(tile::ConvertLayoutOp op);
@@ -56,6 +64,8 @@ llvm::SmallVector<int64_t> stagingStrides(mlir::RankedTensorType type);
 int64_t stagedElementBytes(mlir::Type elem);
 
 /// Bytes of scratch `op` needs, or 0 when it does not touch shared memory.
+/// A convert_layout from #tile.shared reads its source's buffer and needs
+/// none; an async_load needs its whole ring, live through the kernel.
 int64_t scratchBytes(mlir::Operation *op);
 
 /// Byte offset of `op`'s scratch (tile.smem_offset, 0 when unassigned).

@@ -1,10 +1,12 @@
 // tile-to-llvm: the 1:N conversion of distributed tensors to per-thread
-// registers. A tensor of layout L becomes L.numRegs() scalars; scf.for/if and
+// registers. A tensor of layout L becomes L.numRegs() scalars (one in
+// #tile.shared: its buffer's address); scf.for/if and
 // the function signature are converted structurally; the op families live in
 // ToLLVM/. The module gets the dynamic shared-memory symbol the conversions
 // address.
 #include "lowering/Passes.h"
 
+#include "lowering/SharedMemory.h"
 #include "lowering/ToLLVM/AxisInfo.h"
 #include "lowering/ToLLVM/Patterns.h"
 #include "lowering/ToLLVM/Utility.h"
@@ -36,6 +38,11 @@ public:
     addConversion([](tile::PtrType t) -> Type { return lowerScalarType(t); });
     addConversion([](RankedTensorType t, SmallVectorImpl<Type> &results)
                       -> std::optional<LogicalResult> {
+      // A tile in shared memory is the address of its buffer.
+      if (isSharedTensor(t)) {
+        results.push_back(LLVM::LLVMPointerType::get(t.getContext(), 3));
+        return success();
+      }
       auto ll = getLinearLayout(t);
       if (failed(ll))
         return failure();
@@ -76,10 +83,12 @@ struct TileToLLVM : tessel::lowering::impl::TileToLLVMBase<TileToLLVM> {
     // still intact (the conversion rewrites it as it goes).
     AxisInfoAnalysis axisInfo(module);
     module.walk([&](Operation *op) {
-      if (isa<tile::LoadOp, tile::StoreOp>(op)) {
+      if (isa<tile::LoadOp, tile::StoreOp, tile::AsyncLoadOp>(op)) {
         axisInfo.get(op->getOperand(0));
         if (auto load = dyn_cast<tile::LoadOp>(op); load && load.getMask())
           axisInfo.get(load.getMask());
+        if (auto copy = dyn_cast<tile::AsyncLoadOp>(op); copy && copy.getMask())
+          axisInfo.get(copy.getMask());
         if (auto store = dyn_cast<tile::StoreOp>(op); store && store.getMask())
           axisInfo.get(store.getMask());
       }
@@ -92,6 +101,7 @@ struct TileToLLVM : tessel::lowering::impl::TileToLLVMBase<TileToLLVM> {
     RewritePatternSet patterns(ctx);
     populateElementwiseToLLVMPatterns(converter, patterns);
     populateMemoryToLLVMPatterns(converter, patterns, axisInfo);
+    populateAsyncToLLVMPatterns(converter, patterns, axisInfo);
     populateLayoutToLLVMPatterns(converter, patterns, useLdmatrix, staged);
     populateReduceToLLVMPatterns(converter, patterns);
     populateDotToLLVMPatterns(converter, patterns, staged);

@@ -363,10 +363,15 @@ private:
   }
 
   void runLoad(tile::LoadOp op) {
-    const Val &p = get(op.getPtr());
-    const Val *m = op.getMask() ? &get(op.getMask()) : nullptr;
-    const Val *o = op.getOther() ? &get(op.getOther()) : nullptr;
-    auto r = makeVal(op.getResult().getType());
+    runMaskedLoad(op, op.getPtr(), op.getMask(), op.getOther(), op.getResult());
+  }
+
+  void runMaskedLoad(Operation *op, Value ptr, Value mask, Value other,
+                     Value result) {
+    const Val &p = get(ptr);
+    const Val *m = mask ? &get(mask) : nullptr;
+    const Val *o = other ? &get(other) : nullptr;
+    auto r = makeVal(result.getType());
     size_t bytes = tile::getElementByteSize(r->elem);
     for (size_t k = 0; k < p.i.size(); ++k) {
       bool on = !m || m->i[k];
@@ -386,7 +391,7 @@ private:
         }
       }
     }
-    bind(op.getResult(), r);
+    bind(result, r);
   }
 
   void runStore(tile::StoreOp op) {
@@ -627,6 +632,19 @@ private:
           bind(o.getResult(), r);
         })
         .Case([&](tile::LoadOp o) { runLoad(o); })
+        // The lowering's forms (tile-pipeline-loads, layouts) mean what the
+        // ops they replace meant: an async_load is a load with zeros under
+        // the mask, a wait and a layout change move no value.
+        .Case([&](tile::AsyncLoadOp o) {
+          runMaskedLoad(o, o.getPtr(), o.getMask(), Value(), o.getResult());
+        })
+        .Case([&](tile::AsyncWaitOp o) {
+          for (auto [src, res] : llvm::zip_equal(o.getSrcs(), o.getResults()))
+            bind(res, std::make_shared<Val>(get(src)));
+        })
+        .Case([&](tile::ConvertLayoutOp o) {
+          bind(o.getResult(), std::make_shared<Val>(get(o.getSrc())));
+        })
         .Case([&](tile::StoreOp o) { runStore(o); })
         .Case([&](tile::DotOp o) { runDot(o); })
         .Case([&](tile::ReduceOp o) { runReduce(o); })

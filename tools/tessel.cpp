@@ -105,6 +105,13 @@ int main(int argc, char **argv) {
     cmd->add_option_function<int>("--num-warps", [&](int w) {
       config.fwd.numWarps = config.dq.numWarps = config.dk.numWarps = config.dv.numWarps = w;
     }, "GPU: warps per program, every kernel");
+    cmd->add_option_function<int>("--stages", [&](int n) {
+      config.fwd.stages = config.dq.stages = config.dk.stages = config.dv.stages = n;
+    }, "GPU: software-pipeline stages of the chunk loops' loads (1: off), "
+       "every kernel");
+    cmd->add_option_function<int>("--stages-bwd", [&](int n) {
+      config.dq.stages = config.dk.stages = config.dv.stages = n;
+    }, "GPU: pipeline stages of the backward kernels only");
   };
   runLightning->add_option("--batch,-B", p.batch, "batch size")->capture_default_str();
   runLightning->add_option("--heads,-H", p.heads, "heads")->capture_default_str();
@@ -321,7 +328,8 @@ int main(int argc, char **argv) {
   // Block-size flags given: exactly that configuration; none: the
   // heuristic one for the shape (LightningOptions::config unset).
   for (const char *flag : {"--block-c", "--block-e", "--block-d",
-                           "--block-e-bwd", "--num-warps", "--splits"})
+                           "--block-e-bwd", "--num-warps", "--splits",
+                           "--stages", "--stages-bwd"})
     if (runLightning->count(flag) > 0)
       options.config = config;
   if (tuned && options.config) {

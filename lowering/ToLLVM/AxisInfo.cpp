@@ -2,6 +2,7 @@
 #include "lowering/ToLLVM/AxisInfo.h"
 
 #include "dialect/TileOps.h"
+#include "lowering/ToLLVM/Utility.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/MathExtras.h"
@@ -180,6 +181,38 @@ int64_t vectorWidth(AxisInfoAnalysis &info, Value ptr, Value mask,
   while (w * 2 <= vec)
     w *= 2;
   return w;
+}
+
+/// Consecutive registers each thread holds along the last dimension: the
+/// leading register bases of the layout that step 1, 2, 4, ... along it.
+static int64_t consecutivePerThread(Type ptrTensor) {
+  auto ll = getLinearLayout(ptrTensor);
+  if (failed(ll))
+    return 1;
+  size_t last = ll->rank() - 1;
+  int64_t n = 1;
+  for (const Coords &b : ll->reg) {
+    Coords want(ll->rank(), 0);
+    want[last] = n;
+    if (b != want)
+      break;
+    n *= 2;
+  }
+  return n;
+}
+
+int64_t accessWidth(AxisInfoAnalysis &info, Value ptr, Value mask) {
+  if (!isa<RankedTensorType>(ptr.getType()))
+    return 1;
+  Type pointee =
+      cast<tile::PtrType>(tile::getElementTypeOrSelf(ptr.getType()))
+          .getPointeeType();
+  unsigned bytes = tile::getElementByteSize(pointee);
+  if (bytes < 2 || isa<tile::PtrType>(pointee))
+    return 1;
+  int64_t vec = vectorWidth(info, ptr, mask, consecutivePerThread(ptr.getType()),
+                            bytes);
+  return vec * bytes >= 4 ? vec : 1;
 }
 
 } // namespace tessel::lowering

@@ -39,6 +39,13 @@ private:
 int64_t vectorWidth(AxisInfoAnalysis &info, mlir::Value ptr, mlir::Value mask,
                     int64_t perThread, unsigned elemBytes);
 
+/// Elements per vector of a load, store or async copy through the pointer
+/// tensor `ptr` (optional `mask`): vectorWidth over the registers each
+/// thread holds consecutively along the last dimension; 1 for scalars,
+/// pointers to pointers, and when a vector would move less than a 32-bit
+/// word (predicated vector accesses move whole words).
+int64_t accessWidth(AxisInfoAnalysis &info, mlir::Value ptr, mlir::Value mask);
+
 } // namespace tessel::lowering
 
 #endif // TESSEL_LOWERING_TOLLVM_AXISINFO_H

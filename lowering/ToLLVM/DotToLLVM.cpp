@@ -91,10 +91,15 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
     std::array<std::optional<OperandFragments>, 2> fragments;
     if (auto it = staged_.byDot.find(op); it != staged_.byDot.end())
       for (int idx = 0; idx < 2; ++idx)
-        if (const auto &so = it->second[idx])
-          fragments[idx].emplace(rewriter, loc,
-                                 sharedAt(rewriter, loc, so->offset),
-                                 so->staged, so->layout);
+        if (const auto &so = it->second[idx]) {
+          Value base = so->buffer ? rewriter.getRemappedValue(so->buffer)
+                                  : sharedAt(rewriter, loc, so->offset);
+          if (!base)
+            return op.emitError("internal: no address for the shared-memory "
+                                "buffer of dot operand ")
+                   << idx;
+          fragments[idx].emplace(rewriter, loc, base, so->staged, so->layout);
+        }
 
     Type f32 = rewriter.getF32Type();
     auto resTy =
@@ -156,8 +161,10 @@ StagedOperands StagedOperands::collect(Operation *module) {
     if (!readsFragmentsAtUse(cvt))
       return;
     s.stagers.insert(cvt);
-    StagedOperand operand{scratchOffset(cvt), cvt.getSrc().getType(),
-                          cvt.getType().getEncoding()};
+    bool async = isSharedTensor(cvt.getSrc().getType());
+    StagedOperand operand{scratchOffset(cvt),
+                          async ? cvt.getSrc() : Value(),
+                          cvt.getSrc().getType(), cvt.getType().getEncoding()};
     forEachOperandReader(cvt, [&](Operation *dot, unsigned idx) {
       s.byDot[dot][idx] = operand;
     });

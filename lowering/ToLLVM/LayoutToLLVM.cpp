@@ -191,6 +191,38 @@ LogicalResult lowerToDotOperand(tile::ConvertLayoutOp op, ValueRange src,
   return success();
 }
 
+/// Reads a tile from its shared-memory buffer `base` (an async copy's,
+/// already waited for) into a register layout: nothing when the dots read
+/// its fragments themselves (`deferred`), ldmatrix for 16-bit dot operands,
+/// vector loads otherwise.
+LogicalResult lowerFromShared(tile::ConvertLayoutOp op, Value base,
+                              bool deferred, bool useLdmatrix,
+                              ConversionPatternRewriter &rewriter) {
+  Location loc = op.getLoc();
+  auto srcType = op.getSrc().getType();
+  auto dstType = cast<RankedTensorType>(op.getType());
+  auto dl = getLinearLayout(dstType);
+  if (failed(dl))
+    return rewriter.notifyMatchFailure(op, "tensor has no layout");
+  Type elem = srcType.getElementType();
+  if (deferred) {
+    Value unused = LLVM::PoisonOp::create(rewriter, loc, elem);
+    rewriter.replaceOpWithMultiple(
+        op, {SmallVector<Value>(dl->numRegs(), unused)});
+    return success();
+  }
+  if (useLdmatrix && OperandFragments::applies(srcType, dstType.getEncoding())) {
+    OperandFragments fragments(rewriter, loc, base, srcType,
+                               dstType.getEncoding());
+    rewriter.replaceOpWithMultiple(op, {fragments.loadAll()});
+    return success();
+  }
+  rewriter.replaceOpWithMultiple(
+      op, {loadFromShared(rewriter, loc, base, elem, *dl,
+                          stagingStrides(srcType))});
+  return success();
+}
+
 struct ConvertLayoutLowering : OpConversionPattern<tile::ConvertLayoutOp> {
   ConvertLayoutLowering(const TypeConverter &tc, MLIRContext *ctx,
                         bool useLdmatrix, const StagedOperands &staged)
@@ -201,6 +233,10 @@ struct ConvertLayoutLowering : OpConversionPattern<tile::ConvertLayoutOp> {
   LogicalResult
   matchAndRewrite(tile::ConvertLayoutOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
+    if (isSharedTensor(op.getSrc().getType()))
+      return lowerFromShared(op, adaptor.getSrc().front(),
+                             staged_.stagers.contains(op), useLdmatrix_,
+                             rewriter);
     auto identity = [](const Coords &c) { return c; };
     if (succeeded(remapRegisters(op, adaptor.getSrc(), op.getSrc().getType(),
                                  op.getType(), identity, rewriter)))

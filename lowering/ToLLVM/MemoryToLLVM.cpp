@@ -64,40 +64,6 @@ Value fromBits(OpBuilder &b, Location loc, Value v, Type elem) {
   return LLVM::BitcastOp::create(b, loc, elem, v);
 }
 
-/// Consecutive registers each thread holds along the last dimension: the
-/// leading register bases of the layout that step 1, 2, 4, ... along it.
-int64_t consecutivePerThread(Type ptrTensor) {
-  auto ll = getLinearLayout(ptrTensor);
-  if (failed(ll))
-    return 1;
-  size_t last = ll->rank() - 1;
-  int64_t n = 1;
-  for (const Coords &b : ll->reg) {
-    Coords want(ll->rank(), 0);
-    want[last] = n;
-    if (b != want)
-      break;
-    n *= 2;
-  }
-  return n;
-}
-
-/// The vector width for `op`'s pointers, 1 when it cannot be vectorized.
-int64_t accessWidth(AxisInfoAnalysis &info, Operation *op, Value ptr,
-                    Value mask, Type elem) {
-  if (!isa<RankedTensorType>(ptr.getType()))
-    return 1;
-  unsigned bytes = tile::getElementByteSize(
-      cast<tile::PtrType>(tile::getElementTypeOrSelf(ptr.getType()))
-          .getPointeeType());
-  if (bytes < 2 || isa<LLVM::LLVMPointerType>(elem))
-    return 1;
-  int64_t vec = vectorWidth(info, ptr, mask, consecutivePerThread(ptr.getType()),
-                            bytes);
-  // Predicated vector accesses move whole 32-bit words.
-  return vec * bytes >= 4 ? vec : 1;
-}
-
 /// Words of 32 bits covering `vec` elements of `elem` starting at `first`.
 SmallVector<Value> packWords(OpBuilder &b, Location loc, ValueRange elems,
                              Type elem) {
@@ -209,8 +175,7 @@ struct LoadLowering : OpConversionPattern<tile::LoadOp> {
     {
       Type elem = pointeeOf(op.getPtr().getType());
       int64_t vec = op.getOther() ? 1
-                                  : accessWidth(info_, op, op.getPtr(),
-                                                op.getMask(), elem);
+                                  : accessWidth(info_, op.getPtr(), op.getMask());
       if (vec > 1)
         return vectorized(op, adaptor, rewriter, elem, vec);
     }
@@ -302,7 +267,7 @@ struct StoreLowering : OpConversionPattern<tile::StoreOp> {
     Location loc = op.getLoc();
     {
       Type elem = pointeeOf(op.getPtr().getType());
-      int64_t vec = accessWidth(info_, op, op.getPtr(), op.getMask(), elem);
+      int64_t vec = accessWidth(info_, op.getPtr(), op.getMask());
       if (vec > 1)
         return vectorized(op, adaptor, rewriter, elem, vec);
     }

@@ -20,6 +20,9 @@ class AxisInfoAnalysis;
 /// tile IR before the conversion rewrites it.
 struct StagedOperand {
   int64_t offset;                 ///< scratch byte offset
+  /// The #tile.shared tile it is read from (an async copy's buffer), in
+  /// place of the scratch at `offset`.
+  mlir::Value buffer;
   mlir::RankedTensorType staged;  ///< the tile in shared memory
   mlir::Attribute layout;         ///< dot-operand layout, or #tile.trans of it
 };
@@ -41,6 +44,11 @@ void populateElementwiseToLLVMPatterns(const mlir::TypeConverter &converter,
 void populateMemoryToLLVMPatterns(const mlir::TypeConverter &converter,
                                   mlir::RewritePatternSet &patterns,
                                   AxisInfoAnalysis &axisInfo);
+/// async_load (cp.async into its ring slot, one commit group) and
+/// async_wait (cp.async.wait_group, then a barrier).
+void populateAsyncToLLVMPatterns(const mlir::TypeConverter &converter,
+                                 mlir::RewritePatternSet &patterns,
+                                 AxisInfoAnalysis &axisInfo);
 /// make_range, splat, broadcast, expand_dims, trans, reshape, convert_layout
 /// (to mma operands through ldmatrix when `useLdmatrix`; only staged for
 /// the `staged` ones).

@@ -202,14 +202,21 @@ struct SharedAccess {
   /// The address of the vector that starts at register `r`.
   Value address(OpBuilder &b, Location loc, Value base, const LinearLayout &ll,
                 ArrayRef<int64_t> strides, int64_t r) const {
-    return LLVM::GEPOp::create(
-        b, loc, base.getType(), stored, base,
-        ValueRange{linearIndex(b, loc, elementCoords(b, loc, ll, thread, r),
-                               strides)});
+    return sharedElementAddress(b, loc, base, stored, ll, thread, strides, r);
   }
 };
 
 } // namespace
+
+Value sharedElementAddress(OpBuilder &b, Location loc, Value base,
+                           Type elemType, const LinearLayout &ll,
+                           ArrayRef<Value> thread, ArrayRef<int64_t> strides,
+                           int64_t r) {
+  return LLVM::GEPOp::create(
+      b, loc, base.getType(), elemType, base,
+      ValueRange{linearIndex(b, loc, elementCoords(b, loc, ll, thread, r),
+                             strides)});
+}
 
 void storeToShared(OpBuilder &b, Location loc, Value base, ValueRange regs,
                    Type elemType, const LinearLayout &ll,

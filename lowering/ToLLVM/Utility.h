@@ -61,6 +61,15 @@ mlir::Value scratchBase(mlir::OpBuilder &b, mlir::Location loc,
 /// the width of the vector one shared-memory access can move.
 int64_t contiguousRegisters(const LinearLayout &ll, int64_t maxElems);
 
+/// The address of register `r`'s element of a tile in shared memory at
+/// `base`, element (c_0, c_1, ...) at Σ c_d · strides[d] elements of
+/// `elemType` (`thread` from threadCoords).
+mlir::Value sharedElementAddress(mlir::OpBuilder &b, mlir::Location loc,
+                                 mlir::Value base, mlir::Type elemType,
+                                 const LinearLayout &ll,
+                                 llvm::ArrayRef<mlir::Value> thread,
+                                 llvm::ArrayRef<int64_t> strides, int64_t r);
+
 /// Writes every register of `regs` (layout `ll`) to `base` at
 /// Σ coords[d] · strides[d] elements, in vectors of up to 16 bytes.
 void storeToShared(mlir::OpBuilder &b, mlir::Location loc, mlir::Value base,

@@ -482,3 +482,68 @@ func.func @dot_operand_parent(%x: tensor<16x16xbf16, #tile.dot_operand<opIdx = 0
 func.func @dot_operand_bit_width(%x: tensor<16x16xbf16, #tile.dot_operand<opIdx = 0, parent = #tile.mma<wpc = [2, 2]>, bitWidth = 8>>) {
   return
 }
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// tile.async_load, tile.async_wait, convert_layout into #tile.shared
+//===----------------------------------------------------------------------===//
+
+#blk = #tile.blocked<spt = [1, 8], tpw = [16, 2], wpc = [1, 1], order = [1, 0]>
+func.func @async_load_not_shared(%p: tensor<16x16x!tile.ptr<bf16>, #blk>, %s: i32) {
+  // expected-error @+1 {{result must be in #tile.shared}}
+  %x = tile.async_load %p slot %s {buffers = 2 : i32} : (tensor<16x16x!tile.ptr<bf16>, #blk>, i32) -> tensor<16x16xbf16, #blk>
+  return
+}
+
+// -----
+
+#blk = #tile.blocked<spt = [1, 8], tpw = [16, 2], wpc = [1, 1], order = [1, 0]>
+func.func @async_load_no_buffers(%p: tensor<16x16x!tile.ptr<bf16>, #blk>, %s: i32) {
+  // expected-error @+1 {{needs at least one buffer, got 0}}
+  %x = tile.async_load %p slot %s {buffers = 0 : i32} : (tensor<16x16x!tile.ptr<bf16>, #blk>, i32) -> tensor<16x16xbf16, #tile.shared>
+  return
+}
+
+// -----
+
+#blk = #tile.blocked<spt = [1, 8], tpw = [16, 2], wpc = [1, 1], order = [1, 0]>
+func.func @async_load_pointee(%p: tensor<16x16x!tile.ptr<bf16>, #blk>, %s: i32) {
+  // expected-error @+1 {{result element type 'f16' differs from the pointee type 'bf16'}}
+  %x = tile.async_load %p slot %s {buffers = 2 : i32} : (tensor<16x16x!tile.ptr<bf16>, #blk>, i32) -> tensor<16x16xf16, #tile.shared>
+  return
+}
+
+// -----
+
+#blk = #tile.blocked<spt = [1, 8], tpw = [16, 2], wpc = [1, 1], order = [1, 0]>
+func.func @async_wait_registers(%x: tensor<16x16xbf16, #blk>) {
+  // expected-error @+1 {{waits on #tile.shared tensors only}}
+  %y = tile.async_wait %x {pending = 0 : i32} : (tensor<16x16xbf16, #blk>) -> tensor<16x16xbf16, #blk>
+  return
+}
+
+// -----
+
+func.func @async_wait_types(%x: tensor<16x16xbf16, #tile.shared>) {
+  // expected-error @+1 {{result types must be the operand types}}
+  %y = tile.async_wait %x {pending = 0 : i32} : (tensor<16x16xbf16, #tile.shared>) -> tensor<16x8xbf16, #tile.shared>
+  return
+}
+
+// -----
+
+func.func @async_wait_pending(%x: tensor<16x16xbf16, #tile.shared>) {
+  // expected-error @+1 {{pending must be >= 0, got -1}}
+  %y = tile.async_wait %x {pending = -1 : i32} : (tensor<16x16xbf16, #tile.shared>) -> tensor<16x16xbf16, #tile.shared>
+  return
+}
+
+// -----
+
+#blk = #tile.blocked<spt = [1, 8], tpw = [16, 2], wpc = [1, 1], order = [1, 0]>
+func.func @convert_into_shared(%x: tensor<16x16xbf16, #blk>) {
+  // expected-error @+1 {{cannot produce a #tile.shared tensor}}
+  %y = tile.convert_layout %x : tensor<16x16xbf16, #blk> -> tensor<16x16xbf16, #tile.shared>
+  return
+}

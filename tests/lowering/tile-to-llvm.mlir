@@ -69,3 +69,46 @@ func.func @staged_dot(%x: tensor<16x32xbf16, #bl>, %k: tensor<8x32xbf16, #bl>,
   %d = tile.dot %xa, %kb, %acc : tensor<16x32xbf16, #a>, tensor<32x8xbf16, #bo> -> tensor<16x8xf32, #m>
   return
 }
+
+// An async copy of a 16x16 bf16 tile on one warp: each thread's 8
+// contiguous elements go as one 16-byte cp.async (zero source bytes where
+// masked off) into the ring slot, one commit group; the wait is
+// cp.async.wait_group then a barrier, and the dot operand is read from the
+// buffer with ldmatrix.
+#bk = #tile.blocked<spt = [1, 8], tpw = [16, 2], wpc = [1, 1], order = [1, 0]>
+// CHECK-LABEL: func.func @async_copy
+// CHECK: arith.muli %arg2, %{{.*}} : i32
+// CHECK: llvm.getelementptr %{{.*}}[%{{.*}}] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8
+// CHECK: %[[SZ:.*]] = arith.select %{{.*}}, %{{.*}}, %{{.*}} : i32
+// CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg, %[[SZ]]
+// CHECK-NOT: nvvm.cp.async.shared.global
+// CHECK: nvvm.cp.async.commit.group
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK-NEXT: nvvm.barrier0
+// CHECK: nvvm.ldmatrix
+func.func @async_copy(%p: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %n: i32, %slot: i32, %out: !tile.ptr<f32>) attributes {tile.kernel} {
+  %rows = tile.make_range 0, 16 : tensor<16xi32, #tile.slice<dim = 1, parent = #bk>>
+  %cols = tile.make_range 0, 16 : tensor<16xi32, #tile.slice<dim = 0, parent = #bk>>
+  %r1 = tile.expand_dims %rows {axis = 1 : i32} : tensor<16xi32, #tile.slice<dim = 1, parent = #bk>> -> tensor<16x1xi32, #bk>
+  %c1 = tile.expand_dims %cols {axis = 0 : i32} : tensor<16xi32, #tile.slice<dim = 0, parent = #bk>> -> tensor<1x16xi32, #bk>
+  %rb = tile.broadcast %r1 : tensor<16x1xi32, #bk> -> tensor<16x16xi32, #bk>
+  %cb = tile.broadcast %c1 : tensor<1x16xi32, #bk> -> tensor<16x16xi32, #bk>
+  %c16 = arith.constant 16 : i32
+  %s16 = tile.splat %c16 : i32 -> tensor<16x16xi32, #bk>
+  %rs = arith.muli %rb, %s16 : tensor<16x16xi32, #bk>
+  %offs = arith.addi %rs, %cb : tensor<16x16xi32, #bk>
+  %base = tile.splat %p : !tile.ptr<bf16> -> tensor<16x16x!tile.ptr<bf16>, #bk>
+  %ptrs = tile.addptr %base, %offs : tensor<16x16x!tile.ptr<bf16>, #bk>, tensor<16x16xi32, #bk>
+  %lim = tile.splat %n : i32 -> tensor<16x16xi32, #bk>
+  %m = arith.cmpi slt, %rb, %lim : tensor<16x16xi32, #bk>
+  %a = tile.async_load %ptrs mask %m slot %slot {buffers = 2 : i32, tile.smem_offset = 0 : i32} : (tensor<16x16x!tile.ptr<bf16>, #bk>, tensor<16x16xi1, #bk>, i32) -> tensor<16x16xbf16, #tile.shared>
+  %w = tile.async_wait %a {pending = 0 : i32} : (tensor<16x16xbf16, #tile.shared>) -> tensor<16x16xbf16, #tile.shared>
+  %x = tile.convert_layout %w : tensor<16x16xbf16, #tile.shared> -> tensor<16x16xbf16, #a>
+  %y = tile.convert_layout %w : tensor<16x16xbf16, #tile.shared> -> tensor<16x16xbf16, #bo>
+  %z = arith.constant dense<0.0> : tensor<16x16xf32, #m>
+  %d = tile.dot %x, %y, %z : tensor<16x16xbf16, #a>, tensor<16x16xbf16, #bo> -> tensor<16x16xf32, #m>
+  %e = tile.reduce "sum" %d {axis = 0 : i32} : tensor<16x16xf32, #m> -> tensor<16xf32, #tile.slice<dim = 0, parent = #m>>
+  %f = tile.reduce "sum" %e {axis = 0 : i32} : tensor<16xf32, #tile.slice<dim = 0, parent = #m>> -> f32
+  tile.store %out, %f : (!tile.ptr<f32>, f32) -> ()
+  return
+}

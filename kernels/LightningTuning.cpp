@@ -173,29 +173,46 @@ ConfigSpace lightningSpace(LightningPass pass, int d, int e) {
 PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
                            int smCount) {
   // Called on every untuned launch: computed directly, not via the space.
+  // Measured on the H200 (bench/RESULTS.md, runs 19-21, 2026-12-02).
   PassConfig p;
-  // The forward covers up to 128 columns of E per program (at D or E above
-  // 128 in blocks of 32 rows, so the state and the chunk's tiles stay within
-  // 255 registers); the backward, with two states' worth of operands per
-  // program, takes 64 columns. Every such kernel compiles without spills
-  // (bench/RESULTS.md, H200 2026-12-02).
   int widest = widthsOf(pass, shape.d, shape.e).back();
-  if (pass == LightningPass::Forward) {
-    p.blockW = std::min(128, widest);
-    if (std::max(shape.d, shape.e) > 128)
-      p.blockC = 32;
-  } else {
-    p.blockW = std::min(64, widest);
-  }
   int64_t width = widthOf(pass, shape.d, shape.e);
-  int64_t programs = shape.batch * shape.heads *
-                     ((width + p.blockW - 1) / p.blockW);
-  p.splits = 16;
-  for (int s : {1, 4, 16})
-    if (programs * s >= smCount / 2) {
-      p.splits = s;
-      break;
+  int64_t heads = shape.batch * shape.heads;
+  int64_t busy = smCount * 3 / 4;
+  auto programsAt = [&](int w) { return heads * ((width + w - 1) / w); };
+  bool wideHeads = std::max(shape.d, shape.e) > 128;
+  if (pass == LightningPass::Forward) {
+    // 128 columns of E per program, 8 warps (at D or E above 128 in
+    // blocks of 32 rows, within 255 registers); loads 3 stages ahead.
+    p.blockW = std::min(128, widest);
+    p.stages = 3;
+    if (wideHeads)
+      p.blockC = 32;
+    // Too few heads to fill the GPU at 128 columns but enough at 64: two
+    // programs of 4 warps per head sweep the whole sequence, which beats
+    // splitting it (B4 N32768: 1.08 ms against 1.34 with 4 segments).
+    else if (widest > 64 && programsAt(128) < busy && programsAt(64) >= busy) {
+      p.blockW = 64;
+      p.numWarps = 4;
     }
+  } else {
+    // 64 columns per program (two states' worth of operands), 3 stages;
+    // dq in 4 warps (dk and dv would spill there on sm_80), at D or E
+    // above 128 everything in 8 warps and 2 stages (registers, shared
+    // memory).
+    p.blockW = std::min(64, widest);
+    p.numWarps = !wideHeads && pass == LightningPass::BackwardDq ? 4 : 8;
+    p.stages = wideHeads ? 2 : 3;
+  }
+  // Still too few programs: segments swept in parallel, the fewest that
+  // give three quarters of the SMs one (B1 N131072: 8 segments 1.28 ms,
+  // 16 segments 1.39 ms).
+  // A segment keeps at least 4 blocks of rows.
+  int64_t programs = programsAt(p.blockW);
+  int64_t maxSplits = std::min<int64_t>(64, shape.seq / (4 * p.blockC));
+  while (programs * p.splits < busy && p.splits * 2 <= maxSplits)
+    p.splits *= 2;
+  // The lowering takes fewer stages where the rings would not fit.
   return p;
 }
 

@@ -61,8 +61,9 @@ def TilePipelineLoads : Pass<"tile-pipeline-loads", "mlir::ModuleOp"> {
     For an scf.for whose stage count (tile.num_stages on the loop, else on
     its kernel, else the `stages` option) is S >= 2: every tile.load in its
     body whose pointers and mask depend only on the induction variable and
-    loop-invariant values, and that some dot reads (through a staging
-    convert_layout), becomes a ring of S shared-memory buffers. The loads of
+    loop-invariant values, and whose tile reaches a dot through pure ops
+    (a staging convert_layout, a scaling, a dtype conversion), becomes a
+    ring of S shared-memory buffers. The loads of
     iterations 0 .. S-2 are issued before the loop; iteration i waits for
     its own tiles (tile.async_wait: at most S-2 groups pending, then one CTA
     barrier), issues the loads of iteration i+S-1 into the buffer iteration

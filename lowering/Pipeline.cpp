@@ -2,6 +2,7 @@
 #include "lowering/Pipeline.h"
 
 #include "dialect/Registration.h"
+#include "dialect/TileOps.h"
 
 #include "lowering/Passes.h"
 #include "lowering/ToLLVM/AxisInfo.h"
@@ -47,6 +48,17 @@ using namespace mlir;
 
 namespace tessel::lowering {
 
+int64_t TargetOptions::maxSharedBytes() const {
+  // Dynamic shared memory a block may opt into: 227 KB on Hopper (and
+  // later), 163 KB on the A100, 99 KB on the other Ampere and Ada parts.
+  llvm::StringRef a(arch);
+  if (a.starts_with("sm_9") || a.starts_with("sm_10"))
+    return 232448;
+  if (a.starts_with("sm_80"))
+    return 166912;
+  return 101376;
+}
+
 std::string TargetOptions::str() const {
   return arch + "_w" + std::to_string(numWarps) + "_ptx" +
          std::to_string(ptxVersion) + (useLdmatrix ? "" : "_noldmatrix");
@@ -70,7 +82,9 @@ static void addLayoutPasses(OpPassManager &pm, const TargetOptions &options) {
   // tile.num_stages), before the stagings are scheduled around them.
   pm.addPass(createTilePipelineLoads());
   pm.addPass(createTileScheduleStagings());
-  pm.addPass(createTileAllocateShared());
+  TileAllocateSharedOptions sharedOptions;
+  sharedOptions.maxBytes = options.maxSharedBytes();
+  pm.addPass(createTileAllocateShared(sharedOptions));
   pm.addPass(createTileInsertBarriers());
 }
 
@@ -176,18 +190,45 @@ void initializeNVPTX() {
   });
 }
 
-/// Canonicalization, layouts and shared-memory allocation, in place.
-llvm::Error runLayoutStage(ModuleOp module, const TargetOptions &options) {
-  PassManager pm(module.getContext(), ModuleOp::getOperationName());
-  addLayoutPasses(pm, options);
-  return runPasses(pm, module, "layout assignment");
-}
-
 unsigned sharedBytesOf(ModuleOp module) {
   for (auto fn : module.getOps<func::FuncOp>())
     if (auto bytes = fn->getAttrOfType<IntegerAttr>(kSharedBytesAttr))
       return bytes.getInt();
   return 0;
+}
+
+/// The kernel's software-pipeline stages (tile.num_stages), 1 when unset.
+int kernelStages(ModuleOp module) {
+  for (auto fn : module.getOps<func::FuncOp>())
+    if (auto s = fn->getAttrOfType<IntegerAttr>(tile::kNumStagesAttrName))
+      return s.getInt();
+  return 1;
+}
+
+/// Canonicalization, layouts and shared-memory allocation, in place. A
+/// kernel whose pipeline rings would not fit the target's shared memory is
+/// laid out again with one stage fewer (one buffer less per pipelined
+/// load), down to 1: asking for stages never makes a kernel unlaunchable.
+llvm::Error runLayoutStage(ModuleOp module, const TargetOptions &options) {
+  OwningOpRef<ModuleOp> original(cast<ModuleOp>(module->clone()));
+  for (int stages = kernelStages(module);; --stages) {
+    OwningOpRef<ModuleOp> attempt(cast<ModuleOp>(original->clone()));
+    if (stages != kernelStages(*original))
+      for (auto fn : attempt->getOps<func::FuncOp>())
+        fn->setAttr(tile::kNumStagesAttrName,
+                    IntegerAttr::get(IntegerType::get(module.getContext(), 32),
+                                     stages));
+    PassManager pm(module.getContext(), ModuleOp::getOperationName());
+    addLayoutPasses(pm, options);
+    if (auto err = runPasses(pm, *attempt, "layout assignment"))
+      return err;
+    if (stages > 1 && sharedBytesOf(*attempt) > options.maxSharedBytes())
+      continue;
+    module.getBody()->getOperations().clear();
+    module.getBody()->getOperations().splice(
+        module.getBody()->end(), attempt->getBody()->getOperations());
+    return llvm::Error::success();
+  }
 }
 
 } // namespace

@@ -21,6 +21,10 @@ struct TargetOptions {
   /// Read 16-bit mma operands with ldmatrix (else element-wise from shared).
   bool useLdmatrix = true;
 
+  /// The most dynamic shared memory a block of `arch` may use; a kernel
+  /// whose pipelined loads would need more is laid out with fewer stages.
+  int64_t maxSharedBytes() const;
+
   std::string str() const;
 };
 

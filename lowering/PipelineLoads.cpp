@@ -28,6 +28,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 namespace tessel::lowering {
 #define GEN_PASS_DEF_TILEPIPELINELOADS
@@ -49,18 +50,22 @@ int stagesFor(scf::ForOp loop, int fallback) {
   return fallback;
 }
 
-/// Whether a user of `load` converts it into a dot-operand layout (or
-/// #tile.trans of one): the tile then goes to shared memory anyway.
+/// Whether `load`'s tile reaches a dot in its block through pure ops
+/// (a staging conversion, a scaling by a decay, a dtype conversion): a
+/// tile the tensor cores read goes to shared memory anyway.
 bool feedsDot(tile::LoadOp load) {
-  for (Operation *u : load->getUsers()) {
-    auto cvt = dyn_cast<tile::ConvertLayoutOp>(u);
-    if (!cvt)
-      continue;
-    Attribute enc = cvt.getType().getEncoding();
-    if (auto t = dyn_cast_or_null<tile::TransAttr>(enc))
-      enc = t.getParent();
-    if (isa_and_nonnull<tile::DotOperandAttr>(enc))
-      return true;
+  SmallVector<Operation *> worklist{load};
+  llvm::SmallPtrSet<Operation *, 16> seen;
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
+    for (Operation *user : op->getUsers()) {
+      if (user->getBlock() != load->getBlock() || !seen.insert(user).second)
+        continue;
+      if (isa<tile::DotOp>(user))
+        return true;
+      if (!user->getNumRegions() && isMemoryEffectFree(user))
+        worklist.push_back(user);
+    }
   }
   return false;
 }
@@ -132,14 +137,17 @@ public:
     Location loc = loop_.getLoc();
     b_.setInsertionPoint(loop_);
     iv_ = loop_.getInductionVar();
-    SmallVector<Value> inits;
-    for (Candidate &c : candidates)
-      for (int j = 0; j + 1 < stages_; ++j)
-        inits.push_back(issue(c, ivAt(loop_.getLowerBound(), j),
-                              i32(j)));
+    // Iteration by iteration: the commit groups complete in issue order,
+    // and a wait that lets (S−2)·n groups stay in flight must find the
+    // groups of the iteration it waits for all older than those.
+    int inFlight = stages_ - 1;
+    SmallVector<Value> inits(candidates.size() * inFlight);
+    for (int j = 0; j < inFlight; ++j)
+      for (size_t c = 0; c < candidates.size(); ++c)
+        inits[c * inFlight + j] = issue(
+            candidates[c], ivAt(loop_.getLowerBound(), j), i32(j));
 
     IRRewriter rewriter(loop_.getContext());
-    int inFlight = stages_ - 1;
     SmallVector<Value> waited;
     auto yields = [&](OpBuilder &, Location,
                       ArrayRef<BlockArgument> args) -> SmallVector<Value> {

@@ -7,7 +7,8 @@
 # (';'-separated flag sets), the peers in the same run (fla's
 # chunk_simple_gla, the Triton yardstick of the same fused forward), and an
 # Nsight Compute profile of the forward at N = 8192 (NCU_CONFIG: its run
-# flags). SKIP_TESTS, SKIP_BENCH and SKIP_PEERS leave parts out, to split
+# flags). SKIP_TESTS, SKIP_BENCH, SKIP_PEERS and SKIP_YARDSTICK leave parts
+# out, to split
 # the work over calls of 10 minutes. At most 8 files come back: logs, and
 # the JSON of every bench in results.tar.
 set -uo pipefail
@@ -46,6 +47,8 @@ for cfg in "${configs[@]}"; do
   i=$((i + 1))
   echo "-- standard shape, $cfg" >> "$OUT/bench.log"
   timeout 240 $T/tessel bench ${BENCH_ARGS:-} $cfg --json /tmp/json/bench-$i.json >> "$OUT/bench.log" 2>&1 || status=1
+  # Configs that pick their own --seqs are long-sequence probes: no D=256.
+  [[ "$cfg" == *--seqs* ]] && continue
   echo "-- B8 H32 N2048 D=E=256, $cfg" >> "$OUT/bench.log"
   timeout 120 $T/tessel bench --tokens 16384 -H 32 --dk 256 --dv 256 --seqs 2048 $cfg \
     --json /tmp/json/bench256-$i.json >> "$OUT/bench.log" 2>&1 || status=1
@@ -58,7 +61,10 @@ if [ -d .peers ] && [ -z "${SKIP_PEERS:-}" ]; then
   PYTHONUNBUFFERED=1 PYTHONPATH=.peers SKIP_IMPLS=${SKIP_IMPLS:-lightning_attn2,sdpa_causal} BUDGET_S=${BUDGET_S:-150} \
     ANCHORS_JSON=anchors.json timeout 240 python3 .peers/bench_peers.py > "$OUT/peers.log" 2>&1 || status=1
   mv "$OUT/anchors.json" /tmp/json/ 2>/dev/null
-  PYTHONUNBUFFERED=1 PYTHONPATH=.peers timeout 200 python3 .peers/triton_yardstick.py >> "$OUT/peers.log" 2>&1 || status=1
+  if [ -z "${SKIP_YARDSTICK:-}" ]; then
+    PYTHONUNBUFFERED=1 PYTHONPATH=.peers YARD_BUDGET_S=${YARD_BUDGET_S:-150} timeout 200 \
+      python3 .peers/triton_yardstick.py >> "$OUT/peers.log" 2>&1 || status=1
+  fi
   mv "$OUT/triton-yardstick.json" /tmp/json/ 2>/dev/null
   tail -30 "$OUT/peers.log"
 fi

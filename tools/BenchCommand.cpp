@@ -225,6 +225,14 @@ int runBench(const BenchOptions &o) {
                                     toConfig(c.config).str(), sourceName(c.source));
       fmt::print("  N={} tuned configs: {}\n", N, configSource);
     }
+    if (o.stagesFwd)
+      lo.config->fwd.stages = *o.stagesFwd;
+    if (o.stagesBwd)
+      lo.config->dq.stages = lo.config->dk.stages = lo.config->dv.stages =
+          *o.stagesBwd;
+    if (o.stagesFwd || o.stagesBwd)
+      configSource += fmt::format(" stages fwd {} bwd {}", lo.config->fwd.stages,
+                                  lo.config->dq.stages);
     auto fwd = medianMs(device, o.warmup, o.reps,
                         [&] { return lightningForward(fa, lo); });
     if (!fwd) TRY(fwd.takeError());

@@ -5,6 +5,7 @@
 
 #include "kernels/LightningKernels.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct BenchOptions {
   kernels::LightningConfig config;
   /// Use the tuning cache's winners per shape instead of `config`.
   bool tuned = false;
+  /// Pipeline stages of the forward and of the backward kernels, replacing
+  /// those of the tuned (or given) configurations.
+  std::optional<int> stagesFwd, stagesBwd;
 };
 
 int runBench(const BenchOptions &options);

@@ -241,6 +241,11 @@ int main(int argc, char **argv) {
 
   if (bench->parsed()) {
     benchOptions.config = config;
+    // With --tuned, the stage flags override the chosen configurations.
+    if (bench->count("--stages"))
+      benchOptions.stagesFwd = config.fwd.stages;
+    if (bench->count("--stages") || bench->count("--stages-bwd"))
+      benchOptions.stagesBwd = config.dq.stages;
     return runBench(benchOptions);
   }
 

@@ -108,3 +108,50 @@ func.func @not_pipelined(%p: !tile.ptr<bf16> {tile.divisibility = 16 : i32},
   %t = arith.addf %r#0, %s : tensor<16x16xf32, #mma>
   return %t : tensor<16x16xf32, #mma>
 }
+
+// Two loads over three stages: the prologue issues iteration 0's copies of
+// both before iteration 1's (commit groups complete in issue order), and
+// each wait lets the (3 - 2) · 2 groups of the next iteration stay in
+// flight.
+// CHECK-LABEL: func.func @two_loads
+// CHECK: tile.async_load {{.*}} slot %c0_i32
+// CHECK: tile.async_load {{.*}} slot %c0_i32
+// CHECK: tile.async_load {{.*}} slot %c1_i32
+// CHECK: tile.async_load {{.*}} slot %c1_i32
+// CHECK: scf.for
+// CHECK-NEXT: tile.async_wait %{{.*}}, %{{.*}} {pending = 2 : i32}
+func.func @two_loads(%p: !tile.ptr<f32> {tile.divisibility = 16 : i32},
+                     %q: !tile.ptr<f32> {tile.divisibility = 16 : i32},
+                     %n: i32) -> tensor<16x16xf32, #mma>
+    attributes {tile.num_stages = 3 : i32} {
+  %c16s = arith.constant 16 : i32
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %c256 = arith.constant 256 : i32
+  %zero = arith.constant dense<0.0> : tensor<16x16xf32, #mma>
+  %pb = tile.splat %p : !tile.ptr<f32> -> tensor<16x16x!tile.ptr<f32>, #b>
+  %qb = tile.splat %q : !tile.ptr<f32> -> tensor<16x16x!tile.ptr<f32>, #b>
+  %rows = tile.make_range 0, 16 : tensor<16xi32, #tile.slice<dim = 1, parent = #b>>
+  %cols = tile.make_range 0, 16 : tensor<16xi32, #tile.slice<dim = 0, parent = #b>>
+  %r1 = tile.expand_dims %rows {axis = 1 : i32} : tensor<16xi32, #tile.slice<dim = 1, parent = #b>> -> tensor<16x1xi32, #b>
+  %c1_ = tile.expand_dims %cols {axis = 0 : i32} : tensor<16xi32, #tile.slice<dim = 0, parent = #b>> -> tensor<1x16xi32, #b>
+  %rb = tile.broadcast %r1 : tensor<16x1xi32, #b> -> tensor<16x16xi32, #b>
+  %cb = tile.broadcast %c1_ : tensor<1x16xi32, #b> -> tensor<16x16xi32, #b>
+  %c16 = tile.splat %c16s : i32 -> tensor<16x16xi32, #b>
+  %rs = arith.muli %rb, %c16 : tensor<16x16xi32, #b>
+  %offs = arith.addi %rs, %cb : tensor<16x16xi32, #b>
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %zero) -> (tensor<16x16xf32, #mma>) : i32 {
+    %start = arith.muli %i, %c256 : i32
+    %s = tile.splat %start : i32 -> tensor<16x16xi32, #b>
+    %off = arith.addi %s, %offs : tensor<16x16xi32, #b>
+    %pp = tile.addptr %pb, %off : tensor<16x16x!tile.ptr<f32>, #b>, tensor<16x16xi32, #b>
+    %qp = tile.addptr %qb, %off : tensor<16x16x!tile.ptr<f32>, #b>, tensor<16x16xi32, #b>
+    %x = tile.load %pp : (tensor<16x16x!tile.ptr<f32>, #b>) -> tensor<16x16xf32, #b>
+    %y = tile.load %qp : (tensor<16x16x!tile.ptr<f32>, #b>) -> tensor<16x16xf32, #b>
+    %xa = tile.convert_layout %x : tensor<16x16xf32, #b> -> tensor<16x16xf32, #tile.dot_operand<opIdx = 0, parent = #mma, bitWidth = 32>>
+    %yb = tile.convert_layout %y : tensor<16x16xf32, #b> -> tensor<16x16xf32, #tile.dot_operand<opIdx = 1, parent = #mma, bitWidth = 32>>
+    %d = tile.dot %xa, %yb, %acc : tensor<16x16xf32, #tile.dot_operand<opIdx = 0, parent = #mma, bitWidth = 32>>, tensor<16x16xf32, #tile.dot_operand<opIdx = 1, parent = #mma, bitWidth = 32>> -> tensor<16x16xf32, #mma>
+    scf.yield %d : tensor<16x16xf32, #mma>
+  }
+  return %r : tensor<16x16xf32, #mma>
+}

@@ -4,7 +4,7 @@ can bound what one iteration of a kernel's hot loop costs.
 
 A loop is a label `L:` with a later branch back to it (`bra L;`). For every
 loop that contains no other loop, prints one line
-    loop <label>: bar.sync=<n> st.shared=<n> ld.shared=<n> ldmatrix=<n> mma=<n> st.shared.2byte=<n>
+    loop <label>: bar.sync=<n> st.shared=<n> ld.shared=<n> ldmatrix=<n> mma=<n> st.shared.2byte=<n> cp.async=<n>
 and, with --max NAME=N (repeatable), exits 1 when the loop with the most
 mma instructions (the hot loop) has more than N of NAME.
 """
@@ -19,6 +19,7 @@ COUNTED = {
     "ldmatrix": re.compile(r"^\s*ldmatrix\b"),
     "mma": re.compile(r"^\s*mma\.sync\b"),
     "st.shared.2byte": re.compile(r"^\s*(@!?%p\d+\s+)?st\.shared\.(b16|u16|s16|f16|bf16)\b"),
+    "cp.async": re.compile(r"^\s*(@!?%p\d+\s+)?cp\.async\.(cg|ca)\.shared\.global\b"),
 }
 
 

@@ -63,11 +63,11 @@ LightningShape smallShape() {
 TEST(LightningTuning, SpacesFollowTheHeadDimensions) {
   auto fwd = lightningSpace(LightningPass::Forward, 128, 128);
   EXPECT_EQ(fwd.name(), "lightning_fwd");
-  EXPECT_EQ(fwd.enumerate().size(), 3u * 3u * 2u * 3u);
+  EXPECT_EQ(fwd.enumerate().size(), 3u * 3u * 2u * 3u * 3u);
   EXPECT_EQ(fwd.defaultConfig().str(), "C=64 W=64 warps=8 stages=1 split=1");
-  EXPECT_EQ(fwd.version(), 2);
+  EXPECT_EQ(fwd.version(), 3);
   auto dk = lightningSpace(LightningPass::BackwardDk, 128, 128);
-  EXPECT_EQ(dk.enumerate().size(), 3u * 3u * 2u * 3u);
+  EXPECT_EQ(dk.enumerate().size(), 3u * 3u * 2u * 3u * 3u);
   EXPECT_EQ(dk.defaultConfig().str(), "C=64 W=64 warps=8 stages=1 split=1");
   kernels::PassConfig split;
   split.splits = 4;
@@ -90,31 +90,37 @@ TEST(LightningTuning, SpacesFollowTheHeadDimensions) {
 
 TEST(LightningTuning, HeuristicPicksTheMeasuredWinners) {
   // H200 (132 SMs), D = E = 128 (bench/RESULTS.md, 2026-12-02): the forward
-  // covers E in one program, the backward takes 64 columns per program;
-  // segments until half the SMs have a program.
+  // covers E in one program of 8 warps, loads 3 stages ahead; the backward
+  // takes 64 columns per program, 3 stages, dq in 4 warps; segments until
+  // three quarters of the SMs have a program.
   LightningShape standard = *LightningShape::parse("8,16384,16,128");
   LightningShape longSeq = *LightningShape::parse("1,131072,16,128");
   for (LightningPass pass : kernels::kLightningPasses) {
     bool fwd = pass == LightningPass::Forward;
+    int warps = pass == LightningPass::BackwardDq ? 4 : 8;
     kernels::PassConfig a = heuristicConfig(pass, standard, 132);
-    EXPECT_EQ(a, (kernels::PassConfig{64, fwd ? 128 : 64, 8, 1}))
+    EXPECT_EQ(a, (kernels::PassConfig{64, fwd ? 128 : 64, warps, 1, 3}))
         << kernels::passName(pass);
     kernels::PassConfig b = heuristicConfig(pass, longSeq, 132);
-    EXPECT_EQ(b, (kernels::PassConfig{64, fwd ? 128 : 64, 8, fwd ? 16 : 4}))
+    EXPECT_EQ(b, (kernels::PassConfig{64, fwd ? 128 : 64, warps, fwd ? 8 : 4,
+                                      3}))
         << kernels::passName(pass);
   }
   // D = E = 256: the forward in blocks of 32 rows and 128 columns, the
-  // backward C 64, W 64.
+  // backward C 64, W 64, 8 warps, 2 stages.
   LightningShape wide = *LightningShape::parse("8,2048,32,256");
   for (LightningPass pass : kernels::kLightningPasses) {
     bool fwd = pass == LightningPass::Forward;
     EXPECT_EQ(heuristicConfig(pass, wide, 132),
-              (kernels::PassConfig{fwd ? 32 : 64, fwd ? 128 : 64, 8, 1}))
+              (kernels::PassConfig{fwd ? 32 : 64, fwd ? 128 : 64, 8, 1,
+                                   fwd ? 3 : 2}))
         << kernels::passName(pass);
   }
-  // 64 programs on 132 SMs: four segments each.
+  // 64 heads on 132 SMs: the forward in two programs of 64 columns and 4
+  // warps per head, no segments.
   LightningShape mid = *LightningShape::parse("4,32768,16,128");
-  EXPECT_EQ(heuristicConfig(LightningPass::Forward, mid, 132).splits, 4);
+  EXPECT_EQ(heuristicConfig(LightningPass::Forward, mid, 132),
+            (kernels::PassConfig{64, 64, 4, 1, 3}));
   // Narrow heads: W is the padded head dimension.
   LightningShape narrow = *LightningShape::parse("8,4096,16,64,32");
   EXPECT_EQ(heuristicConfig(LightningPass::BackwardDq, narrow, 132).blockW, 64);
@@ -283,7 +289,11 @@ TEST(LightningTuning, WithoutTuningAMissRunsTheDefault) {
   ASSERT_TRUE(static_cast<bool>(choice));
   EXPECT_EQ(choice->source, ConfigSource::Default);
   EXPECT_EQ(choice->config.blockW, 32) << "W capped at the padded E = 32";
-  EXPECT_EQ(choice->config.splits, 16) << "B·H = 2 programs: split";
+  EXPECT_EQ(choice->config.splits, 1) << "40 rows: too short to split";
+  LightningShape longer = smallShape();
+  longer.seq = 65536;
+  EXPECT_EQ(heuristicConfig(LightningPass::Forward, longer, 132).splits, 64)
+      << "B·H = 2 programs: as many segments as the cap allows";
   EXPECT_TRUE(cache.list().empty());
 }
 

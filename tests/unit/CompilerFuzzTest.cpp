@@ -2,16 +2,24 @@
 // of linear-attention chunk loops (dots chained through P = QKᵀ ⊙ mask,
 // transposed operands, a state carried across iterations and updated by a
 // dot, decays, masks, reductions, tails), lowered to PTX at random warp
-// counts for sm_80 and sm_90a and, where ptxas is present, assembled. Every
-// kernel must compile: the layout, staging, allocation and barrier passes
-// may meet any of these combinations in a user's kernel. A fixed seed list
-// runs in CI; TESSEL_FUZZ_KERNELS=<n> runs n more from fresh seeds.
+// counts and pipeline depths for sm_80 and sm_90a and, where ptxas is
+// present, assembled. Every kernel must compile: the layout, pipelining,
+// staging, allocation and barrier passes may meet any of these combinations
+// in a user's kernel. The IR the layout stage leaves (async copies, waits,
+// layout conversions) is interpreted on the host and must compute what the
+// DSL's IR computes. A fixed seed list runs in CI; TESSEL_FUZZ_KERNELS=<n>
+// runs n more from fresh seeds.
 #include "dsl/KernelBuilder.h"
 #include "lowering/Pipeline.h"
+#include "runtime/Half.h"
+#include "runtime/Interpreter.h"
 #include "runtime/Ptxas.h"
+
+#include "mlir/Parser/Parser.h"
 
 #include "gtest/gtest.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <random>
 
@@ -27,7 +35,13 @@ struct FuzzCase {
 
 /// A random chunk-loop kernel: C rows per iteration, q/k of width D, v/o of
 /// width E, all powers of two in [16, 128].
-llvm::Expected<Kernel> randomKernel(std::mt19937_64 &rng, std::string &what) {
+struct Dims {
+  int C = 0, D = 0, E = 0;
+  DType T = DType::f32;
+};
+
+llvm::Expected<Kernel> randomKernel(std::mt19937_64 &rng, std::string &what,
+                                    Dims &dims) {
   auto pick = [&](std::initializer_list<int> xs) {
     return *(xs.begin() + rng() % xs.size());
   };
@@ -37,13 +51,17 @@ llvm::Expected<Kernel> randomKernel(std::mt19937_64 &rng, std::string &what) {
   bool transK = rng() % 2, decay = rng() % 2, carry = rng() % 4 != 0,
        useP = rng() % 4 != 0, reduceRows = rng() % 3 == 0,
        transState = rng() % 3 == 0, roundState = rng() % 2;
+  int stages = 1 + rng() % 3;
+  dims = {C, D, E, T};
   what = "C" + std::to_string(C) + " D" + std::to_string(D) + " E" +
          std::to_string(E) + " " + dtypeName(T) + (transK ? " transK" : "") +
          (decay ? " decay" : "") + (carry ? " carry" : "") +
          (useP ? " P" : "") + (reduceRows ? " reduce" : "") +
-         (transState ? " transState" : "") + (roundState ? " round" : "");
+         (transState ? " transState" : "") + (roundState ? " round" : "") +
+         " stages" + std::to_string(stages);
 
   KernelBuilder kb("fuzz");
+  kb.setNumStages(stages);
   Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), v = kb.ptrArg("v", T),
        o = kb.ptrArg("o", T);
   Tile n = kb.scalarArg("n", DType::i32);
@@ -97,13 +115,75 @@ std::vector<uint64_t> seeds() {
   return s;
 }
 
+/// One host buffer of `elems` elements of `t`, filled from `rng`.
+struct HostBuffer {
+  DType t;
+  std::vector<uint16_t> half;
+  std::vector<float> full;
+  HostBuffer(DType t, size_t elems, std::mt19937_64 &rng) : t(t) {
+    std::normal_distribution<float> dist(0.0f, 0.5f);
+    if (t == DType::f32) {
+      full.resize(elems);
+      for (float &x : full)
+        x = dist(rng);
+      return;
+    }
+    half.resize(elems);
+    for (uint16_t &x : half)
+      x = t == DType::bf16 ? floatToBF16Bits(dist(rng)) : floatToF16Bits(dist(rng));
+  }
+  LaunchArg arg() {
+    return t == DType::f32 ? LaunchArg::buffer(full.data(), full.size() * 4, t)
+                           : LaunchArg::buffer(half.data(), half.size() * 2, t);
+  }
+  float at(size_t i) const {
+    if (t == DType::f32)
+      return full[i];
+    return t == DType::bf16 ? bf16BitsToFloat(half[i]) : f16BitsToFloat(half[i]);
+  }
+  size_t size() const { return t == DType::f32 ? full.size() : half.size(); }
+};
+
+/// Interprets `kernel` and the same kernel as the layout stage left it
+/// (`layoutIR`) on the same random inputs of `n` rows; the outputs agree up
+/// to the rounding that folding dot + add into the accumulator changes.
+void expectLayoutIRComputesTheSame(const Kernel &kernel,
+                                   const std::string &layoutIR, Dims dims,
+                                   int64_t n, uint64_t seed,
+                                   const std::string &what) {
+  auto parsed =
+      mlir::parseSourceString<mlir::ModuleOp>(layoutIR, kernel.module().getContext());
+  ASSERT_TRUE(parsed) << what << ": the layout IR does not parse back";
+  Kernel lowered(kernel.name(), kernel.args(), std::move(parsed));
+  size_t outElems = std::max<int64_t>(n * dims.E, int64_t(dims.D) * dims.E);
+  std::vector<HostBuffer> results;
+  for (const Kernel *k : {&kernel, static_cast<const Kernel *>(&lowered)}) {
+    std::mt19937_64 rng(seed);
+    HostBuffer q(dims.T, n * dims.D, rng), kk(dims.T, n * dims.D, rng),
+        v(dims.T, n * dims.E, rng), o(dims.T, outElems, rng);
+    llvm::Error err = interpret(*k, Grid{1, 1, 1},
+                                {q.arg(), kk.arg(), v.arg(), o.arg(),
+                                 LaunchArg::i32(static_cast<int32_t>(n))});
+    ASSERT_FALSE(err) << what << ": " << llvm::toString(std::move(err));
+    results.push_back(std::move(o));
+  }
+  double tol = dims.T == DType::f32 ? 1e-4 : 2e-2;
+  for (size_t i = 0; i < outElems; ++i) {
+    float want = results[0].at(i), got = results[1].at(i);
+    ASSERT_LE(std::fabs(got - want), tol * (1 + std::fabs(want)))
+        << what << ", n = " << n << ": element " << i << " is " << got
+        << " after the layout stage, " << want << " before";
+  }
+}
+
 class CompilerFuzz : public ::testing::TestWithParam<uint64_t> {};
 
 TEST_P(CompilerFuzz, RandomChunkKernelLowersAndAssembles) {
   uint64_t seed = GetParam();
   std::mt19937_64 rng(seed);
   std::string what;
-  auto kernel = randomKernel(rng, what);
+  Dims dims;
+  auto kernel = randomKernel(rng, what, dims);
   ASSERT_TRUE(static_cast<bool>(kernel))
       << "seed " << seed << " (" << what << "): " << llvm::toString(kernel.takeError());
   auto ptxas = findPtxas();
@@ -121,6 +201,11 @@ TEST_P(CompilerFuzz, RandomChunkKernelLowersAndAssembles) {
     ASSERT_TRUE(static_cast<bool>(compiled))
         << "seed " << seed << " (" << what << ", " << arch << ", "
         << target.numWarps << " warps): " << llvm::toString(compiled.takeError());
+    // Rows: a tail in the last block, sometimes fewer blocks than stages.
+    int64_t n = 1 + rng() % (5 * dims.C);
+    expectLayoutIRComputesTheSame(*kernel, compiled->layoutIR, dims, n, seed,
+                                  "seed " + std::to_string(seed) + " (" +
+                                      what + ", " + arch + ")");
     if (!haveptxas)
       continue;
     auto assembled = assemblePtx(compiled->ptx, arch);

@@ -6,7 +6,9 @@
 
 #include "fmt/format.h"
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 namespace tessel {
 
@@ -218,6 +220,17 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
   auto start = std::chrono::steady_clock::now();
   StartupReport report;
   bool gpu = usesGpu(tuned.options().backend);
+  // First every configuration and launch plan (tuning where the cache has
+  // none), then every kernel compiled at once: the lowering and ptxas of
+  // one kernel run on one thread, so a cold start takes about as long as
+  // its slowest kernel on a machine with a core per kernel.
+  struct Compile {
+    std::shared_ptr<const Kernel> kernel;
+    GpuLaunchOptions options;
+    llvm::SmallVector<bool> hints;
+    size_t item;
+  };
+  std::vector<Compile> compiles;
   for (const LightningShape &s : shapes) {
     for (bool bwd : {false, true}) {
       if (bwd && !backward)
@@ -239,21 +252,45 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
       // One item per kernel pass; a strategy of several launches (the
       // split forward) compiles all of them under its pass's item.
       for (PassChoice &choice : choices) {
-        auto compileStart = std::chrono::steady_clock::now();
         for (const LightningLaunch &l : *plan) {
           if (l.pass != choice.pass || !gpu)
             continue;
           GpuLaunchOptions lo;
           lo.numWarps = l.numWarps;
           lo.device = options.device;
-          auto gk = getGpuKernel(*l.kernel, lo, divisibilityHints(l.args));
-          if (!gk)
-            return gk.takeError();
+          compiles.push_back(
+              {l.kernel, lo, divisibilityHints(l.args), report.items.size()});
         }
-        report.items.push_back(
-            StartupItem{s, std::move(choice), secondsSince(compileStart)});
+        report.items.push_back(StartupItem{s, std::move(choice), 0});
       }
     }
+  }
+
+  std::vector<std::string> failures(compiles.size());
+  std::vector<double> seconds(compiles.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < compiles.size();) {
+      auto compileStart = std::chrono::steady_clock::now();
+      const Compile &c = compiles[i];
+      auto gk = getGpuKernel(*c.kernel, c.options, c.hints);
+      if (!gk)
+        failures[i] = llvm::toString(gk.takeError());
+      seconds[i] = secondsSince(compileStart);
+    }
+  };
+  unsigned threads = std::min<size_t>(
+      compiles.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t)
+    pool.emplace_back(work);
+  work();
+  for (std::thread &t : pool)
+    t.join();
+  for (size_t i = 0; i < compiles.size(); ++i) {
+    if (!failures[i].empty())
+      return llvm::createStringError(failures[i]);
+    report.items[compiles[i].item].compileSeconds += seconds[i];
   }
   report.seconds = secondsSince(start);
   return report;

@@ -85,7 +85,9 @@ private:
 struct StartupItem {
   LightningShape shape;
   PassChoice choice;
-  /// Compiling and loading the chosen kernel (0 when already loaded).
+  /// Compiling and loading the chosen kernel, on its thread (0 when
+  /// already loaded); the kernels compile in parallel, so these add up to
+  /// more than StartupReport::seconds.
   double compileSeconds = 0;
 };
 
@@ -96,8 +98,9 @@ struct StartupReport {
 
 /// For every shape: chooses the forward (and, with `backward`, the three
 /// backward) configurations — tuning where the cache has none — then
-/// compiles and loads those kernels, specialized as a call with 16-byte
-/// aligned tensors of that shape will use them.
+/// compiles and loads those kernels — all at once, a thread per kernel up
+/// to the core count — specialized as a call with 16-byte aligned tensors
+/// of that shape will use them.
 llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
                                              llvm::ArrayRef<LightningShape> shapes,
                                              bool backward = true);

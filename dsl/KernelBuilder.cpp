@@ -154,6 +154,10 @@ std::vector<Tile> KernelBuilder::forRange(Operand lo, Operand hi, Operand step,
                                   s.value(), initValues);
   OpBuilder::InsertionGuard guard(builder_);
   Block *bodyBlock = forOp.getBody();
+  // Without carried values the builder adds an empty yield; the body's own
+  // comes last instead.
+  if (!bodyBlock->empty() && isa<scf::YieldOp>(bodyBlock->back()))
+    bodyBlock->back().erase();
   builder_.setInsertionPointToEnd(bodyBlock);
   std::vector<Tile> carried;
   for (Value arg : forOp.getRegionIterArgs())

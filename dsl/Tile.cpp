@@ -360,6 +360,26 @@ Tile log(const Tile &x, Loc loc) { return unaryMath<math::LogOp>(x, loc, "log");
 Tile sqrt(const Tile &x, Loc loc) { return unaryMath<math::SqrtOp>(x, loc, "sqrt"); }
 Tile abs(const Tile &x, Loc loc) { return unaryMath<math::AbsFOp>(x, loc, "abs"); }
 
+// Gates of linear-attention variants, written with exp and log so that
+// every back end has them: softplus(x) = max(x, 0) + log(1 + e^−|x|) never
+// overflows, sigmoid(x) = 1 / (1 + e^−x) saturates to 0 and 1.
+Tile sigmoid(const Tile &x, Loc loc) {
+  if (!x.valid())
+    return Tile();
+  return Operand(1.0, loc) / (Operand(1.0, loc) + exp(-Operand(x, loc), loc));
+}
+Tile softplus(const Tile &x, Loc loc) {
+  if (!x.valid())
+    return Tile();
+  return maximum(Operand(x, loc), Operand(0.0, loc)) +
+         log(Operand(1.0, loc) + exp(-abs(x, loc), loc), loc);
+}
+Tile logsigmoid(const Tile &x, Loc loc) {
+  if (!x.valid())
+    return Tile();
+  return -softplus(-Operand(x, loc), loc);
+}
+
 Tile where(Operand cond, Operand a, Operand b) {
   Loc loc = cond.loc;
   KernelBuilder &k = kb(loc);
@@ -370,7 +390,20 @@ Tile where(Operand cond, Operand a, Operand b) {
   if (!cond.tile.elementType().isInteger(1))
     return k.error(loc, "where: the condition must be i1 (a comparison), got " +
                             str(cond.tile.elementType()));
-  auto p = prepare(k, loc, a, b, "where");
+  // Two numbers: both take the type of their own kind (f32 for fractional
+  // ones, i32 when both are integers), then the condition's shape.
+  std::optional<Prepared> p;
+  if (a.literal && b.literal) {
+    Type t = a.isIntLiteral && b.isIntLiteral
+                 ? Type(IntegerType::get(&k.context(), 32))
+                 : Type(Float32Type::get(&k.context()));
+    Value va = materialize(k, a, t), vb = materialize(k, b, t);
+    if (!va || !vb)
+      return Tile();
+    p = Prepared{va, vb, t, Shape{}};
+  } else {
+    p = prepare(k, loc, a, b, "where");
+  }
   if (!p)
     return Tile();
   auto shape = broadcastShape(k, loc, cond.tile.shape(), p->shape, "where");

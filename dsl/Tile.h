@@ -90,6 +90,11 @@ Tile exp2(const Tile &x, Loc loc = Loc::current());
 Tile log(const Tile &x, Loc loc = Loc::current());
 Tile sqrt(const Tile &x, Loc loc = Loc::current());
 Tile abs(const Tile &x, Loc loc = Loc::current());
+/// 1 / (1 + e^−x); log(1 + e^x) without overflow; log(sigmoid(x)) =
+/// −softplus(−x): the gates of gated linear-attention variants.
+Tile sigmoid(const Tile &x, Loc loc = Loc::current());
+Tile softplus(const Tile &x, Loc loc = Loc::current());
+Tile logsigmoid(const Tile &x, Loc loc = Loc::current());
 
 /// cond ? a : b, elementwise with broadcasting.
 Tile where(Operand cond, Operand a, Operand b);

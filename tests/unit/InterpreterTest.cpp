@@ -817,3 +817,58 @@ TEST(Interpreter, ReadmeExampleComputesCausalLinearAttention) {
 }
 
 } // namespace
+
+namespace {
+
+// A loop with no carried values writes each block as it goes (it used to
+// fail with a misplaced scf.yield).
+TEST(Interpreter, LoopWithoutCarriedValues) {
+  KernelBuilder kb("blocks");
+  Tile out = kb.ptrArg("out", DType::f32);
+  Tile n = kb.scalarArg("n", DType::i32);
+  Tile lanes = arange(0, 16);
+  auto results = kb.forRange(0, cdiv(n, 16), {}, [&](Tile blk, std::vector<Tile>) {
+    Tile idx = blk * 16 + lanes;
+    store(out + idx, (idx * 2).to(DType::f32), idx < n);
+    return std::vector<Tile>{};
+  });
+  EXPECT_TRUE(results.empty());
+  Kernel kernel = finishOrDie(kb);
+  std::vector<float> o(40, -1.0f);
+  ASSERT_EQ(run(kernel, {}, {buf(o, DType::f32), LaunchArg::i32(37)}), "");
+  for (int i = 0; i < 40; ++i)
+    EXPECT_EQ(o[i], i < 37 ? 2.0f * i : -1.0f) << i;
+}
+
+// where() with a number on both sides takes the condition's shape; the
+// gates sigmoid, softplus and logsigmoid stay finite and exact to f32
+// rounding at |x| = 100, where the textbook forms overflow.
+TEST(Interpreter, WhereOfTwoNumbersAndGates) {
+  KernelBuilder kb("gates");
+  Tile x = kb.ptrArg("x", DType::f32), out = kb.ptrArg("out", DType::f32);
+  Tile i = arange(0, 8);
+  Tile v = load(x + i);
+  store(out + i, where(v > 0.0, 1.0, 0.0));
+  store(out + 8 + i, sigmoid(v));
+  store(out + 16 + i, softplus(v));
+  store(out + 24 + i, logsigmoid(v));
+  store(out + 32 + i, where(v > 0.0, 3, -3).to(DType::f32));
+  Kernel kernel = finishOrDie(kb);
+  std::vector<float> in{-100.0f, -5.0f, -0.5f, 0.0f, 0.25f, 3.0f, 30.0f, 100.0f};
+  std::vector<float> o(40);
+  ASSERT_EQ(run(kernel, {}, {buf(in, DType::f32), buf(o, DType::f32)}), "");
+  for (int k = 0; k < 8; ++k) {
+    double t = in[k];
+    double sp = std::max(t, 0.0) + std::log1p(std::exp(-std::fabs(t)));
+    EXPECT_EQ(o[k], t > 0 ? 1.0f : 0.0f) << k;
+    EXPECT_NEAR(o[8 + k], 1.0 / (1.0 + std::exp(-t)), 1e-6) << k;
+    EXPECT_NEAR(o[16 + k], sp, 1e-5 * (1 + sp)) << k;
+    EXPECT_NEAR(o[24 + k], -(std::max(-t, 0.0) + std::log1p(std::exp(-std::fabs(t)))),
+                1e-5 * (1 + std::fabs(t))) << k;
+    EXPECT_EQ(o[32 + k], t > 0 ? 3.0f : -3.0f) << k;
+    EXPECT_TRUE(std::isfinite(o[8 + k]) && std::isfinite(o[16 + k]) &&
+                std::isfinite(o[24 + k])) << k;
+  }
+}
+
+} // namespace

@@ -1,6 +1,7 @@
 // Every shipped kernel lowers to PTX for sm_80 and sm_90a and ptxas accepts
 // it; registers, spills and shared memory per kernel go to the test log.
 // Skipped where ptxas is absent.
+#include "dsl/KernelBuilder.h"
 #include "kernels/LightningKernels.h"
 #include "lowering/Pipeline.h"
 #include "runtime/Ptxas.h"
@@ -68,5 +69,40 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(std::get<0>(info.param).pass) + "_" +
              std::get<1>(info.param) + "_" + dtypeName(std::get<2>(info.param));
     });
+
+// The DSL's loops without carried values and its gate functions lower too
+// (a loop that only stores; sigmoid, softplus, logsigmoid, where of two
+// numbers), for both targets.
+TEST(PtxAssembleDsl, GatesInALoopWithoutCarriedValues) {
+  using namespace tessel::dsl;
+  KernelBuilder kb("gated_blocks");
+  Tile x = kb.ptrArg("x", DType::f32), out = kb.ptrArg("out", DType::f32);
+  Tile n = kb.scalarArg("n", DType::i32);
+  Tile lanes = arange(0, 128);
+  kb.forRange(0, cdiv(n, 128), {}, [&](Tile blk, std::vector<Tile>) {
+    Tile idx = blk * 128 + lanes;
+    Tile v = load(x + idx, idx < n);
+    store(out + idx, sigmoid(v) + softplus(v) * logsigmoid(v) + where(v > 0.0, 1.0, 0.0),
+          idx < n);
+    return std::vector<Tile>{};
+  });
+  auto kernel = kb.finish();
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  auto ptxas = findPtxas();
+  bool haveptxas = static_cast<bool>(ptxas);
+  if (!ptxas)
+    llvm::consumeError(ptxas.takeError());
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    lowering::TargetOptions target;
+    target.arch = arch;
+    auto compiled = lowering::compileToPTX(kernel->module(), target);
+    ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
+    EXPECT_NE(compiled->ptx.find("ex2.approx"), std::string::npos) << arch;
+    if (!haveptxas)
+      continue;
+    auto assembled = assemblePtx(compiled->ptx, arch);
+    ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
+  }
+}
 
 } // namespace

@@ -276,8 +276,8 @@ LogicalResult DotOp::verify() {
 
 LogicalResult ReduceOp::verify() {
   auto src = cast<RankedTensorType>(getSrc().getType());
-  if (getKind() != "sum" && getKind() != "max")
-    return emitOpError() << "kind must be \"sum\" or \"max\", got \""
+  if (getKind() != "sum" && getKind() != "max" && getKind() != "min")
+    return emitOpError() << "kind must be \"sum\", \"max\" or \"min\", got \""
                          << getKind() << "\"";
   int64_t axis = getAxisAttr().getInt();
   if (axis < 0 || axis >= src.getRank())

@@ -257,7 +257,8 @@ def Tile_DotOp : Tile_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
 }
 
 def Tile_ReduceOp : Tile_Op<"reduce", [Pure]> {
-  let summary = "sum or max along one axis; a rank-1 input reduces to a scalar";
+  let summary = "sum, max or min along one axis; a rank-1 input reduces to a "
+                "scalar";
   let arguments = (ins Tile_Tensor:$src, StrAttr:$kind, I32Attr:$axis);
   let results = (outs Tile_Value:$result);
   let assemblyFormat = "$kind $src attr-dict `:` type($src) `->` type($result)";

@@ -700,7 +700,8 @@ Tile dot(const Tile &a, const Tile &b, const Tile &acc, Loc loc) {
   return dotImpl(a, b, &acc, loc);
 }
 
-static Tile reduceImpl(const Tile &x, int axis, const char *kind, Loc loc) {
+static Tile reduceImpl(const Tile &x, int axis, const char *kind,
+                       bool keepdims, Loc loc) {
   if (!x.valid())
     return Tile();
   KernelBuilder &k = kb(loc);
@@ -713,17 +714,31 @@ static Tile reduceImpl(const Tile &x, int axis, const char *kind, Loc loc) {
   if (!isFloatType(x.elementType()) && !isIntType(x.elementType()))
     return k.error(loc, std::string(kind) + " cannot reduce " +
                             str(x.elementType()));
+  Shape kept = s;
   s.erase(s.begin() + axis);
-  return Tile(tile::ReduceOp::create(k.builder(), k.location(loc),
-                                     withShape(s, x.elementType()), x.value(),
-                                     kind, axis));
+  Value r = tile::ReduceOp::create(k.builder(), k.location(loc),
+                                   withShape(s, x.elementType()), x.value(),
+                                   kind, axis);
+  if (keepdims) {
+    kept[axis] = 1;
+    r = s.empty() ? Value(tile::SplatOp::create(k.builder(), k.location(loc),
+                                                withShape(kept, x.elementType()),
+                                                r))
+                  : Value(tile::ExpandDimsOp::create(
+                        k.builder(), k.location(loc),
+                        withShape(kept, x.elementType()), r, axis));
+  }
+  return Tile(r);
 }
 
-Tile sum(const Tile &x, int axis, Loc loc) {
-  return reduceImpl(x, axis, "sum", loc);
+Tile sum(const Tile &x, int axis, bool keepdims, Loc loc) {
+  return reduceImpl(x, axis, "sum", keepdims, loc);
 }
-Tile max(const Tile &x, int axis, Loc loc) {
-  return reduceImpl(x, axis, "max", loc);
+Tile max(const Tile &x, int axis, bool keepdims, Loc loc) {
+  return reduceImpl(x, axis, "max", keepdims, loc);
+}
+Tile min(const Tile &x, int axis, bool keepdims, Loc loc) {
+  return reduceImpl(x, axis, "min", keepdims, loc);
 }
 
 } // namespace tessel::dsl

@@ -136,8 +136,14 @@ Tile dot(const Tile &a, const Tile &b, Loc loc = Loc::current());
 /// a·b + acc, acc an M×N f32 tile.
 Tile dot(const Tile &a, const Tile &b, const Tile &acc,
          Loc loc = Loc::current());
-Tile sum(const Tile &x, int axis, Loc loc = Loc::current());
-Tile max(const Tile &x, int axis, Loc loc = Loc::current());
+/// Reductions along `axis`: the axis is dropped (a rank-1 tile gives a
+/// scalar), or kept with size 1 when `keepdims`, ready to broadcast back.
+Tile sum(const Tile &x, int axis, bool keepdims = false,
+         Loc loc = Loc::current());
+Tile max(const Tile &x, int axis, bool keepdims = false,
+         Loc loc = Loc::current());
+Tile min(const Tile &x, int axis, bool keepdims = false,
+         Loc loc = Loc::current());
 
 } // namespace tessel::dsl
 

@@ -443,22 +443,26 @@ private:
       outer *= a.shape[d];
     for (size_t d = axis + 1; d < a.shape.size(); ++d)
       inner *= a.shape[d];
-    bool isMax = op.getKind() == "max";
+    bool isMax = op.getKind() == "max", isMin = op.getKind() == "min";
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t in = 0; in < inner; ++in) {
         size_t out = o * inner + in;
         if (a.isFloat()) {
-          double acc = isMax ? -INFINITY : 0.0;
+          // A NaN wins min and max, as arith.maximumf/minimumf on the GPU.
+          double acc = isMax ? -INFINITY : isMin ? INFINITY : 0.0;
           for (int64_t l = 0; l < len; ++l) {
             double x = a.f[(o * len + l) * inner + in];
-            acc = isMax ? std::max(acc, x) : acc + x;
+            acc = std::isnan(x) || std::isnan(acc) ? NAN
+                  : isMax                          ? std::max(acc, x)
+                  : isMin                          ? std::min(acc, x)
+                                                   : acc + x;
           }
           r->f[out] = roundTo(r->elem, acc);
         } else {
-          int64_t acc = isMax ? INT64_MIN : 0;
+          int64_t acc = isMax ? INT64_MIN : isMin ? INT64_MAX : 0;
           for (int64_t l = 0; l < len; ++l) {
             int64_t x = a.i[(o * len + l) * inner + in];
-            acc = isMax ? std::max(acc, x) : acc + x;
+            acc = isMax ? std::max(acc, x) : isMin ? std::min(acc, x) : acc + x;
           }
           r->i[out] = wrapInt(r->elem, acc);
         }

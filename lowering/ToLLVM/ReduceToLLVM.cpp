@@ -20,12 +20,18 @@ namespace {
 struct ReduceLowering : OpConversionPattern<tile::ReduceOp> {
   using OpConversionPattern::OpConversionPattern;
 
-  Value combine(OpBuilder &b, Location loc, bool isMax, Value x, Value y) const {
-    if (isa<FloatType>(x.getType()))
-      return isMax ? Value(arith::MaximumFOp::create(b, loc, x, y))
-                   : Value(arith::AddFOp::create(b, loc, x, y));
-    return isMax ? Value(arith::MaxSIOp::create(b, loc, x, y))
-                 : Value(arith::AddIOp::create(b, loc, x, y));
+  /// x ⊕ y for the reduction `kind` ("sum", "max" or "min").
+  Value combine(OpBuilder &b, Location loc, StringRef kind, Value x,
+                Value y) const {
+    bool isFloat = isa<FloatType>(x.getType());
+    if (kind == "max")
+      return isFloat ? Value(arith::MaximumFOp::create(b, loc, x, y))
+                     : Value(arith::MaxSIOp::create(b, loc, x, y));
+    if (kind == "min")
+      return isFloat ? Value(arith::MinimumFOp::create(b, loc, x, y))
+                     : Value(arith::MinSIOp::create(b, loc, x, y));
+    return isFloat ? Value(arith::AddFOp::create(b, loc, x, y))
+                   : Value(arith::AddIOp::create(b, loc, x, y));
   }
 
   LogicalResult
@@ -37,7 +43,7 @@ struct ReduceLowering : OpConversionPattern<tile::ReduceOp> {
     if (failed(sl))
       return rewriter.notifyMatchFailure(op, "tensor has no layout");
     int64_t axis = op.getAxis();
-    bool isMax = op.getKind() == "max";
+    StringRef kind = op.getKind();
     Type elem = srcType.getElementType();
     if (elem.isInteger(64))
       return op.emitError("the GPU back end does not reduce i64 yet");
@@ -64,7 +70,7 @@ struct ReduceLowering : OpConversionPattern<tile::ReduceOp> {
         partial.push_back(v);
       } else {
         size_t i = it - keys.begin();
-        partial[i] = combine(rewriter, loc, isMax, partial[i], v);
+        partial[i] = combine(rewriter, loc, kind, partial[i], v);
       }
     }
 
@@ -78,7 +84,7 @@ struct ReduceLowering : OpConversionPattern<tile::ReduceOp> {
         Value other = NVVM::ShflOp::create(
             rewriter, loc, work, full, v, i32Const(rewriter, loc, 1 << bit),
             clamp, NVVM::ShflKind::bfly, UnitAttr());
-        v = combine(rewriter, loc, isMax, v, other);
+        v = combine(rewriter, loc, kind, v, other);
       }
     }
 
@@ -139,7 +145,7 @@ struct ReduceLowering : OpConversionPattern<tile::ReduceOp> {
         for (int64_t g = 0; g < groups; ++g) {
           Value v = LLVM::LoadOp::create(rewriter, loc, work,
                                          slot(i32Const(rewriter, loc, g), i));
-          acc = acc ? combine(rewriter, loc, isMax, acc, v) : v;
+          acc = acc ? combine(rewriter, loc, kind, acc, v) : v;
         }
         partial[i] = acc;
       }

@@ -334,8 +334,8 @@ func.func @dot_accumulator(%a: tensor<16x32xbf16>, %b: tensor<32x64xbf16>, %c: t
 // -----
 
 func.func @reduce_kind(%x: tensor<16x16xf32>) {
-  // expected-error @+1 {{'tile.reduce' op kind must be "sum" or "max", got "min"}}
-  %0 = tile.reduce "min" %x {axis = 0 : i32} : tensor<16x16xf32> -> tensor<16xf32>
+  // expected-error @+1 {{'tile.reduce' op kind must be "sum", "max" or "min", got "prod"}}
+  %0 = tile.reduce "prod" %x {axis = 0 : i32} : tensor<16x16xf32> -> tensor<16xf32>
   return
 }
 

@@ -872,3 +872,49 @@ TEST(Interpreter, WhereOfTwoNumbersAndGates) {
 }
 
 } // namespace
+
+namespace {
+
+// min along each axis, and keepdims: the reduced axis stays with size 1 and
+// broadcasts back (x − max(x, 1, keepdims) ≤ 0, as a softmax-style shift).
+TEST(Interpreter, MinReductionAndKeepdims) {
+  KernelBuilder kb("reductions");
+  Tile x = kb.ptrArg("x", DType::f32), out = kb.ptrArg("out", DType::f32);
+  Tile r = arange(0, 4), c = arange(0, 8);
+  Tile t = load(x + column(r) * 8 + row(c)); // 4 × 8
+  store(out + r, min(t, 1));
+  store(out + 4 + c, min(t, 0));
+  Tile shifted = t - max(t, 1, true);            // [4, 8] - [4, 1]
+  store(out + 12 + column(r) * 8 + row(c), shifted);
+  Tile colSums = sum(t, 0, true);                // [1, 8]
+  store(out + 44 + c, reshape(colSums, {8}));
+  store(out + 52, min(min(t, 1), 0));
+  Kernel kernel = finishOrDie(kb);
+  std::vector<float> in = randomFloats(32);
+  std::vector<float> o(53);
+  ASSERT_EQ(run(kernel, {}, {buf(in, DType::f32), buf(o, DType::f32)}), "");
+  float all = in[0];
+  for (int i = 0; i < 4; ++i) {
+    float rowMin = in[i * 8], rowMax = in[i * 8];
+    for (int j = 0; j < 8; ++j) {
+      rowMin = std::min(rowMin, in[i * 8 + j]);
+      rowMax = std::max(rowMax, in[i * 8 + j]);
+      all = std::min(all, in[i * 8 + j]);
+    }
+    EXPECT_EQ(o[i], rowMin) << i;
+    for (int j = 0; j < 8; ++j)
+      EXPECT_EQ(o[12 + i * 8 + j], in[i * 8 + j] - rowMax) << i << "," << j;
+  }
+  for (int j = 0; j < 8; ++j) {
+    float colMin = in[j], colSum = 0;
+    for (int i = 0; i < 4; ++i) {
+      colMin = std::min(colMin, in[i * 8 + j]);
+      colSum += in[i * 8 + j];
+    }
+    EXPECT_EQ(o[4 + j], colMin) << j;
+    EXPECT_NEAR(o[44 + j], colSum, 1e-5) << j;
+  }
+  EXPECT_EQ(o[52], all);
+}
+
+} // namespace

@@ -105,4 +105,33 @@ TEST(PtxAssembleDsl, GatesInALoopWithoutCarriedValues) {
   }
 }
 
+// min reductions (across lanes and warps) and keepdims lower and assemble.
+TEST(PtxAssembleDsl, MinAndKeepdimsReductions) {
+  using namespace tessel::dsl;
+  KernelBuilder kb("reductions");
+  Tile x = kb.ptrArg("x", DType::f32), out = kb.ptrArg("out", DType::f32);
+  Tile r = arange(0, 64), c = arange(0, 64);
+  Tile t = load(x + column(r) * 64 + row(c));
+  store(out + column(r) * 64 + row(c), t - max(t, 1, true) + min(t, 0, true));
+  store(out + 4096 + r, min(t, 1));
+  auto kernel = kb.finish();
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  auto ptxas = findPtxas();
+  bool haveptxas = static_cast<bool>(ptxas);
+  if (!ptxas)
+    llvm::consumeError(ptxas.takeError());
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    lowering::TargetOptions target;
+    target.arch = arch;
+    target.numWarps = 4;
+    auto compiled = lowering::compileToPTX(kernel->module(), target);
+    ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
+    EXPECT_NE(compiled->ptx.find("min."), std::string::npos) << arch;
+    if (!haveptxas)
+      continue;
+    auto assembled = assemblePtx(compiled->ptx, arch);
+    ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
+  }
+}
+
 } // namespace

@@ -3,6 +3,8 @@
 // binary measured is the binary later run), validation via LightningCheck.
 #include "kernels/LightningTuning.h"
 
+#include "autotune/TunedKernel.h"
+
 #include "kernels/LightningCheck.h"
 #include "runtime/GpuLauncher.h"
 #include "runtime/Half.h"
@@ -385,46 +387,8 @@ namespace {
 /// timed runs find.
 llvm::Expected<autotune::Resources>
 compileLaunch(const LightningLaunch &launch, autotune::TuneDevice &device) {
-  autotune::Resources r;
-  r.threads = 32 * static_cast<int>(launch.numWarps);
-  auto hints = divisibilityHints(launch.args);
-  if (device.backend() == Backend::Gpu) {
-    GpuLaunchOptions lo;
-    lo.numWarps = launch.numWarps;
-    lo.device = device.ordinal();
-    auto gk = getGpuKernel(*launch.kernel, lo, hints);
-    if (!gk)
-      return gk.takeError();
-    r.registers = gk->function.registers();
-    auto local = gk->function.attribute(CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES);
-    if (!local)
-      return local.takeError();
-    r.spillBytes = *local;
-    r.sharedBytes = static_cast<int>(gk->sharedBytes);
-    return r;
-  }
-  // A stand-in: lower and assemble for its arch, as the GPU path would.
-  lowering::TargetOptions target;
-  target.arch = device.info().arch;
-  target.numWarps = launch.numWarps;
-  auto specialized =
-      lowering::specializeDivisibility(launch.kernel->module(), hints);
-  auto compiled = lowering::compileToPTX(*specialized, target);
-  if (!compiled)
-    return compiled.takeError();
-  r.sharedBytes = static_cast<int>(compiled->sharedBytes);
-  if (auto found = findPtxas(); !found) {
-    llvm::consumeError(found.takeError()); // no toolkit: registers unknown
-    return r;
-  }
-  auto assembled = assemblePtx(compiled->ptx, target.arch);
-  if (!assembled)
-    return assembled.takeError();
-  if (const PtxasResources *res = assembled->find(launch.kernel->name())) {
-    r.registers = res->registers;
-    r.spillBytes = static_cast<int>(res->spillStoreBytes + res->spillLoadBytes);
-  }
-  return r;
+  return autotune::compileCandidate(*launch.kernel, launch.numWarps,
+                                    divisibilityHints(launch.args), device);
 }
 
 } // namespace

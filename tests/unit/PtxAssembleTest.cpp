@@ -70,6 +70,28 @@ INSTANTIATE_TEST_SUITE_P(
              std::get<1>(info.param) + "_" + dtypeName(std::get<2>(info.param));
     });
 
+/// `kernel` lowers for sm_80 and sm_90a at `warps` warps, its PTX holds
+/// `expect`, and ptxas (where present) accepts it.
+void expectLowersAndAssembles(const Kernel &kernel, unsigned warps,
+                              const std::string &expect) {
+  auto ptxas = findPtxas();
+  bool haveptxas = static_cast<bool>(ptxas);
+  if (!ptxas)
+    llvm::consumeError(ptxas.takeError());
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    lowering::TargetOptions target;
+    target.arch = arch;
+    target.numWarps = warps;
+    auto compiled = lowering::compileToPTX(kernel.module(), target);
+    ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
+    EXPECT_NE(compiled->ptx.find(expect), std::string::npos) << arch;
+    if (!haveptxas)
+      continue;
+    auto assembled = assemblePtx(compiled->ptx, arch);
+    ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
+  }
+}
+
 // The DSL's loops without carried values and its gate functions lower too
 // (a loop that only stores; sigmoid, softplus, logsigmoid, where of two
 // numbers), for both targets.
@@ -88,21 +110,7 @@ TEST(PtxAssembleDsl, GatesInALoopWithoutCarriedValues) {
   });
   auto kernel = kb.finish();
   ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
-  auto ptxas = findPtxas();
-  bool haveptxas = static_cast<bool>(ptxas);
-  if (!ptxas)
-    llvm::consumeError(ptxas.takeError());
-  for (const char *arch : {"sm_80", "sm_90a"}) {
-    lowering::TargetOptions target;
-    target.arch = arch;
-    auto compiled = lowering::compileToPTX(kernel->module(), target);
-    ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
-    EXPECT_NE(compiled->ptx.find("ex2.approx"), std::string::npos) << arch;
-    if (!haveptxas)
-      continue;
-    auto assembled = assemblePtx(compiled->ptx, arch);
-    ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
-  }
+  expectLowersAndAssembles(*kernel, 4, "ex2.approx");
 }
 
 // min reductions (across lanes and warps) and keepdims lower and assemble.
@@ -116,22 +124,7 @@ TEST(PtxAssembleDsl, MinAndKeepdimsReductions) {
   store(out + 4096 + r, min(t, 1));
   auto kernel = kb.finish();
   ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
-  auto ptxas = findPtxas();
-  bool haveptxas = static_cast<bool>(ptxas);
-  if (!ptxas)
-    llvm::consumeError(ptxas.takeError());
-  for (const char *arch : {"sm_80", "sm_90a"}) {
-    lowering::TargetOptions target;
-    target.arch = arch;
-    target.numWarps = 4;
-    auto compiled = lowering::compileToPTX(kernel->module(), target);
-    ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
-    EXPECT_NE(compiled->ptx.find("min."), std::string::npos) << arch;
-    if (!haveptxas)
-      continue;
-    auto assembled = assemblePtx(compiled->ptx, arch);
-    ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
-  }
+  expectLowersAndAssembles(*kernel, 4, "min.");
 }
 
 } // namespace

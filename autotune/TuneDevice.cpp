@@ -226,4 +226,14 @@ interpreterDevices(const std::string &selection, DeviceInfo info) {
   return interpreterDevices(static_cast<int>(ordinals->size()), std::move(info));
 }
 
+llvm::Expected<std::unique_ptr<TuneDevice>>
+deviceFor(Backend backend, int ordinal, const DeviceInfo &standIn) {
+  if (!usesGpu(backend))
+    return std::move(interpreterDevices(1, standIn).front());
+  auto devices = gpuDevices(std::to_string(ordinal));
+  if (!devices)
+    return devices.takeError();
+  return std::move(devices->front());
+}
+
 } // namespace tessel::autotune

@@ -87,6 +87,12 @@ interpreterDevices(int count, DeviceInfo info = {});
 llvm::Expected<std::vector<std::unique_ptr<TuneDevice>>>
 interpreterDevices(const std::string &selection, DeviceInfo info = {});
 
+/// The one device a tuned callable on `backend` runs and sweeps on: GPU
+/// `ordinal` when `backend` uses the GPU, else an interpreter stand-in
+/// described by `standIn`.
+llvm::Expected<std::unique_ptr<TuneDevice>>
+deviceFor(Backend backend, int ordinal, const DeviceInfo &standIn);
+
 } // namespace tessel::autotune
 
 #endif // TESSEL_AUTOTUNE_TUNEDEVICE_H

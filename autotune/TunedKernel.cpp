@@ -181,69 +181,29 @@ llvm::Error KernelTunable::run(const Config &config, TuneDevice &device,
 TunedKernel::TunedKernel(KernelSpec spec, TunedKernelOptions options)
     : spec_(std::move(spec)), options_(std::move(options)), tunable_(spec_) {}
 
-llvm::Expected<TuneDevice &> TunedKernel::device() {
-  if (!device_) {
-    if (usesGpu(options_.backend)) {
-      auto devices = gpuDevices(std::to_string(options_.device));
-      if (!devices)
-        return devices.takeError();
-      device_ = std::move(devices->front());
-    } else {
-      device_ = std::move(interpreterDevices(1, options_.standIn).front());
-    }
-  }
-  return *device_;
-}
-
-llvm::Expected<Config> TunedKernel::choose(TunedSource *source) {
+llvm::Expected<Config> TunedKernel::choose(ConfigSource *source) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto say = [&](TunedSource s) {
+  auto say = [&](ConfigSource s) {
     if (source)
       *source = s;
   };
   if (chosen_) {
-    say(TunedSource::Memory);
+    say(ConfigSource::Memory);
     return *chosen_;
   }
-  auto dev = device();
-  if (!dev)
-    return dev.takeError();
+  if (!device_) {
+    auto dev = deviceFor(options_.backend, options_.device, options_.standIn);
+    if (!dev)
+      return dev.takeError();
+    device_ = std::move(*dev);
+  }
   TuneCache &cache = options_.cache ? *options_.cache : TuneCache::global();
-  auto key = TuneKey::make(tunable_, dev->info());
-  if (!key)
-    return key.takeError();
-  if (auto record = cache.lookup(*key)) {
-    if (auto err = spec_.space.contains(record->best)) {
-      llvm::consumeError(std::move(err)); // another space's winner: retune
-    } else {
-      chosen_ = record->best;
-      say(TunedSource::Cache);
-      return *chosen_;
-    }
-  }
-  if (!options_.tuneOnMiss) {
-    chosen_ = spec_.space.defaultConfig();
-    say(TunedSource::Default);
-    return *chosen_;
-  }
-  TuneDevice *devices[] = {&*dev};
-  auto results = sweep(tunable_, devices, options_.tune);
-  if (!results)
-    return results.takeError();
-  KindResult &result = results->front();
-  if (!result.found()) {
-    std::string reasons;
-    for (const CandidateResult &c : result.record.table)
-      reasons += "\n  " + c.config.str() + ": " + c.reason;
-    return llvm::createStringError("tuning " + spec_.name + " (" +
-                                   spec_.problem + "): no candidate passed:" +
-                                   reasons);
-  }
-  if (auto err = cache.store(result.record))
-    llvm::errs() << "tessel: warning: tuning result not cached: "
-                 << llvm::toString(std::move(err)) << "\n";
-  chosen_ = result.record.best;
-  say(TunedSource::Tuned);
+  auto winner = findWinner(tunable_, *device_, cache, options_.tuneOnMiss,
+                           options_.tune);
+  if (!winner)
+    return winner.takeError();
+  chosen_ = *winner ? (*winner)->record.best : spec_.space.defaultConfig();
+  say(*winner ? (*winner)->source : ConfigSource::Default);
   return *chosen_;
 }
 

@@ -99,9 +99,6 @@ struct TunedKernelOptions {
   DeviceInfo standIn;
 };
 
-/// Where a call's configuration came from.
-enum class TunedSource { Memory, Cache, Tuned, Default };
-
 class TunedKernel {
 public:
   TunedKernel(KernelSpec spec, TunedKernelOptions options = {});
@@ -109,14 +106,13 @@ public:
   TunedKernel &operator=(const TunedKernel &) = delete;
 
   /// The winner for this problem on this device: from memory, the cache, a
-  /// sweep, or (without tuneOnMiss) the default. `source` tells which.
-  llvm::Expected<Config> choose(TunedSource *source = nullptr);
+  /// sweep, or (without tuneOnMiss) the space's default. `source` tells
+  /// which.
+  llvm::Expected<Config> choose(ConfigSource *source = nullptr);
   /// Launches the winner on `args`.
   llvm::Error operator()(std::vector<LaunchArg> args);
 
 private:
-  llvm::Expected<TuneDevice &> device();
-
   KernelSpec spec_;
   TunedKernelOptions options_;
   KernelTunable tunable_;

@@ -1,6 +1,8 @@
 // Sharding, per-candidate stages and merging of a sweep.
 #include "autotune/Tuner.h"
 
+#include "autotune/TuneCache.h"
+
 #include "fmt/format.h"
 
 #include <algorithm>
@@ -237,6 +239,40 @@ sweep(Tunable &tunable, llvm::ArrayRef<TuneDevice *> devices,
     out.push_back(std::move(kr));
   }
   return out;
+}
+
+llvm::Expected<std::optional<Winner>>
+findWinner(Tunable &tunable, TuneDevice &device, TuneCache &cache,
+           bool tuneOnMiss, const TuneOptions &options) {
+  auto key = TuneKey::make(tunable, device.info());
+  if (!key)
+    return key.takeError();
+  if (auto record = cache.lookup(*key)) {
+    if (auto err = tunable.space().contains(record->best))
+      llvm::consumeError(std::move(err)); // another space's winner: retune
+    else
+      return Winner{std::move(*record), ConfigSource::Cache};
+  }
+  if (!tuneOnMiss)
+    return std::nullopt;
+  TuneDevice *devices[] = {&device};
+  auto results = sweep(tunable, devices, options);
+  if (!results)
+    return results.takeError();
+  KindResult &result = results->front();
+  if (!result.found()) {
+    std::string why;
+    for (const CandidateResult &r : result.record.table)
+      why += fmt::format("\n  {}: {}{}{}", r.config.str(), statusName(r.status),
+                         r.reason.empty() ? "" : ": ", r.reason);
+    return llvm::createStringError(fmt::format(
+        "tuning {} at {}: no candidate passed:{}", tunable.name(),
+        tunable.problemKey(), why));
+  }
+  if (auto err = cache.store(result.record))
+    fmt::print(stderr, "tessel: warning: tuning result not cached: {}\n",
+               llvm::toString(std::move(err)));
+  return Winner{std::move(result.record), ConfigSource::Tuned};
 }
 
 } // namespace tessel::autotune

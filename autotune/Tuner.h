@@ -8,9 +8,13 @@
 
 #include "autotune/TuneRecord.h"
 
+#include <optional>
+
 #include <functional>
 
 namespace tessel::autotune {
+
+class TuneCache;
 
 struct TuneOptions {
   int warmup = 3;
@@ -40,6 +44,24 @@ struct KindResult {
 llvm::Expected<std::vector<KindResult>>
 sweep(Tunable &tunable, llvm::ArrayRef<TuneDevice *> devices,
       const TuneOptions &options = {});
+
+/// Where a tuned callable's configuration came from (Default: the caller's
+/// fallback on a miss without tuning, no sweep).
+enum class ConfigSource { Memory, Cache, Tuned, Default };
+
+struct Winner {
+  TuneRecord record;
+  ConfigSource source; ///< Cache or Tuned
+};
+
+/// `tunable`'s winner on `device`: the record in `cache` when its best
+/// configuration is still in the space, else — with `tuneOnMiss` — a sweep
+/// on `device` whose record is stored; nothing on a miss without it. A
+/// sweep where no candidate passed is an error that lists every
+/// candidate's outcome.
+llvm::Expected<std::optional<Winner>>
+findWinner(Tunable &tunable, TuneDevice &device, TuneCache &cache,
+           bool tuneOnMiss, const TuneOptions &options);
 
 /// Today's date, "2026-11-24", for records.
 std::string today();

@@ -115,14 +115,14 @@ int main() {
   options.tune.warmup = 1;
   options.tune.reps = 3;
   TunedKernel tuned(std::move(spec), options);
-  TunedSource source;
+  ConfigSource source;
   auto winner = tuned.choose(&source);
   if (!winner) {
     std::fprintf(stderr, "%s\n", llvm::toString(winner.takeError()).c_str());
     return 1;
   }
-  const char *how = source == TunedSource::Tuned   ? "tuned"
-                    : source == TunedSource::Cache ? "from the tuning cache"
+  const char *how = source == ConfigSource::Tuned   ? "tuned"
+                    : source == ConfigSource::Cache ? "from the tuning cache"
                                                    : "default";
   std::vector<float> o(heads * n * E, NAN);
   if (llvm::Error err = tuned(argsFor(o))) {

@@ -37,14 +37,6 @@ std::optional<LightningShape> shapeOf(const TensorRef &q, const TensorRef &v,
   return LightningShape::of(dims, q.dtype, layout, s0, sN);
 }
 
-std::string summarize(const autotune::TuneRecord &record) {
-  std::string s;
-  for (const autotune::CandidateResult &r : record.table)
-    s += fmt::format("\n  {}: {}{}{}", r.config.str(),
-                     autotune::statusName(r.status), r.reason.empty() ? "" : ": ",
-                     r.reason);
-  return s;
-}
 
 } // namespace
 
@@ -69,14 +61,11 @@ autotune::TuneCache &TunedLightning::cache() const {
 
 llvm::Expected<autotune::TuneDevice &> TunedLightning::device() {
   if (!device_) {
-    if (usesGpu(options_.backend)) {
-      auto devices = autotune::gpuDevices(std::to_string(options_.device));
-      if (!devices)
-        return devices.takeError();
-      device_ = std::move(devices->front());
-    } else {
-      device_ = std::move(autotune::interpreterDevices(1, options_.standIn).front());
-    }
+    auto dev = autotune::deviceFor(options_.backend, options_.device,
+                                   options_.standIn);
+    if (!dev)
+      return dev.takeError();
+    device_ = std::move(*dev);
   }
   return *device_;
 }
@@ -96,43 +85,21 @@ llvm::Expected<PassChoice> TunedLightning::choose(LightningPass pass,
     return PassChoice{pass, it->second, ConfigSource::Memory,
                       secondsSince(start), std::nullopt};
   LightningTunable tunable(pass, shape);
-  auto key = TuneKey::make(tunable, dev->info());
-  if (!key)
-    return key.takeError();
-  if (auto record = cache().lookup(*key)) {
-    if (auto err = tunable.space().contains(record->best)) {
-      // A record from a space that meant something else: retune.
-      llvm::consumeError(std::move(err));
-    } else {
-      kernels::PassConfig config = toPassConfig(record->best);
-      memory_[memoryKey] = config;
-      return PassChoice{pass, config, ConfigSource::Cache, secondsSince(start),
-                        std::move(record)};
-    }
-  }
-  if (!options_.tuneOnMiss) {
+  auto winner = autotune::findWinner(tunable, *dev, cache(),
+                                     options_.tuneOnMiss, options_.tune);
+  if (!winner)
+    return winner.takeError();
+  if (!*winner) {
     kernels::PassConfig config =
         heuristicConfig(pass, shape, std::max(1, dev->info().smCount));
     memory_[memoryKey] = config;
     return PassChoice{pass, config, ConfigSource::Default, secondsSince(start),
                       std::nullopt};
   }
-  autotune::TuneDevice *devices[] = {&*dev};
-  auto results = autotune::sweep(tunable, devices, options_.tune);
-  if (!results)
-    return results.takeError();
-  autotune::KindResult &result = results->front();
-  if (!result.found())
-    return llvm::createStringError(fmt::format(
-        "tuning {} at {}: no candidate passed:{}", tunable.name(), shape.str(),
-        summarize(result.record)));
-  if (auto err = cache().store(result.record))
-    fmt::print(stderr, "tessel: warning: tuning result not cached: {}\n",
-               llvm::toString(std::move(err)));
-  kernels::PassConfig config = toPassConfig(result.record.best);
+  kernels::PassConfig config = toPassConfig((*winner)->record.best);
   memory_[memoryKey] = config;
-  return PassChoice{pass, config, ConfigSource::Tuned, secondsSince(start),
-                    std::move(result.record)};
+  return PassChoice{pass, config, (*winner)->source, secondsSince(start),
+                    std::move((*winner)->record)};
 }
 
 llvm::Expected<kernels::LightningConfig>

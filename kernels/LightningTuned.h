@@ -30,7 +30,7 @@ struct TunedLightningOptions {
 };
 
 /// Where a configuration came from (Default: heuristicConfig, no sweep).
-enum class ConfigSource { Memory, Cache, Tuned, Default };
+using autotune::ConfigSource;
 const char *sourceName(ConfigSource source);
 
 struct PassChoice {

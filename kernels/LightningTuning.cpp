@@ -8,7 +8,6 @@
 #include "kernels/LightningCheck.h"
 #include "runtime/GpuLauncher.h"
 #include "runtime/Half.h"
-#include "runtime/Ptxas.h"
 
 #include "fmt/format.h"
 #include "llvm/ADT/STLExtras.h"
@@ -380,19 +379,6 @@ LightningTunable::plan(const Config &config, autotune::TuneDevice &device,
   return mine;
 }
 
-namespace {
-
-/// Compiles (and on a GPU loads) one launch's kernel with the launch's own
-/// divisibility facts: the binary compiled (and cached) here is the one the
-/// timed runs find.
-llvm::Expected<autotune::Resources>
-compileLaunch(const LightningLaunch &launch, autotune::TuneDevice &device) {
-  return autotune::compileCandidate(*launch.kernel, launch.numWarps,
-                                    divisibilityHints(launch.args), device);
-}
-
-} // namespace
-
 llvm::Expected<autotune::Resources>
 LightningTunable::compile(const Config &config, autotune::TuneDevice &device,
                           autotune::Workspace &workspace) {
@@ -402,7 +388,10 @@ LightningTunable::compile(const Config &config, autotune::TuneDevice &device,
   // A strategy of several kernels needs what its most demanding one needs.
   autotune::Resources total;
   for (const LightningLaunch &launch : *launches) {
-    auto r = compileLaunch(launch, device);
+    // With the launch's own divisibility facts: the binary compiled (and
+    // cached) here is the one the timed runs find.
+    auto r = autotune::compileCandidate(*launch.kernel, launch.numWarps,
+                                        divisibilityHints(launch.args), device);
     if (!r)
       return r.takeError();
     total.registers = std::max(total.registers, r->registers);

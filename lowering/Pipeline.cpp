@@ -210,6 +210,14 @@ int kernelStages(ModuleOp module) {
 /// laid out again with one stage fewer (one buffer less per pipelined
 /// load), down to 1: asking for stages never makes a kernel unlaunchable.
 llvm::Error runLayoutStage(ModuleOp module, const TargetOptions &options) {
+  auto layOut = [&](ModuleOp m) {
+    PassManager pm(module.getContext(), ModuleOp::getOperationName());
+    addLayoutPasses(pm, options);
+    return runPasses(pm, m, "layout assignment");
+  };
+  // Unpipelined: nothing to retry, no copy to keep.
+  if (kernelStages(module) <= 1)
+    return layOut(module);
   OwningOpRef<ModuleOp> original(cast<ModuleOp>(module->clone()));
   for (int stages = kernelStages(module);; --stages) {
     OwningOpRef<ModuleOp> attempt(cast<ModuleOp>(original->clone()));
@@ -218,9 +226,7 @@ llvm::Error runLayoutStage(ModuleOp module, const TargetOptions &options) {
         fn->setAttr(tile::kNumStagesAttrName,
                     IntegerAttr::get(IntegerType::get(module.getContext(), 32),
                                      stages));
-    PassManager pm(module.getContext(), ModuleOp::getOperationName());
-    addLayoutPasses(pm, options);
-    if (auto err = runPasses(pm, *attempt, "layout assignment"))
+    if (auto err = layOut(*attempt))
       return err;
     if (stages > 1 && sharedBytesOf(*attempt) > options.maxSharedBytes())
       continue;

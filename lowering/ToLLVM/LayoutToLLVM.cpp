@@ -158,43 +158,11 @@ struct ReshapeLowering : OpConversionPattern<tile::ReshapeOp> {
   }
 };
 
-/// Conversion of a 16-bit tile X into an mma.sync operand layout (or into
-/// the transpose of one): X is stored row-major (rows padded, SharedMemory.h)
-/// in vectors, a barrier, then each lane's fragments come from ldmatrix
-/// (OperandFragments). When the dots that use the operand read its
-/// fragments themselves, one k-step at a time (`deferred`), only the
-/// staging happens here and the result registers are placeholders no one
-/// reads.
-LogicalResult lowerToDotOperand(tile::ConvertLayoutOp op, ValueRange src,
-                                bool deferred,
-                                ConversionPatternRewriter &rewriter) {
-  Location loc = op.getLoc();
-  auto srcType = op.getSrc().getType();
-  auto dstType = cast<RankedTensorType>(op.getType());
-  auto sl = getLinearLayout(srcType);
-  auto dl = getLinearLayout(dstType);
-  if (failed(sl) || failed(dl))
-    return rewriter.notifyMatchFailure(op, "tensor has no layout");
-  Type elem = srcType.getElementType();
-  Value base = stageInScratch(rewriter, loc, op, src, elem, *sl,
-                              stagingStrides(srcType),
-                              !deferred || needsBarrierAfter(op));
-  if (deferred) {
-    Value unused = LLVM::PoisonOp::create(rewriter, loc, elem);
-    rewriter.replaceOpWithMultiple(
-        op, {SmallVector<Value>(dl->numRegs(), unused)});
-    return success();
-  }
-  OperandFragments fragments(rewriter, loc, base, srcType,
-                             dstType.getEncoding());
-  rewriter.replaceOpWithMultiple(op, {fragments.loadAll()});
-  return success();
-}
-
-/// Reads a tile from its shared-memory buffer `base` (an async copy's,
-/// already waited for) into a register layout: nothing when the dots read
-/// its fragments themselves (`deferred`), ldmatrix for 16-bit dot operands,
-/// vector loads otherwise.
+/// Reads a tile from shared memory at `base` (staged row-major, rows
+/// padded, SharedMemory.h) into a register layout: nothing when the dots
+/// read its fragments themselves, one k-step at a time (`deferred`: the
+/// result registers are placeholders no one reads), ldmatrix for 16-bit dot
+/// operands (OperandFragments), vector loads otherwise.
 LogicalResult lowerFromShared(tile::ConvertLayoutOp op, Value base,
                               bool deferred, bool useLdmatrix,
                               ConversionPatternRewriter &rewriter) {
@@ -221,6 +189,23 @@ LogicalResult lowerFromShared(tile::ConvertLayoutOp op, Value base,
       op, {loadFromShared(rewriter, loc, base, elem, *dl,
                           stagingStrides(srcType))});
   return success();
+}
+
+/// Conversion of a 16-bit tile X into an mma.sync operand layout (or into
+/// the transpose of one): X is staged in its scratch in vectors, a barrier,
+/// then it is read as lowerFromShared reads an async copy's buffer.
+LogicalResult lowerToDotOperand(tile::ConvertLayoutOp op, ValueRange src,
+                                bool deferred,
+                                ConversionPatternRewriter &rewriter) {
+  auto srcType = op.getSrc().getType();
+  auto sl = getLinearLayout(srcType);
+  if (failed(sl))
+    return rewriter.notifyMatchFailure(op, "tensor has no layout");
+  Value base = stageInScratch(rewriter, op.getLoc(), op, src,
+                              srcType.getElementType(), *sl,
+                              stagingStrides(srcType),
+                              !deferred || needsBarrierAfter(op));
+  return lowerFromShared(op, base, deferred, /*useLdmatrix=*/true, rewriter);
 }
 
 struct ConvertLayoutLowering : OpConversionPattern<tile::ConvertLayoutOp> {

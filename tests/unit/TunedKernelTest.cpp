@@ -74,10 +74,10 @@ TEST(TunedKernel, TunesOnceCachesAndRunsTheWinner) {
   TuneCache cache(dir.path);
   const int64_t n = 200;
   TunedKernel tuned(scaleSpec(n), interpreterOptions(cache));
-  TunedSource source;
+  ConfigSource source;
   auto winner = tuned.choose(&source);
   ASSERT_TRUE(static_cast<bool>(winner)) << llvm::toString(winner.takeError());
-  EXPECT_EQ(source, TunedSource::Tuned);
+  EXPECT_EQ(source, ConfigSource::Tuned);
   llvm::Error inSpace = scaleSpec(n).space.contains(*winner);
   EXPECT_FALSE(static_cast<bool>(inSpace))
       << (inSpace ? llvm::toString(std::move(inSpace)) : "");
@@ -85,7 +85,7 @@ TEST(TunedKernel, TunesOnceCachesAndRunsTheWinner) {
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].table.size(), 6u) << "every candidate swept";
   ASSERT_TRUE(static_cast<bool>(tuned.choose(&source)));
-  EXPECT_EQ(source, TunedSource::Memory);
+  EXPECT_EQ(source, ConfigSource::Memory);
 
   // A call runs the winner on the caller's buffers, tail included.
   std::vector<float> x(n), out(n, NAN);
@@ -102,7 +102,7 @@ TEST(TunedKernel, TunesOnceCachesAndRunsTheWinner) {
   TunedKernel again(scaleSpec(n), interpreterOptions(cache));
   auto cached = again.choose(&source);
   ASSERT_TRUE(static_cast<bool>(cached)) << llvm::toString(cached.takeError());
-  EXPECT_EQ(source, TunedSource::Cache);
+  EXPECT_EQ(source, ConfigSource::Cache);
   EXPECT_EQ(cached->str(), winner->str());
   EXPECT_EQ(cache.list().size(), 1u);
 }
@@ -143,10 +143,10 @@ TEST(TunedKernel, AWrongCandidateIsRejectedAndAMissWithoutTuningRunsTheDefault) 
   TunedKernelOptions o = interpreterOptions(none);
   o.tuneOnMiss = false;
   TunedKernel untuned(scaleSpec(100), o);
-  TunedSource source;
+  ConfigSource source;
   auto config = untuned.choose(&source);
   ASSERT_TRUE(static_cast<bool>(config));
-  EXPECT_EQ(source, TunedSource::Default);
+  EXPECT_EQ(source, ConfigSource::Default);
   EXPECT_EQ(config->str(), scaleSpec(100).space.defaultConfig().str());
   EXPECT_TRUE(none.list().empty());
 }

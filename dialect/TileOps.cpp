@@ -346,9 +346,17 @@ LogicalResult BlockedAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 }
 
 LogicalResult MmaAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                              ArrayRef<unsigned> wpc) {
+                              ArrayRef<unsigned> wpc, bool wgmma) {
   if (wpc.size() != 2 || !isPow2(wpc[0]) || !isPow2(wpc[1]))
     return emitError() << "warpsPerCTA must be two powers of two";
+  if (wgmma && (wpc[1] != 1 || wpc[0] % 4 != 0))
+    return emitError() << "a wgmma layout needs warps along M only, in "
+                          "warpgroups of 4, got wpc = ["
+                       << wpc[0] << ", " << wpc[1] << "]";
+  return success();
+}
+
+LogicalResult SharedAttr::verify(function_ref<InFlightDiagnostic()>, bool) {
   return success();
 }
 

@@ -44,8 +44,18 @@ def Tile_BlockedLayout : Tile_Layout<"Blocked", "blocked"> {
 
 def Tile_MmaLayout : Tile_Layout<"Mma", "mma"> {
   let summary = "accumulator of mma.sync m16n8k16: warps tile M then N";
-  let parameters = (ins ArrayRefParameter<"unsigned">:$warpsPerCTA);
-  let assemblyFormat = "`<` `wpc` `=` `[` $warpsPerCTA `]` `>`";
+  let description = [{
+    With `wgmma = true` (sm_90a, warps along M only, a multiple of 4) the
+    dots of this layout are lowered to Hopper's warpgroup MMA where their
+    operands allow: the accumulator layout is the same (warpgroup g holds
+    rows 64g..64g+63 of every 16·wm-row repetition, each warp 16 of them in
+    mma.sync's C fragments), and operands staged for these dots take
+    wgmma's 128-byte-swizzled shared layout (lowering/SharedMemory.h).
+  }];
+  let parameters = (ins ArrayRefParameter<"unsigned">:$warpsPerCTA,
+                        DefaultValuedParameter<"bool", "false">:$wgmma);
+  let assemblyFormat =
+      "`<` `wpc` `=` `[` $warpsPerCTA `]` (`,` `wgmma` `=` $wgmma^)? `>`";
   let genVerifyDecl = 1;
 }
 
@@ -80,7 +90,11 @@ def Tile_TransLayout : Tile_Layout<"Trans", "trans"> {
 
 def Tile_SharedLayout : Tile_Layout<"Shared", "shared"> {
   let summary = "the tensor sits in shared memory, row-major with rows padded "
-                "by 16 bytes (lowering/SharedMemory.h, stagingStrides)";
+                "by 16 bytes or, `swizzled`, in wgmma's 128-byte-swizzled "
+                "layout (lowering/SharedMemory.h, stagingPlacement)";
+  let parameters = (ins DefaultValuedParameter<"bool", "false">:$swizzled);
+  let assemblyFormat = "(`<` `swizzled` `=` $swizzled^ `>`)?";
+  let genVerifyDecl = 1;
   let description = [{
     Not a distribution over threads: a tensor in #tile.shared is one buffer
     in shared memory (its value lowers to the buffer's address), written by

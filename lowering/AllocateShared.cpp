@@ -27,15 +27,15 @@ using namespace tessel::lowering;
 
 namespace {
 
-constexpr int64_t kAlign = 16;
+int64_t alignUp(int64_t v, int64_t align = 16) {
+  return (v + align - 1) / align * align;
+}
 
-int64_t alignUp(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
-
-/// The lowest aligned offset at which `bytes` overlap none of `avoid`.
-int64_t placeApart(int64_t bytes, ArrayRef<ScratchSpan> avoid) {
+/// The lowest `align`ed offset at which `bytes` overlap none of `avoid`.
+int64_t placeApart(int64_t bytes, int64_t align, ArrayRef<ScratchSpan> avoid) {
   SmallVector<int64_t> candidates{0};
   for (const ScratchSpan &r : avoid)
-    candidates.push_back(alignUp(r.offset + r.bytes));
+    candidates.push_back(alignUp(r.offset + r.bytes, align));
   llvm::sort(candidates);
   for (int64_t off : candidates)
     if (llvm::none_of(avoid, [&](const ScratchSpan &r) {
@@ -47,7 +47,7 @@ int64_t placeApart(int64_t bytes, ArrayRef<ScratchSpan> avoid) {
 
 struct User {
   Operation *op;
-  int64_t bytes;
+  int64_t bytes, align;
   /// The dots that read its fragments later (empty: read by the op itself).
   SmallVector<Operation *> readers;
   int64_t start = 0, end = 0; ///< live from op (start) to its last reader
@@ -91,15 +91,18 @@ struct TileAllocateShared
         return;
       if (isa<tessel::tile::AsyncLoadOp>(op)) {
         Value ring = flow.getOrInsertLeaderValue(op->getResult(0));
-        auto [it, fresh] = ringOffset.try_emplace(ring, pinnedEnd);
+        int64_t align = scratchAlignment(op);
+        auto [it, fresh] =
+            ringOffset.try_emplace(ring, alignUp(pinnedEnd, align));
         if (fresh)
-          pinnedEnd += alignUp(bytes);
+          pinnedEnd = it->second + alignUp(bytes, align);
         op->setAttr(kSmemOffsetAttr,
                     IntegerAttr::get(IntegerType::get(op->getContext(), 32),
                                      it->second));
         return;
       }
-      users.push_back({op, alignUp(bytes), fragmentReaders(op)});
+      int64_t align = scratchAlignment(op);
+      users.push_back({op, alignUp(bytes, align), align, fragmentReaders(op)});
     });
     const ScratchSpan pinned{0, pinnedEnd};
     llvm::DenseMap<Operation *, size_t> index;
@@ -163,7 +166,7 @@ struct TileAllocateShared
         if (auto it = backEdge.find(i); apart && it != backEdge.end())
           for (size_t j : it->second)
             avoid.push_back(users[j].region);
-        u.region = {placeApart(u.bytes, avoid), u.bytes};
+        u.region = {placeApart(u.bytes, u.align, avoid), u.bytes};
         total = std::max(total, u.region.offset + u.bytes);
       }
       if (total <= maxBytes)

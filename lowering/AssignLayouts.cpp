@@ -48,8 +48,8 @@ bool isElementwise(Operation *op) {
 
 class LayoutAssigner {
 public:
-  LayoutAssigner(func::FuncOp fn, unsigned numWarps)
-      : fn_(fn), ctx_(fn.getContext()), numWarps_(numWarps) {}
+  LayoutAssigner(func::FuncOp fn, unsigned numWarps, bool wgmma)
+      : fn_(fn), ctx_(fn.getContext()), numWarps_(numWarps), wgmma_(wgmma) {}
 
   LogicalResult run() {
     if (failed(checkShapes()))
@@ -171,7 +171,8 @@ private:
   /// their operand layouts: a tile feeding two dots is staged once, and an
   /// accumulator feeding the next dot's A operand stays in registers when
   /// warps split M only. Warps go along M as far as the shortest dot allows
-  /// (16 rows per warp), the rest along N.
+  /// (16 rows per warp), the rest along N. On sm_90a a split along M only,
+  /// in whole warpgroups, is marked for wgmma.
   MmaAttr kernelMma() {
     if (!mma_) {
       int64_t minM = 0;
@@ -182,7 +183,8 @@ private:
       unsigned wm = 1;
       while (wm < numWarps_ && 16 * wm * 2 <= std::max<int64_t>(minM, 16))
         wm *= 2;
-      mma_ = MmaAttr::get(ctx_, {wm, numWarps_ / wm});
+      unsigned wn = numWarps_ / wm;
+      mma_ = MmaAttr::get(ctx_, {wm, wn}, wgmma_ && wn == 1 && wm % 4 == 0);
     }
     return mma_;
   }
@@ -365,6 +367,7 @@ private:
   func::FuncOp fn_;
   MLIRContext *ctx_;
   unsigned numWarps_;
+  bool wgmma_;
   BlockedAttr blocked2_, blocked1_;
   MmaAttr mma_;
   llvm::DenseMap<Value, Attribute> desired_;
@@ -381,7 +384,7 @@ struct TileAssignLayouts
       return signalPassFailure();
     }
     for (auto fn : getOperation().getOps<func::FuncOp>())
-      if (failed(LayoutAssigner(fn, numWarps).run()))
+      if (failed(LayoutAssigner(fn, numWarps, wgmma).run()))
         return signalPassFailure();
   }
 };

@@ -28,6 +28,9 @@ def TileAssignLayouts : Pass<"tile-assign-layouts", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"numWarps", "num-warps", "unsigned", "4", "warps per program">,
+    Option<"wgmma", "wgmma", "bool", "false",
+           "mark the mma layout for wgmma (sm_90a) when warps split M only, "
+           "in warpgroups">,
   ];
   let dependentDialects = ["::tessel::tile::TileDialect"];
 }

@@ -1,6 +1,8 @@
 // The lowering pipeline and PTX emission through LLVM's NVPTX back end.
 #include "lowering/Pipeline.h"
 
+#include <cstdlib>
+
 #include "dialect/Registration.h"
 #include "dialect/TileOps.h"
 
@@ -59,9 +61,15 @@ int64_t TargetOptions::maxSharedBytes() const {
   return 101376;
 }
 
+bool TargetOptions::wgmmaRequested() {
+  const char *v = std::getenv("TESSEL_WGMMA");
+  return v && std::string(v) == "1";
+}
+
 std::string TargetOptions::str() const {
   return arch + "_w" + std::to_string(numWarps) + "_ptx" +
-         std::to_string(ptxVersion) + (useLdmatrix ? "" : "_noldmatrix");
+         std::to_string(ptxVersion) + (useLdmatrix ? "" : "_noldmatrix") +
+         (wgmma() ? "_wgmma" : "");
 }
 
 /// Stage 1: canonicalization, layouts, shared memory and barriers.
@@ -71,6 +79,7 @@ static void addLayoutPasses(OpPassManager &pm, const TargetOptions &options) {
   pm.addPass(createTileCombineDotAdd());
   TileAssignLayoutsOptions layoutOptions;
   layoutOptions.numWarps = options.numWarps;
+  layoutOptions.wgmma = options.wgmma();
   pm.addPass(createTileAssignLayouts(layoutOptions));
   pm.addPass(createTileRemoveLayoutConversions());
   pm.addPass(createCSEPass());

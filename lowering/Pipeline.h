@@ -20,6 +20,15 @@ struct TargetOptions {
   unsigned ptxVersion = 80;
   /// Read 16-bit mma operands with ldmatrix (else element-wise from shared).
   bool useLdmatrix = true;
+  /// Lower dots to wgmma where layouts and operands allow (sm_90a only).
+  /// Off unless TESSEL_WGMMA=1 until the path is validated on the GPU.
+  bool useWgmma = wgmmaRequested();
+
+  /// Whether TESSEL_WGMMA=1 asks for the wgmma path.
+  static bool wgmmaRequested();
+
+  /// Whether the dots of this target may use wgmma.
+  bool wgmma() const { return useWgmma && arch == "sm_90a"; }
 
   /// The most dynamic shared memory a block of `arch` may use; a kernel
   /// whose pipelined loads would need more is laid out with fewer stages.

@@ -19,6 +19,7 @@
 #include "lowering/Passes.h"
 
 #include "dialect/TileOps.h"
+#include "lowering/SharedMemory.h"
 #include "lowering/ToLLVM/AxisInfo.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -100,9 +101,22 @@ FailureOr<SmallVector<Operation *>> addressSlice(scf::ForOp loop,
   return ordered;
 }
 
+/// Whether a dot lowered with wgmma reads `load`'s tile straight from its
+/// buffer (a convert_layout into its operand layout): the buffer then takes
+/// wgmma's swizzled layout, where the dot's descriptors can address it.
+bool stagedForWgmma(tile::LoadOp load) {
+  auto type = cast<RankedTensorType>(load.getType());
+  return swizzleFits(type) &&
+         llvm::any_of(load->getUsers(), [](Operation *user) {
+           auto cvt = dyn_cast<tile::ConvertLayoutOp>(user);
+           return cvt && isWgmmaOperandLayout(cvt.getType().getEncoding());
+         });
+}
+
 struct Candidate {
   tile::LoadOp load;
   SmallVector<Operation *> slice;
+  bool swizzled = false;
 };
 
 class LoopPipeliner {
@@ -128,7 +142,7 @@ public:
       auto slice = addressSlice(loop_, roots);
       if (failed(slice))
         continue;
-      candidates.push_back({load, *slice});
+      candidates.push_back({load, *slice, stagedForWgmma(load)});
     }
     if (candidates.empty())
       return;
@@ -259,7 +273,7 @@ private:
     auto loaded = cast<RankedTensorType>(c.load.getType());
     auto sharedType =
         RankedTensorType::get(loaded.getShape(), loaded.getElementType(),
-                              tile::SharedAttr::get(b_.getContext()));
+                              tile::SharedAttr::get(b_.getContext(), c.swizzled));
     return tile::AsyncLoadOp::create(b_, loc, sharedType, ptr, mask, slot,
                                      b_.getI32IntegerAttr(stages_));
   }

@@ -73,29 +73,70 @@ int64_t stagedElementBytes(Type elem) {
   return std::max<int64_t>(1, getElementByteSize(elem));
 }
 
-SmallVector<int64_t> stagingStrides(RankedTensorType type) {
+bool swizzleFits(RankedTensorType type) {
+  Type elem = type.getElementType();
+  return type.getRank() == 2 && elem.isIntOrFloat() &&
+         elem.getIntOrFloatBitWidth() == 16 &&
+         type.getDimSize(1) % kSwizzleAtomCols == 0 &&
+         type.getDimSize(0) % 8 == 0;
+}
+
+bool isWgmmaOperandLayout(Attribute layout) {
+  if (auto t = dyn_cast_or_null<TransAttr>(layout))
+    layout = t.getParent();
+  auto dot = dyn_cast_or_null<DotOperandAttr>(layout);
+  return dot && cast<MmaAttr>(dot.getParent()).getWgmma();
+}
+
+static bool stagesSwizzled(RankedTensorType type, Attribute readAs) {
+  if (!swizzleFits(type))
+    return false;
+  if (auto shared = dyn_cast_or_null<SharedAttr>(type.getEncoding()))
+    return shared.getSwizzled();
+  return isWgmmaOperandLayout(readAs);
+}
+
+SharedPlacement stagingPlacement(RankedTensorType type, Attribute readAs) {
+  if (stagesSwizzled(type, readAs))
+    return SharedPlacement::swizzled(type.getShape());
   SmallVector<int64_t> strides = rowMajorStrides(type.getShape());
   if (type.getRank() == 2) {
     int64_t pad = std::max<int64_t>(1, 16 / stagedElementBytes(type.getElementType()));
     strides[0] = type.getDimSize(1) + pad;
   }
-  return strides;
+  return SharedPlacement(strides);
 }
 
-static int64_t stagedBytes(RankedTensorType type) {
-  SmallVector<int64_t> strides = stagingStrides(type);
+static int64_t stagedBytes(RankedTensorType type, Attribute readAs = {}) {
+  SmallVector<int64_t> strides = stagingPlacement(type, readAs).strides;
   int64_t span = type.getRank() == 0 ? 1 : type.getDimSize(0) * strides[0];
   return span * stagedElementBytes(type.getElementType());
 }
 
+static int64_t alignTo(int64_t v, int64_t align) {
+  return (v + align - 1) / align * align;
+}
+
+static int64_t stagingAlignment(RankedTensorType type, Attribute readAs = {}) {
+  return stagesSwizzled(type, readAs) ? 1024 : 16;
+}
+
 int64_t asyncBufferBytes(RankedTensorType type) {
-  return (stagedBytes(type) + 15) / 16 * 16;
+  return alignTo(stagedBytes(type), stagingAlignment(type));
+}
+
+int64_t scratchAlignment(Operation *op) {
+  if (auto c = dyn_cast<ConvertLayoutOp>(op))
+    return stagingAlignment(c.getSrc().getType(), c.getType().getEncoding());
+  if (auto a = dyn_cast<AsyncLoadOp>(op))
+    return stagingAlignment(a.getType());
+  return 16;
 }
 
 int64_t scratchBytes(Operation *op) {
   if (auto c = dyn_cast<ConvertLayoutOp>(op))
     return convertNeedsShared(c) && !isSharedTensor(c.getSrc().getType())
-               ? stagedBytes(c.getSrc().getType())
+               ? stagedBytes(c.getSrc().getType(), c.getType().getEncoding())
                : 0;
   if (auto a = dyn_cast<AsyncLoadOp>(op))
     return a.getBuffers() * asyncBufferBytes(a.getType());

@@ -7,6 +7,7 @@
 #define TESSEL_LOWERING_SHAREDMEMORY_H
 
 #include "dialect/TileOps.h"
+#include "lowering/ToLLVM/Utility.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/SmallVector.h"
 
@@ -16,8 +17,9 @@ namespace tessel::lowering {
 /// written by tile.async_load).
 bool isSharedTensor(mlir::Type type);
 
-/// Bytes of one buffer of an async_load's ring: its tile staged at
-/// stagingStrides, rounded up to 16 (every slot starts 16-byte aligned).
+/// Bytes of one buffer of an async_load's ring: its tile staged as
+/// stagingPlacement says, rounded up to its alignment (scratchAlignment),
+/// so every slot starts aligned.
 int64_t asyncBufferBytes(mlir::RankedTensorType type);
 
 /// Whether a convert_layout moves elements between threads. One that only
@@ -54,11 +56,32 @@ bool readsFragmentsAtUse(tile::ConvertLayoutOp op);
 /// The dots that read `op`'s scratch (readsFragmentsAtUse), else empty.
 llvm::SmallVector<mlir::Operation *> fragmentReaders(mlir::Operation *op);
 
-/// Element strides of `type` staged row-major in shared memory. Rows of a
-/// 2-D tile are padded by 16 bytes: 8 rows of 16-byte accesses (ldmatrix,
-/// 16-byte vector stores) and 8 rows of mma accumulator pairs then fall in
-/// distinct banks; without it every row starts in the same bank.
-llvm::SmallVector<int64_t> stagingStrides(mlir::RankedTensorType type);
+/// How `type` is staged in shared memory, for reading as `readAs` (the
+/// layout a convert_layout reads it into; none for an async copy's buffer,
+/// whose #tile.shared says). Operands of wgmma dots (#tile.mma with wgmma,
+/// #tile.shared<swizzled = true>) that fit (swizzleFits) take wgmma's
+/// 128-byte-swizzled layout (SharedPlacement), which its matrix descriptors
+/// address. Everything else is row-major with rows padded by 16 bytes: 8
+/// rows of 16-byte accesses (ldmatrix, 16-byte vector stores) and 8 rows of
+/// mma accumulator pairs then fall in distinct banks; without it every row
+/// starts in the same bank. (Swizzled addresses are exclusive-ors of the
+/// row that ptxas cannot fold into immediate offsets: they cost registers
+/// where the padded layout needs none, so only wgmma operands pay them.)
+SharedPlacement stagingPlacement(mlir::RankedTensorType type,
+                                 mlir::Attribute readAs = {});
+
+/// Whether `type` can be staged swizzled: 2-D, 16-bit elements, rows of a
+/// multiple of 64 elements (whole 128-byte atoms), a multiple of 8 rows.
+bool swizzleFits(mlir::RankedTensorType type);
+
+/// Whether `layout` is an operand layout (or its #tile.trans) of a dot
+/// lowered with wgmma (#tile.mma<..., wgmma = true>).
+bool isWgmmaOperandLayout(mlir::Attribute layout);
+
+/// Byte alignment of `op`'s scratch: 1024 for a swizzled tile (a swizzle
+/// atom of 8 rows of 128 bytes starts on its own boundary, where wgmma's
+/// descriptors assume it), else 16.
+int64_t scratchAlignment(mlir::Operation *op);
 
 /// Bytes an element of `type` takes in shared memory (i1 is kept as i8).
 int64_t stagedElementBytes(mlir::Type elem);

@@ -58,14 +58,15 @@ struct TileToLLVM : tessel::lowering::impl::TileToLLVMBase<TileToLLVM> {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
 
-    // The dynamic shared memory every scratch user addresses.
+    // The dynamic shared memory every scratch user addresses, aligned for
+    // the swizzle atoms wgmma reads (SharedMemory.h).
     OpBuilder b(ctx);
     b.setInsertionPointToStart(module.getBody());
     if (!module.lookupSymbol(kSmemSymbol)) {
       auto arrayTy = LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), 0);
       LLVM::GlobalOp::create(b, module.getLoc(), arrayTy, /*isConstant=*/false,
                              LLVM::Linkage::External, kSmemSymbol, Attribute(),
-                             /*alignment=*/16, /*addrSpace=*/3);
+                             /*alignment=*/1024, /*addrSpace=*/3);
     }
 
     TileTypeConverter converter;

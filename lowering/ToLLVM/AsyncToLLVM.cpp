@@ -50,7 +50,7 @@ struct AsyncLoadLowering : OpConversionPattern<tile::AsyncLoadOp> {
     Value buffer = LLVM::GEPOp::create(rewriter, loc, ring.getType(),
                                        rewriter.getI8Type(), ring,
                                        ValueRange{slotBytes});
-    SmallVector<int64_t> strides = stagingStrides(type);
+    SharedPlacement placement = stagingPlacement(type);
     SmallVector<Value> thread = threadCoords(rewriter, loc, *ll);
     ValueRange ptrs = adaptor.getPtr(), masks = adaptor.getMask();
     auto modifier = bytes == 16 ? NVVM::LoadCacheModifierKind::CG
@@ -59,7 +59,7 @@ struct AsyncLoadLowering : OpConversionPattern<tile::AsyncLoadOp> {
     Value none = i32Const(rewriter, loc, 0);
     for (int64_t r = 0; r < ll->numRegs(); r += vec) {
       Value dst = sharedElementAddress(rewriter, loc, buffer, elem, *ll,
-                                       thread, strides, r);
+                                       thread, placement, r);
       Value srcBytes =
           masks.empty()
               ? Value()
@@ -86,6 +86,12 @@ struct AsyncWaitLowering : OpConversionPattern<tile::AsyncWaitOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     NVVM::CpAsyncWaitGroupOp::create(rewriter, loc, op.getPending());
+    // Buffers wgmma reads (swizzled) are read through the async proxy.
+    if (llvm::any_of(op.getSrcs(), [](Value v) {
+          return stagingPlacement(cast<RankedTensorType>(v.getType()))
+              .isSwizzled();
+        }))
+      asyncProxyFence(rewriter, loc);
     barrier(rewriter, loc);
     SmallVector<SmallVector<Value>> results;
     for (ValueRange src : adaptor.getSrcs())

@@ -1,4 +1,6 @@
-// dot on tensor cores: one mma.sync per 16×8 output fragment and k step —
+// dot on tensor cores: wgmma where the layout is marked for it and the
+// operands allow (Wgmma.h), else one mma.sync per 16×8 output fragment and
+// k step —
 // m16n8k16 for bf16/f16 operands, m16n8k8 on tf32 for f32 operands, fp32
 // accumulation either way. The dot-operand and mma layouts
 // (dialect/LinearLayout.cpp) number registers so that fragment element e of
@@ -7,6 +9,7 @@
 #include "lowering/ToLLVM/Utility.h"
 #include "lowering/SharedMemory.h"
 #include "lowering/ToLLVM/OperandFragments.h"
+#include "lowering/ToLLVM/Wgmma.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
@@ -29,32 +32,6 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
               const StagedOperands &staged)
       : OpConversionPattern(tc, ctx), staged_(staged) {}
   const StagedOperands &staged_;
-
-  /// The 32-bit registers mma.sync takes for one operand fragment: pairs of
-  /// 16-bit elements (i32 for bf16, vector<2xf16> for f16), or f32 rounded
-  /// to tf32 (cvt.rna.tf32.f32).
-  SmallVector<Value> packFragment(OpBuilder &b, Location loc,
-                                  ValueRange elems) const {
-    SmallVector<Value> regs;
-    Type elem = elems[0].getType();
-    if (elem.isF32()) {
-      for (Value v : elems)
-        regs.push_back(NVVM::ConvertFloatToTF32Op::create(
-            b, loc, b.getI32Type(), v, NVVM::FPRoundingMode::RNA,
-            NVVM::SaturationMode::NONE, false));
-      return regs;
-    }
-    auto vecTy = VectorType::get({2}, elem);
-    for (size_t i = 0; i < elems.size(); i += 2) {
-      Value v = LLVM::UndefOp::create(b, loc, vecTy);
-      v = LLVM::InsertElementOp::create(b, loc, v, elems[i], i32Const(b, loc, 0));
-      v = LLVM::InsertElementOp::create(b, loc, v, elems[i + 1], i32Const(b, loc, 1));
-      regs.push_back(elem.isBF16() ? Value(LLVM::BitcastOp::create(
-                                         b, loc, b.getI32Type(), v))
-                                   : v);
-    }
-    return regs;
-  }
 
   LogicalResult
   matchAndRewrite(tile::DotOp op, OneToNOpAdaptor adaptor,
@@ -87,19 +64,31 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
 
     // Operands staged for this dot are read one k-step at a time, right
     // before the mma instructions that use them: only a k-slice of each is
-    // live in registers.
-    std::array<std::optional<OperandFragments>, 2> fragments;
+    // live in registers. wgmma reads them from shared memory itself.
+    std::array<std::optional<StagedOperand>, 2> stagedOps;
     if (auto it = staged_.byDot.find(op); it != staged_.byDot.end())
-      for (int idx = 0; idx < 2; ++idx)
-        if (const auto &so = it->second[idx]) {
-          Value base = so->buffer ? rewriter.getRemappedValue(so->buffer)
-                                  : sharedAt(rewriter, loc, so->offset);
-          if (!base)
-            return op.emitError("internal: no address for the shared-memory "
-                                "buffer of dot operand ")
-                   << idx;
-          fragments[idx].emplace(rewriter, loc, base, so->staged, so->layout);
-        }
+      stagedOps = it->second;
+    std::array<Value, 2> bases;
+    for (int idx = 0; idx < 2; ++idx)
+      if (const auto &so = stagedOps[idx]) {
+        bases[idx] = so->buffer ? rewriter.getRemappedValue(so->buffer)
+                                : sharedAt(rewriter, loc, so->offset);
+        if (!bases[idx])
+          return op.emitError("internal: no address for the shared-memory "
+                              "buffer of dot operand ")
+                 << idx;
+      }
+    if (wgmmaApplies(op, stagedOps[0], stagedOps[1])) {
+      rewriter.replaceOpWithMultiple(
+          op, {emitWgmma(rewriter, loc, op, bases[0], stagedOps[0], a,
+                         bases[1], *stagedOps[1], c)});
+      return success();
+    }
+    std::array<std::optional<OperandFragments>, 2> fragments;
+    for (int idx = 0; idx < 2; ++idx)
+      if (const auto &so = stagedOps[idx])
+        fragments[idx].emplace(rewriter, loc, bases[idx], so->staged,
+                               so->layout);
 
     Type f32 = rewriter.getF32Type();
     auto resTy =
@@ -125,9 +114,9 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
       }
       SmallVector<SmallVector<Value>> bRegs;
       for (int64_t j = 0; j < nN; ++j)
-        bRegs.push_back(packFragment(rewriter, loc, bK[j]));
+        bRegs.push_back(packFragmentWords(rewriter, loc, bK[j]));
       for (int64_t i = 0; i < nM; ++i) {
-        auto aRegs = packFragment(rewriter, loc, aK[i]);
+        auto aRegs = packFragmentWords(rewriter, loc, aK[i]);
         for (int64_t j = 0; j < nN; ++j) {
           int64_t cBase = 4 * (j + nN * i);
           SmallVector<Value> acc(out.begin() + cBase, out.begin() + cBase + 4);

@@ -1,8 +1,8 @@
 // Ops that only move elements: ranges and splats are built in place;
 // broadcast, expand_dims and trans stay in registers when the layouts line up
 // (registerMap); everything else, and every convert_layout that is not a
-// relabeling, goes through shared memory (vectorized, rows padded; dot
-// operands read back with ldmatrix).
+// relabeling, goes through shared memory (vectorized, placed as
+// stagingPlacement says; dot operands read back with ldmatrix).
 #include "lowering/ToLLVM/Patterns.h"
 #include "lowering/ToLLVM/Utility.h"
 #include "lowering/SharedMemory.h"
@@ -115,15 +115,16 @@ struct ExpandDimsLowering : OpConversionPattern<tile::ExpandDimsOp> {
 
 /// Shared-memory path for trans, reshape and convert_layout.
 LogicalResult viaShared(Operation *op, ValueRange src, RankedTensorType srcType,
-                        RankedTensorType dstType, ArrayRef<int64_t> srcStrides,
-                        ArrayRef<int64_t> dstStrides,
+                        RankedTensorType dstType,
+                        const SharedPlacement &srcPlace,
+                        const SharedPlacement &dstPlace,
                         ConversionPatternRewriter &rewriter) {
   auto sl = getLinearLayout(srcType), dl = getLinearLayout(dstType);
   if (failed(sl) || failed(dl))
     return rewriter.notifyMatchFailure(op, "tensor has no layout");
   auto out = shuffleThroughShared(rewriter, op->getLoc(), op, src,
                                   lowerScalarType(srcType.getElementType()),
-                                  *sl, *dl, srcStrides, dstStrides);
+                                  *sl, *dl, srcPlace, dstPlace);
   rewriter.replaceOpWithMultiple(op, {out});
   return success();
 }
@@ -142,7 +143,8 @@ struct TransLowering : OpConversionPattern<tile::TransOp> {
     int64_t n = srcType.getDimSize(1);
     return viaShared(op, adaptor.getSrc(), srcType,
                      cast<RankedTensorType>(op.getType()),
-                     rowMajorStrides(srcType.getShape()), {1, n}, rewriter);
+                     SharedPlacement(rowMajorStrides(srcType.getShape())),
+                     SharedPlacement({1, n}), rewriter);
   }
 };
 
@@ -153,13 +155,13 @@ struct ReshapeLowering : OpConversionPattern<tile::ReshapeOp> {
                   ConversionPatternRewriter &rewriter) const override {
     auto dst = cast<RankedTensorType>(op.getType());
     return viaShared(op, adaptor.getSrc(), op.getSrc().getType(), dst,
-                     rowMajorStrides(op.getSrc().getType().getShape()),
-                     rowMajorStrides(dst.getShape()), rewriter);
+                     SharedPlacement(rowMajorStrides(op.getSrc().getType().getShape())),
+                     SharedPlacement(rowMajorStrides(dst.getShape())), rewriter);
   }
 };
 
-/// Reads a tile from shared memory at `base` (staged row-major, rows
-/// padded, SharedMemory.h) into a register layout: nothing when the dots
+/// Reads a tile from shared memory at `base` (staged as stagingPlacement
+/// says, SharedMemory.h) into a register layout: nothing when the dots
 /// read its fragments themselves, one k-step at a time (`deferred`: the
 /// result registers are placeholders no one reads), ldmatrix for 16-bit dot
 /// operands (OperandFragments), vector loads otherwise.
@@ -187,7 +189,7 @@ LogicalResult lowerFromShared(tile::ConvertLayoutOp op, Value base,
   }
   rewriter.replaceOpWithMultiple(
       op, {loadFromShared(rewriter, loc, base, elem, *dl,
-                          stagingStrides(srcType))});
+                          stagingPlacement(srcType, dstType.getEncoding()))});
   return success();
 }
 
@@ -203,7 +205,7 @@ LogicalResult lowerToDotOperand(tile::ConvertLayoutOp op, ValueRange src,
     return rewriter.notifyMatchFailure(op, "tensor has no layout");
   Value base = stageInScratch(rewriter, op.getLoc(), op, src,
                               srcType.getElementType(), *sl,
-                              stagingStrides(srcType),
+                              stagingPlacement(srcType, op.getType().getEncoding()),
                               !deferred || needsBarrierAfter(op));
   return lowerFromShared(op, base, deferred, /*useLdmatrix=*/true, rewriter);
 }
@@ -231,9 +233,10 @@ struct ConvertLayoutLowering : OpConversionPattern<tile::ConvertLayoutOp> {
       return lowerToDotOperand(op, adaptor.getSrc(),
                                staged_.stagers.contains(op), rewriter);
     auto dst = cast<RankedTensorType>(op.getType());
-    SmallVector<int64_t> strides = stagingStrides(op.getSrc().getType());
+    SharedPlacement placement =
+        stagingPlacement(op.getSrc().getType(), dst.getEncoding());
     return viaShared(op, adaptor.getSrc(), op.getSrc().getType(), dst,
-                     strides, strides, rewriter);
+                     placement, placement, rewriter);
   }
 };
 

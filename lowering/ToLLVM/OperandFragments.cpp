@@ -23,6 +23,30 @@ std::pair<tile::DotOperandAttr, bool> operandTarget(Attribute layout) {
 
 } // namespace
 
+SmallVector<Value> packFragmentWords(OpBuilder &b, Location loc,
+                                     ValueRange elems) {
+  SmallVector<Value> regs;
+  Type elem = elems[0].getType();
+  if (elem.isF32()) {
+    for (Value v : elems)
+      regs.push_back(NVVM::ConvertFloatToTF32Op::create(
+          b, loc, b.getI32Type(), v, NVVM::FPRoundingMode::RNA,
+          NVVM::SaturationMode::NONE, false));
+    return regs;
+  }
+  auto vecTy = VectorType::get({2}, elem);
+  for (size_t i = 0; i < elems.size(); i += 2) {
+    Value v = LLVM::UndefOp::create(b, loc, vecTy);
+    v = LLVM::InsertElementOp::create(b, loc, v, elems[i], i32Const(b, loc, 0));
+    v = LLVM::InsertElementOp::create(b, loc, v, elems[i + 1],
+                                      i32Const(b, loc, 1));
+    regs.push_back(elem.isBF16()
+                       ? Value(LLVM::BitcastOp::create(b, loc, b.getI32Type(), v))
+                       : v);
+  }
+  return regs;
+}
+
 bool OperandFragments::applies(RankedTensorType staged, Attribute operand) {
   auto [dot, transposed] = operandTarget(operand);
   if (!dot || dot.getBitWidth() != 16 || staged.getRank() != 2)
@@ -41,7 +65,8 @@ bool OperandFragments::applies(RankedTensorType staged, Attribute operand) {
 
 OperandFragments::OperandFragments(OpBuilder &b, Location loc, Value base,
                                    RankedTensorType staged, Attribute operand)
-    : b_(b), loc_(loc), base_(base), elem_(staged.getElementType()) {
+    : b_(b), loc_(loc), base_(base), elem_(staged.getElementType()),
+      placement_(stagingPlacement(staged, operand)) {
   auto [dot, transposed] = operandTarget(operand);
   transposed_ = transposed;
   opIdx_ = dot.getOpIdx();
@@ -49,7 +74,6 @@ OperandFragments::OperandFragments(OpBuilder &b, Location loc, Value base,
   // The operand's rows and columns (M×K for A, K×N for B).
   rows_ = staged.getDimSize(transposed ? 1 : 0);
   cols_ = staged.getDimSize(transposed ? 0 : 1);
-  rowStride_ = stagingStrides(staged)[0];
   wm_ = mma.getWarpsPerCTA()[0];
   wn_ = mma.getWarpsPerCTA()[1];
   if (opIdx_ == 0) {
@@ -75,8 +99,7 @@ Value OperandFragments::address(Value row, Value col) {
   // when the staged tile is the operand's transpose.
   if (transposed_)
     std::swap(row, col);
-  Value idx = arith::AddIOp::create(
-      b_, loc_, arith::MulIOp::create(b_, loc_, row, c(rowStride_)), col);
+  Value idx = sharedIndex(b_, loc_, {row, col}, placement_);
   return LLVM::GEPOp::create(b_, loc_, base_.getType(), elem_, base_,
                              ValueRange{idx});
 }

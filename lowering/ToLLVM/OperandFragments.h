@@ -1,5 +1,5 @@
 // mma.sync operand fragments read with ldmatrix from a 16-bit tile staged
-// row-major in shared memory (SharedMemory.h), possibly the operand's
+// in shared memory (SharedMemory.h: swizzled or rows padded), possibly the operand's
 // transpose. The conversion into a dot-operand layout reads every fragment
 // at once; a dot whose operand was staged for it reads one k-step at a
 // time, right before the mma instructions that use it, so only a k-slice of
@@ -8,9 +8,17 @@
 #define TESSEL_LOWERING_TOLLVM_OPERANDFRAGMENTS_H
 
 #include "dialect/TileOps.h"
+#include "lowering/ToLLVM/Utility.h"
 #include "mlir/IR/Builders.h"
 
 namespace tessel::lowering {
+
+/// The 32-bit registers an mma.sync or wgmma operand fragment is passed in:
+/// pairs of 16-bit elements (i32 for bf16, vector<2xf16> for f16), or f32
+/// rounded to tf32 (cvt.rna.tf32.f32).
+llvm::SmallVector<mlir::Value> packFragmentWords(mlir::OpBuilder &b,
+                                                 mlir::Location loc,
+                                                 mlir::ValueRange elems);
 
 class OperandFragments {
 public:
@@ -48,7 +56,8 @@ private:
   mlir::Value base_;
   mlir::Type elem_;
   bool transposed_ = false;
-  int64_t opIdx_ = 0, rows_ = 0, cols_ = 0, rowStride_ = 0;
+  SharedPlacement placement_;
+  int64_t opIdx_ = 0, rows_ = 0, cols_ = 0;
   int64_t numTiles_ = 0, numK_ = 0, wm_ = 1, wn_ = 1;
   mlir::Value lane_, lane8_, group_, warpM_, warpN_;
 };

@@ -107,6 +107,12 @@ Value sharedBase(OpBuilder &b, Location loc) {
 
 void barrier(OpBuilder &b, Location loc) { NVVM::Barrier0Op::create(b, loc); }
 
+void asyncProxyFence(OpBuilder &b, Location loc) {
+  NVVM::FenceProxyOp::create(
+      b, loc, NVVM::ProxyKind::async_shared,
+      NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
+}
+
 SmallVector<int64_t> rowMajorStrides(ArrayRef<int64_t> shape) {
   SmallVector<int64_t> s(shape.size(), 1);
   for (int d = static_cast<int>(shape.size()) - 2; d >= 0; --d)
@@ -156,18 +162,41 @@ int64_t contiguousRegisters(const LinearLayout &ll, int64_t maxElems) {
   return vec;
 }
 
-/// The element index Σ coords[d] · strides[d] as an i32.
-static Value linearIndex(OpBuilder &b, Location loc, ArrayRef<Value> coords,
-                         ArrayRef<int64_t> strides) {
+SharedPlacement SharedPlacement::swizzled(ArrayRef<int64_t> shape) {
+  SharedPlacement p(rowMajorStrides(shape));
+  p.swizzledRows = shape[0];
+  return p;
+}
+
+Value sharedIndex(OpBuilder &b, Location loc, ArrayRef<Value> coords,
+                  const SharedPlacement &p) {
+  auto c = [&](int64_t v) { return i32Const(b, loc, v); };
+  if (p.isSwizzled()) {
+    // (r, col): atom col / 64, then row r of it, chunk (col / 8 % 8) ^ (r % 8).
+    Value r = coords[0], col = coords[1];
+    Value atom = arith::ShRUIOp::create(b, loc, col, c(6));
+    Value chunk = arith::AndIOp::create(
+        b, loc, arith::ShRUIOp::create(b, loc, col, c(3)), c(7));
+    Value phase = arith::AndIOp::create(b, loc, r, c(7));
+    Value swizzled = arith::XOrIOp::create(b, loc, chunk, phase);
+    Value idx = arith::MulIOp::create(
+        b, loc, atom, c(p.swizzledRows * kSwizzleAtomCols));
+    idx = arith::AddIOp::create(
+        b, loc, idx, arith::MulIOp::create(b, loc, r, c(kSwizzleAtomCols)));
+    idx = arith::AddIOp::create(
+        b, loc, idx, arith::ShLIOp::create(b, loc, swizzled, c(3)));
+    return arith::AddIOp::create(b, loc, idx,
+                                 arith::AndIOp::create(b, loc, col, c(7)));
+  }
   Value idx;
   for (size_t d = 0; d < coords.size(); ++d) {
-    Value term = strides[d] == 1
+    Value term = p.strides[d] == 1
                      ? coords[d]
-                     : Value(arith::MulIOp::create(
-                           b, loc, coords[d], i32Const(b, loc, strides[d])));
+                     : Value(arith::MulIOp::create(b, loc, coords[d],
+                                                   c(p.strides[d])));
     idx = idx ? Value(arith::AddIOp::create(b, loc, idx, term)) : term;
   }
-  return idx ? idx : i32Const(b, loc, 0);
+  return idx ? idx : c(0);
 }
 
 /// Vector width for accesses of `ll` at `strides`: contiguous registers, at
@@ -193,16 +222,16 @@ struct SharedAccess {
   SmallVector<Value> thread;
 
   SharedAccess(OpBuilder &b, Location loc, Type elemType,
-               const LinearLayout &ll, ArrayRef<int64_t> strides)
+               const LinearLayout &ll, const SharedPlacement &p)
       : stored(storageType(b, elemType)),
         elemBytes(std::max<int64_t>(1, stored.getIntOrFloatBitWidth() / 8)),
-        vec(accessWidth(ll, strides, elemBytes)),
+        vec(accessWidth(ll, p.strides, elemBytes)),
         thread(threadCoords(b, loc, ll)) {}
 
   /// The address of the vector that starts at register `r`.
   Value address(OpBuilder &b, Location loc, Value base, const LinearLayout &ll,
-                ArrayRef<int64_t> strides, int64_t r) const {
-    return sharedElementAddress(b, loc, base, stored, ll, thread, strides, r);
+                const SharedPlacement &p, int64_t r) const {
+    return sharedElementAddress(b, loc, base, stored, ll, thread, p, r);
   }
 };
 
@@ -210,22 +239,21 @@ struct SharedAccess {
 
 Value sharedElementAddress(OpBuilder &b, Location loc, Value base,
                            Type elemType, const LinearLayout &ll,
-                           ArrayRef<Value> thread, ArrayRef<int64_t> strides,
+                           ArrayRef<Value> thread, const SharedPlacement &p,
                            int64_t r) {
   return LLVM::GEPOp::create(
       b, loc, base.getType(), elemType, base,
-      ValueRange{linearIndex(b, loc, elementCoords(b, loc, ll, thread, r),
-                             strides)});
+      ValueRange{sharedIndex(b, loc, elementCoords(b, loc, ll, thread, r), p)});
 }
 
 void storeToShared(OpBuilder &b, Location loc, Value base, ValueRange regs,
                    Type elemType, const LinearLayout &ll,
-                   ArrayRef<int64_t> strides) {
-  SharedAccess access(b, loc, elemType, ll, strides);
+                   const SharedPlacement &p) {
+  SharedAccess access(b, loc, elemType, ll, p);
   Type stored = access.stored;
   int64_t vec = access.vec, elemBytes = access.elemBytes;
   for (int64_t r = 0; r < ll.numRegs(); r += vec) {
-    Value addr = access.address(b, loc, base, ll, strides, r);
+    Value addr = access.address(b, loc, base, ll, p, r);
     auto element = [&](int64_t i) {
       Value v = regs[r + i];
       return elemType.isInteger(1) ? Value(arith::ExtUIOp::create(b, loc, stored, v))
@@ -245,13 +273,13 @@ void storeToShared(OpBuilder &b, Location loc, Value base, ValueRange regs,
 
 SmallVector<Value> loadFromShared(OpBuilder &b, Location loc, Value base,
                                   Type elemType, const LinearLayout &ll,
-                                  ArrayRef<int64_t> strides) {
-  SharedAccess access(b, loc, elemType, ll, strides);
+                                  const SharedPlacement &p) {
+  SharedAccess access(b, loc, elemType, ll, p);
   Type stored = access.stored;
   int64_t vec = access.vec, elemBytes = access.elemBytes;
   SmallVector<Value> out;
   for (int64_t r = 0; r < ll.numRegs(); r += vec) {
-    Value addr = access.address(b, loc, base, ll, strides, r);
+    Value addr = access.address(b, loc, base, ll, p, r);
     auto finish = [&](Value v) {
       out.push_back(elemType.isInteger(1)
                         ? Value(arith::TruncIOp::create(b, loc, elemType, v))
@@ -271,11 +299,15 @@ SmallVector<Value> loadFromShared(OpBuilder &b, Location loc, Value base,
 
 Value stageInScratch(OpBuilder &b, Location loc, Operation *op,
                      ValueRange regs, Type elemType, const LinearLayout &ll,
-                     ArrayRef<int64_t> strides, bool barrierAfter) {
+                     const SharedPlacement &p, bool barrierAfter) {
   Value base = scratchBase(b, loc, op);
   if (needsBarrierBefore(op))
     barrier(b, loc);
-  storeToShared(b, loc, base, regs, elemType, ll, strides);
+  storeToShared(b, loc, base, regs, elemType, ll, p);
+  // A swizzled tile is read by wgmma, through the async proxy: each writer
+  // orders its stores before those reads, ahead of the barrier.
+  if (p.isSwizzled())
+    asyncProxyFence(b, loc);
   if (barrierAfter)
     barrier(b, loc);
   return base;
@@ -285,11 +317,11 @@ SmallVector<Value> shuffleThroughShared(OpBuilder &b, Location loc,
                                         Operation *op, ValueRange srcRegs,
                                         Type elemType, const LinearLayout &src,
                                         const LinearLayout &dst,
-                                        ArrayRef<int64_t> srcStrides,
-                                        ArrayRef<int64_t> dstStrides) {
-  Value base = stageInScratch(b, loc, op, srcRegs, elemType, src, srcStrides,
+                                        const SharedPlacement &srcPlace,
+                                        const SharedPlacement &dstPlace) {
+  Value base = stageInScratch(b, loc, op, srcRegs, elemType, src, srcPlace,
                               /*barrierAfter=*/true);
-  return loadFromShared(b, loc, base, elemType, dst, dstStrides);
+  return loadFromShared(b, loc, base, elemType, dst, dstPlace);
 }
 
 } // namespace tessel::lowering

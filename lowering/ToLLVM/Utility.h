@@ -61,49 +61,80 @@ mlir::Value scratchBase(mlir::OpBuilder &b, mlir::Location loc,
 /// the width of the vector one shared-memory access can move.
 int64_t contiguousRegisters(const LinearLayout &ll, int64_t maxElems);
 
+/// Where a tile's elements sit in shared memory: element (c_0, c_1, ...) at
+/// Σ c_d · strides[d] elements, or, for a swizzled tile, in wgmma's
+/// 128-byte-swizzled layout (SharedMemory.h): 16-bit elements in atoms of
+/// 64 columns stored one after another, row r of an atom 128·r bytes in,
+/// its 16-byte chunk c at chunk c ^ (r % 8). `strides` are then the
+/// unpadded row-major strides (vector widths are computed from them: a
+/// vector of at most 16 aligned bytes never leaves its chunk).
+struct SharedPlacement {
+  llvm::SmallVector<int64_t> strides;
+  /// Rows of the tile when it is swizzled, else 0.
+  int64_t swizzledRows = 0;
+
+  SharedPlacement(llvm::ArrayRef<int64_t> strides)
+      : strides(strides.begin(), strides.end()) {}
+  /// The swizzled placement of a 2-D tile of 16-bit elements.
+  static SharedPlacement swizzled(llvm::ArrayRef<int64_t> shape);
+  bool isSwizzled() const { return swizzledRows != 0; }
+};
+
+/// Columns of 16-bit elements in one 128-byte swizzle atom.
+constexpr int64_t kSwizzleAtomCols = 64;
+
+/// The element index of `coords` in a tile placed as `p`, as an i32.
+mlir::Value sharedIndex(mlir::OpBuilder &b, mlir::Location loc,
+                        llvm::ArrayRef<mlir::Value> coords,
+                        const SharedPlacement &p);
+
 /// The address of register `r`'s element of a tile in shared memory at
-/// `base`, element (c_0, c_1, ...) at Σ c_d · strides[d] elements of
-/// `elemType` (`thread` from threadCoords).
+/// `base`, placed as `p` (`thread` from threadCoords).
 mlir::Value sharedElementAddress(mlir::OpBuilder &b, mlir::Location loc,
                                  mlir::Value base, mlir::Type elemType,
                                  const LinearLayout &ll,
                                  llvm::ArrayRef<mlir::Value> thread,
-                                 llvm::ArrayRef<int64_t> strides, int64_t r);
+                                 const SharedPlacement &p, int64_t r);
 
-/// Writes every register of `regs` (layout `ll`) to `base` at
-/// Σ coords[d] · strides[d] elements, in vectors of up to 16 bytes.
+/// Writes every register of `regs` (layout `ll`) to `base`, placed as `p`,
+/// in vectors of up to 16 bytes.
 void storeToShared(mlir::OpBuilder &b, mlir::Location loc, mlir::Value base,
                    mlir::ValueRange regs, mlir::Type elemType,
-                   const LinearLayout &ll, llvm::ArrayRef<int64_t> strides);
+                   const LinearLayout &ll, const SharedPlacement &p);
 
 /// Reads every register of layout `ll` from `base` (the inverse of
 /// storeToShared).
 llvm::SmallVector<mlir::Value>
 loadFromShared(mlir::OpBuilder &b, mlir::Location loc, mlir::Value base,
                mlir::Type elemType, const LinearLayout &ll,
-               llvm::ArrayRef<int64_t> strides);
+               const SharedPlacement &p);
 
 void barrier(mlir::OpBuilder &b, mlir::Location loc);
 
-/// Writes `regs` (layout `ll`) into `op`'s scratch at `strides`, with a
+/// fence.proxy.async.shared::cta: orders this thread's shared-memory
+/// accesses before later async-proxy (wgmma, TMA) ones.
+void asyncProxyFence(mlir::OpBuilder &b, mlir::Location loc);
+
+/// Writes `regs` (layout `ll`) into `op`'s scratch placed as `p`, with a
 /// barrier before when tile-insert-barriers asked for one and after unless
-/// `barrierAfter` is false; returns the scratch's start.
+/// `barrierAfter` is false (a swizzled tile, which wgmma reads, with an
+/// async-proxy fence after the stores); returns the scratch's start.
 mlir::Value stageInScratch(mlir::OpBuilder &b, mlir::Location loc,
                            mlir::Operation *op, mlir::ValueRange regs,
                            mlir::Type elemType, const LinearLayout &ll,
-                           llvm::ArrayRef<int64_t> strides, bool barrierAfter);
+                           const SharedPlacement &p, bool barrierAfter);
 
 /// Moves a tensor between layouts through `op`'s scratch: a barrier when
-/// tile-insert-barriers asked for one, every thread writes its registers at
-/// Σ coords[d] · srcStrides[d], a barrier, then reads each register of `dst`
-/// at Σ coords[d] · dstStrides[d].
+/// tile-insert-barriers asked for one, every thread writes its registers
+/// placed as `srcPlace`, a barrier, then reads each register of `dst`
+/// placed as `dstPlace`.
 llvm::SmallVector<mlir::Value>
 shuffleThroughShared(mlir::OpBuilder &b, mlir::Location loc,
                      mlir::Operation *op, mlir::ValueRange srcRegs,
                      mlir::Type elemType, const LinearLayout &src,
                      const LinearLayout &dst,
-                     llvm::ArrayRef<int64_t> srcStrides,
-                     llvm::ArrayRef<int64_t> dstStrides);
+                     const SharedPlacement &srcPlace,
+                     const SharedPlacement &dstPlace);
 
 /// Row-major strides of `shape`.
 llvm::SmallVector<int64_t> rowMajorStrides(llvm::ArrayRef<int64_t> shape);

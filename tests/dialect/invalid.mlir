@@ -464,6 +464,20 @@ func.func @mma_warps(%x: tensor<16x16xf32, #tile.mma<wpc = [3, 1]>>) {
 
 // -----
 
+// expected-error @+1 {{a wgmma layout needs warps along M only, in warpgroups of 4, got wpc = [4, 2]}}
+func.func @mma_wgmma_split_n(%x: tensor<64x64xf32, #tile.mma<wpc = [4, 2], wgmma = true>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{a wgmma layout needs warps along M only, in warpgroups of 4, got wpc = [2, 1]}}
+func.func @mma_wgmma_partial_group(%x: tensor<64x64xf32, #tile.mma<wpc = [2, 1], wgmma = true>>) {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{opIdx must be 0 (A) or 1 (B), got 2}}
 func.func @dot_operand_index(%x: tensor<16x16xbf16, #tile.dot_operand<opIdx = 2, parent = #tile.mma<wpc = [2, 2]>, bitWidth = 16>>) {
   return

@@ -50,8 +50,14 @@ func.func @all_ops(%p: !tile.ptr<bf16>, %n: i32) attributes {tile.kernel} {
 // CHECK-SAME: tensor<64x32xf32, #tile.mma<wpc = [4, 1]>>
 // CHECK-SAME: tensor<32x64xf32, #tile.trans<#tile.mma<wpc = [4, 1]>>>
 // CHECK-SAME: tensor<64x128xbf16, #tile.trans<#tile.dot_operand<opIdx = 1, parent = #tile.mma<wpc = [4, 2]>, bitWidth = 16>>>
+// CHECK-SAME: tensor<128x64xf32, #tile.mma<wpc = [8, 1], wgmma = true>>
+// CHECK-SAME: tensor<64x128xbf16, #tile.shared<swizzled = true>>
+// CHECK-SAME: tensor<64x128xbf16, #tile.shared>
 func.func @layouts(%a: tensor<64x32xf32, #tile.mma<wpc = [4, 1]>>,
                    %b: tensor<32x64xf32, #tile.trans<#tile.mma<wpc = [4, 1]>>>,
-                   %c: tensor<64x128xbf16, #tile.trans<#tile.dot_operand<opIdx = 1, parent = #tile.mma<wpc = [4, 2]>, bitWidth = 16>>>) {
+                   %c: tensor<64x128xbf16, #tile.trans<#tile.dot_operand<opIdx = 1, parent = #tile.mma<wpc = [4, 2]>, bitWidth = 16>>>,
+                   %d: tensor<128x64xf32, #tile.mma<wpc = [8, 1], wgmma = true>>,
+                   %e: tensor<64x128xbf16, #tile.shared<swizzled = true>>,
+                   %f: tensor<64x128xbf16, #tile.shared>) {
   return
 }

@@ -356,10 +356,6 @@ LogicalResult MmaAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-LogicalResult SharedAttr::verify(function_ref<InFlightDiagnostic()>, bool) {
-  return success();
-}
-
 LogicalResult
 DotOperandAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        unsigned opIdx, Attribute parent, unsigned bitWidth) {

@@ -94,7 +94,6 @@ def Tile_SharedLayout : Tile_Layout<"Shared", "shared"> {
                 "layout (lowering/SharedMemory.h, stagingPlacement)";
   let parameters = (ins DefaultValuedParameter<"bool", "false">:$swizzled);
   let assemblyFormat = "(`<` `swizzled` `=` $swizzled^ `>`)?";
-  let genVerifyDecl = 1;
   let description = [{
     Not a distribution over threads: a tensor in #tile.shared is one buffer
     in shared memory (its value lowers to the buffer's address), written by

@@ -27,15 +27,11 @@ using namespace tessel::lowering;
 
 namespace {
 
-int64_t alignUp(int64_t v, int64_t align = 16) {
-  return (v + align - 1) / align * align;
-}
-
 /// The lowest `align`ed offset at which `bytes` overlap none of `avoid`.
 int64_t placeApart(int64_t bytes, int64_t align, ArrayRef<ScratchSpan> avoid) {
   SmallVector<int64_t> candidates{0};
   for (const ScratchSpan &r : avoid)
-    candidates.push_back(alignUp(r.offset + r.bytes, align));
+    candidates.push_back(alignTo(r.offset + r.bytes, align));
   llvm::sort(candidates);
   for (int64_t off : candidates)
     if (llvm::none_of(avoid, [&](const ScratchSpan &r) {
@@ -93,16 +89,16 @@ struct TileAllocateShared
         Value ring = flow.getOrInsertLeaderValue(op->getResult(0));
         int64_t align = scratchAlignment(op);
         auto [it, fresh] =
-            ringOffset.try_emplace(ring, alignUp(pinnedEnd, align));
+            ringOffset.try_emplace(ring, alignTo(pinnedEnd, align));
         if (fresh)
-          pinnedEnd = it->second + alignUp(bytes, align);
+          pinnedEnd = it->second + alignTo(bytes, align);
         op->setAttr(kSmemOffsetAttr,
                     IntegerAttr::get(IntegerType::get(op->getContext(), 32),
                                      it->second));
         return;
       }
       int64_t align = scratchAlignment(op);
-      users.push_back({op, alignUp(bytes, align), align, fragmentReaders(op)});
+      users.push_back({op, alignTo(bytes, align), align, fragmentReaders(op)});
     });
     const ScratchSpan pinned{0, pinnedEnd};
     llvm::DenseMap<Operation *, size_t> index;

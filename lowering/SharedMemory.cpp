@@ -113,10 +113,6 @@ static int64_t stagedBytes(RankedTensorType type, Attribute readAs = {}) {
   return span * stagedElementBytes(type.getElementType());
 }
 
-static int64_t alignTo(int64_t v, int64_t align) {
-  return (v + align - 1) / align * align;
-}
-
 static int64_t stagingAlignment(RankedTensorType type, Attribute readAs = {}) {
   return stagesSwizzled(type, readAs) ? 1024 : 16;
 }

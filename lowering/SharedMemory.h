@@ -78,6 +78,11 @@ bool swizzleFits(mlir::RankedTensorType type);
 /// lowered with wgmma (#tile.mma<..., wgmma = true>).
 bool isWgmmaOperandLayout(mlir::Attribute layout);
 
+/// `v` rounded up to a multiple of `align`.
+inline int64_t alignTo(int64_t v, int64_t align) {
+  return (v + align - 1) / align * align;
+}
+
 /// Byte alignment of `op`'s scratch: 1024 for a swizzled tile (a swizzle
 /// atom of 8 rows of 128 bytes starts on its own boundary, where wgmma's
 /// descriptors assume it), else 16.

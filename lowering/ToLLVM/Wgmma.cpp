@@ -149,8 +149,7 @@ SmallVector<Value> emitWgmma(OpBuilder &b, Location loc, tile::DotOp dot,
   };
 
   // Warpgroup g computes rows 64·g.. of each 16·wm-row block.
-  auto [lane, warp] = laneAndWarp(b, loc);
-  (void)lane;
+  Value warp = laneAndWarp(b, loc).second;
   Value group = arith::ExtUIOp::create(
       b, loc, i64, arith::DivUIOp::create(b, loc, warp, i32Const(b, loc, 4)));
 

@@ -209,6 +209,16 @@ struct Common {
     bl.blockDecay = exp(-s * bl.fLen);
     return bl;
   }
+
+  /// Σ_j w_j · a_jᵀ b_j over the block's rows j (aᵀ · diag(w) · b), the
+  /// state update. The weights go on the narrower of a and b: that operand
+  /// passes through registers and is staged again for the dot, the other is
+  /// read where it was loaded.
+  Tile weightedUpdate(const Tile &a, const Tile &b, const Tile &w) const {
+    if (a.shape()[1] <= b.shape()[1])
+      return dot(trans((a * column(w)).to(T)), b);
+    return dot(trans(a), (b * column(w)).to(T));
+  }
 };
 
 std::string kernelName(const char *pass, const LightningSpec &spec,
@@ -330,8 +340,8 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
       store(cm.ptrs(oBase, so.row, bl.rowIdx, ecols),
             ((intra + inter) * cm.scale).to(T), ioMask);
     }
-    Tile kDecayed = (kb_ * column(bl.kDecay)).to(T);
-    return std::vector<Tile>{kv * bl.blockDecay + dot(trans(kDecayed), vb)};
+    return std::vector<Tile>{kv * bl.blockDecay +
+                             cm.weightedUpdate(kb_, vb, bl.kDecay)};
   });
   if (full && spec.finalState)
     store(cm.statePtrs(sN, D, E, dcols, ecols), out[0], stateMask);
@@ -471,8 +481,8 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
     store(cm.ptrs(dqBase, sdq.row, bl.rowIdx, dcols),
           ((intra + inter) * cm.scale).to(T), kMask);
 
-    Tile kDecayed = (kb_ * column(bl.kDecay)).to(T);
-    return std::vector<Tile>{kv * bl.blockDecay + dot(trans(kDecayed), vb)};
+    return std::vector<Tile>{kv * bl.blockDecay +
+                             cm.weightedUpdate(kb_, vb, bl.kDecay)};
   });
   return kb.finish();
 }
@@ -547,14 +557,16 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
     Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), vMask);
     if (outputs) {
       Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), vMask);
-      Tile dScores = dot(dob, trans(vb)) * cm.intraDecay;
-      Tile intra = dot(trans(dScores).to(T), qb) * cm.scale;
+      // The scale goes on the scores, so that the sum below folds into
+      // one dot with the inter-block term as its accumulator.
+      Tile dScores = dot(dob, trans(vb)) * (cm.intraDecay * cm.scale);
+      Tile intra = dot(trans(dScores).to(T), qb);
       Tile inter = dot(vb, trans(g).to(T)) * column(bl.kDecay);
       store(cm.ptrs(dkBase, sdk.row, bl.rowIdx, dcols), (intra + inter).to(T),
             qMask);
     }
-    Tile qDecayed = (qb * column(cm.qDecay) * cm.scale).to(T);
-    return std::vector<Tile>{g * bl.blockDecay + dot(trans(qDecayed), dob)};
+    return std::vector<Tile>{g * bl.blockDecay +
+                             cm.weightedUpdate(qb, dob, cm.qDecay * cm.scale)};
   });
   if (full && spec.initialState)
     store(cm.statePtrs(ds0, D, E, dcols, ecols), out[0], stateMask);
@@ -626,14 +638,15 @@ llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
     Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), qkMask);
     Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), ioMask);
 
-    Tile scores = dot(qb, trans(kb_)) * cm.intraDecay;
-    Tile intra = dot(trans(scores).to(T), dob) * cm.scale;
+    // Scaled before the dot so that intra + inter is one accumulation.
+    Tile scores = dot(qb, trans(kb_)) * (cm.intraDecay * cm.scale);
+    Tile intra = dot(trans(scores).to(T), dob);
     Tile inter = dot(kb_, g.to(T)) * column(bl.kDecay);
     store(cm.ptrs(dvBase, sdv.row, bl.rowIdx, ecols), (intra + inter).to(T),
           ioMask);
 
-    Tile qDecayed = (qb * column(cm.qDecay) * cm.scale).to(T);
-    return std::vector<Tile>{g * bl.blockDecay + dot(trans(qDecayed), dob)};
+    return std::vector<Tile>{g * bl.blockDecay +
+                             cm.weightedUpdate(qb, dob, cm.qDecay * cm.scale)};
   });
   return kb.finish();
 }

@@ -197,12 +197,13 @@ PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
       p.numWarps = 4;
     }
   } else {
-    // 64 columns per program (two states' worth of operands), 3 stages;
-    // dq in 4 warps (dk and dv would spill there on sm_80), at D or E
-    // above 128 everything in 8 warps and 2 stages (registers, shared
-    // memory).
+    // 64 columns per program (two states' worth of operands), 3 stages, in
+    // one warpgroup: 4 warps split the rows, so on sm_90a every dot is a
+    // wgmma (H200, 4 warps on wgmma against dk and dv in 8 warps on
+    // mma.sync: bench/RESULTS.md, run 24). At D or E above 128, 8 warps
+    // and 2 stages (registers, shared memory).
     p.blockW = std::min(64, widest);
-    p.numWarps = !wideHeads && pass == LightningPass::BackwardDq ? 4 : 8;
+    p.numWarps = wideHeads ? 8 : 4;
     p.stages = wideHeads ? 2 : 3;
   }
   // Still too few programs: segments swept in parallel, the fewest that

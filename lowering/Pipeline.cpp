@@ -61,9 +61,9 @@ int64_t TargetOptions::maxSharedBytes() const {
   return 101376;
 }
 
-bool TargetOptions::wgmmaRequested() {
+bool TargetOptions::wgmmaEnabled() {
   const char *v = std::getenv("TESSEL_WGMMA");
-  return v && std::string(v) == "1";
+  return !v || std::string(v) != "0";
 }
 
 std::string TargetOptions::str() const {

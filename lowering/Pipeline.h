@@ -22,10 +22,11 @@ struct TargetOptions {
   bool useLdmatrix = true;
   /// Lower dots to wgmma where layouts and operands allow (sm_90a only).
   /// Off unless TESSEL_WGMMA=1 until the path is validated on the GPU.
-  bool useWgmma = wgmmaRequested();
+  bool useWgmma = wgmmaEnabled();
 
-  /// Whether TESSEL_WGMMA=1 asks for the wgmma path.
-  static bool wgmmaRequested();
+  /// The wgmma path is on unless TESSEL_WGMMA=0 turns it off (to compare
+  /// with mma.sync on the same GPU).
+  static bool wgmmaEnabled();
 
   /// Whether the dots of this target may use wgmma.
   bool wgmma() const { return useWgmma && arch == "sm_90a"; }

@@ -111,9 +111,12 @@ void hoistDots(Block &block) {
   }
   // Never above a staging: one barrier after the last staging publishes
   // them all.
+  Operation *floor = lastStaging;
   for (Operation *dot : dots)
-    if (!lastStaging || lastStaging->isBeforeInBlock(dot))
-      hoistWithProducers(dot, lastStaging);
+    if (!lastStaging || lastStaging->isBeforeInBlock(dot)) {
+      hoistWithProducers(dot, floor);
+      floor = dot;
+    }
 }
 
 struct TileScheduleStagings

@@ -163,6 +163,31 @@ SmallVector<Value> emitWgmma(OpBuilder &b, Location loc, tile::DotOp dot,
     aGroupOffset = arith::MulIOp::create(
         b, loc, group, c64(blockOffset(aKMajor, aRows, 64, 0)));
 
+  // One descriptor per operand and dot; each instruction adds its block's
+  // offset (a multiple of 16 bytes, so it lands in the start-address field)
+  // inside its own asm. Descriptors built per instruction in LLVM IR are
+  // loop-invariant for the fixed staging buffers, and LLVM hoists them all
+  // out of the loop: 18 of them held 36 registers across the forward's loop
+  // and made it spill. ptxas, which sees the adds, rematerializes instead.
+  Value aDesc = a ? descriptor(b, loc, aBase, aGroupOffset, aKMajor, aRows)
+                  : Value();
+  Value bDesc = descriptor(b, loc, bBase, c64(0), bKMajor, bRows);
+  // The register-A fragments are packed before the fence: wgmma reads its
+  // registers asynchronously, and ptxas inserts a warpgroup.arrive before
+  // any wgmma whose registers were written after the last fence.
+  SmallVector<Value> aWords;
+  if (!a)
+    for (int64_t i = 0; i < nM; ++i)
+      for (int64_t s = 0; s < nK; ++s) {
+        SmallVector<Value> words = packFragmentWords(
+            b, loc, aRegs.slice(8 * (s + nK * i), 8));
+        aWords.append(words.begin(), words.end());
+      }
+  auto offsetText = [](const char *reg, int64_t operand, int64_t bytes) {
+    return std::string("\tadd.s64 ") + reg + ", $" + std::to_string(operand) +
+           ", " + std::to_string(bytes >> 4) + ";\n";
+  };
+
   Value one = i32Const(b, loc, 1);
   SmallVector<Value> out(acc.begin(), acc.end());
   NVVM::WgmmaFenceAlignedOp::create(b, loc);
@@ -174,35 +199,28 @@ SmallVector<Value> emitWgmma(OpBuilder &b, Location loc, tile::DotOp dot,
                           std::to_string(pieceN) + "k16.f32." + ptxType + "." +
                           ptxType + " " + operandList(0, count) + ", ";
       for (int64_t s = 0; s < nK; ++s) {
-        Value bDesc = descriptor(
-            b, loc, bBase, c64(blockOffset(bKMajor, bRows, n0, 16 * s)),
-            bKMajor, bRows);
+        int64_t bOffset = blockOffset(bKMajor, bRows, n0, 16 * s);
         // scale-d = 1: accumulate into d.
         std::string tail = " p, 1, 1, ";
-        SmallVector<Value> extra;
-        std::string text = "{\n\t.reg .pred p;\n\tsetp.ne.b32 p, $" +
-                           std::to_string(2 * count + (a ? 2 : 5)) + ", 0;\n\t" +
-                           shape;
+        std::string text = "{\n\t.reg .pred p;\n\t.reg .b64 da, db;\n\t";
         if (a) {
-          Value offset = arith::AddIOp::create(
-              b, loc, aGroupOffset,
-              c64(blockOffset(aKMajor, aRows, 16 * wm * i, 16 * s)));
-          extra = {descriptor(b, loc, aBase, offset, aKMajor, aRows), bDesc,
-                   one};
           // Inputs are numbered after the outputs and the tied inputs.
-          text += "$" + std::to_string(2 * count) + ", $" +
-                  std::to_string(2 * count + 1) + "," + tail +
-                  (aKMajor ? "0, " : "1, ") + (bKMajor ? "0;" : "1;");
-          d = tiedAsm(b, loc, d, extra, "l,l,r", text + "\n}");
+          int64_t aOffset = blockOffset(aKMajor, aRows, 16 * wm * i, 16 * s);
+          text += "setp.ne.b32 p, $" + std::to_string(2 * count + 2) +
+                  ", 0;\n" + offsetText("da", 2 * count, aOffset) +
+                  offsetText("db", 2 * count + 1, bOffset) + "\t" + shape +
+                  "da, db," + tail + (aKMajor ? "0, " : "1, ") +
+                  (bKMajor ? "0;" : "1;");
+          d = tiedAsm(b, loc, d, {aDesc, bDesc, one}, "l,l,r", text + "\n}");
         } else {
-          SmallVector<Value> words = packFragmentWords(
-              b, loc, aRegs.slice(8 * (s + nK * i), 8));
-          extra.append(words.begin(), words.end());
+          SmallVector<Value> extra(aWords.begin() + 4 * (s + nK * i),
+                                   aWords.begin() + 4 * (s + nK * i) + 4);
           extra.push_back(bDesc);
           extra.push_back(one);
-          text += operandList(2 * count, 4) + ", $" +
-                  std::to_string(2 * count + 4) +
-                  "," + tail + (bKMajor ? "0;" : "1;");
+          text += "setp.ne.b32 p, $" + std::to_string(2 * count + 5) +
+                  ", 0;\n" + offsetText("db", 2 * count + 4, bOffset) + "\t" +
+                  shape + operandList(2 * count, 4) + ", db," + tail +
+                  (bKMajor ? "0;" : "1;");
           d = tiedAsm(b, loc, d, extra, "r,r,r,r,l,r", text + "\n}");
         }
       }

@@ -4,9 +4,9 @@ can bound what one iteration of a kernel's hot loop costs.
 
 A loop is a label `L:` with a later branch back to it (`bra L;`). For every
 loop that contains no other loop, prints one line
-    loop <label>: bar.sync=<n> st.shared=<n> ld.shared=<n> ldmatrix=<n> mma=<n> st.shared.2byte=<n> cp.async=<n>
+    loop <label>: bar.sync=<n> st.shared=<n> ld.shared=<n> ldmatrix=<n> mma=<n> st.shared.2byte=<n> cp.async=<n> wgmma=<n>
 and, with --max NAME=N (repeatable), exits 1 when the loop with the most
-mma instructions (the hot loop) has more than N of NAME.
+mma.sync or wgmma instructions (the hot loop) has more than N of NAME.
 """
 import argparse
 import re
@@ -20,6 +20,7 @@ COUNTED = {
     "mma": re.compile(r"^\s*mma\.sync\b"),
     "st.shared.2byte": re.compile(r"^\s*(@!?%p\d+\s+)?st\.shared\.(b16|u16|s16|f16|bf16)\b"),
     "cp.async": re.compile(r"^\s*(@!?%p\d+\s+)?cp\.async\.(cg|ca)\.shared\.global\b"),
+    "wgmma": re.compile(r"^\s*wgmma\.mma_async\b"),
 }
 
 
@@ -50,7 +51,7 @@ def main():
                   for k, rx in COUNTED.items()}
         stats.append((name, counts))
         print(f"loop {name}: " + " ".join(f"{k}={v}" for k, v in counts.items()))
-    hot = max(stats, key=lambda s: s[1]["mma"])
+    hot = max(stats, key=lambda s: s[1]["mma"] + s[1]["wgmma"])
     status = 0
     for spec in args.max:
         key, limit = spec.split("=")

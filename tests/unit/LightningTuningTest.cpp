@@ -91,13 +91,13 @@ TEST(LightningTuning, SpacesFollowTheHeadDimensions) {
 TEST(LightningTuning, HeuristicPicksTheMeasuredWinners) {
   // H200 (132 SMs), D = E = 128 (bench/RESULTS.md, 2026-12-02): the forward
   // covers E in one program of 8 warps, loads 3 stages ahead; the backward
-  // takes 64 columns per program, 3 stages, dq in 4 warps; segments until
-  // three quarters of the SMs have a program.
+  // takes 64 columns per program, 3 stages, in one warpgroup (4 warps);
+  // segments until three quarters of the SMs have a program.
   LightningShape standard = *LightningShape::parse("8,16384,16,128");
   LightningShape longSeq = *LightningShape::parse("1,131072,16,128");
   for (LightningPass pass : kernels::kLightningPasses) {
     bool fwd = pass == LightningPass::Forward;
-    int warps = pass == LightningPass::BackwardDq ? 4 : 8;
+    int warps = fwd ? 8 : 4;
     kernels::PassConfig a = heuristicConfig(pass, standard, 132);
     EXPECT_EQ(a, (kernels::PassConfig{64, fwd ? 128 : 64, warps, 1, 3}))
         << kernels::passName(pass);

@@ -299,6 +299,12 @@ void pushStrides(std::vector<LaunchArg> &args, const View &v) {
 
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/// The grid of a sweep kernel: `blocks` column blocks per (b, h), adjacent
+/// in x (kernels::columnBlocks), segments in z.
+Grid sweepGrid(int64_t bh, int64_t blocks, int64_t segments) {
+  return Grid{bh * blocks, 1, segments};
+}
+
 } // namespace
 
 namespace {
@@ -338,17 +344,20 @@ LightningConfig resolveConfig(const LightningOptions &options,
   if (options.config)
     return *options.config;
   int sms = 132;
+  bool wgmma = false;
   if (usesGpu(options.backend)) {
-    if (auto device = getCudaDevice(options.device))
+    if (auto device = getCudaDevice(options.device)) {
       sms = device->properties().smCount;
-    else
+      wgmma = wgmmaTarget(device->properties().arch());
+    } else {
       llvm::consumeError(device.takeError()); // the launch will report it
+    }
   }
   LightningShape shape = LightningShape::of(dims, dtype, layout,
                                             spec.initialState, spec.finalState);
   LightningConfig config;
   for (kernels::LightningPass pass : kernels::kLightningPasses)
-    config[pass] = heuristicConfig(pass, shape, sms);
+    config[pass] = heuristicConfig(pass, shape, sms, wgmma);
   return config;
 }
 
@@ -393,7 +402,7 @@ planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
   pushStrides(sArgs, *vk);
   pushStrides(sArgs, *vv);
   plan.push_back({kernels::LightningPass::Forward, *statesKernel,
-                  Grid{bh, cdiv(spec.e, be), segments}, std::move(sArgs),
+                  sweepGrid(bh, cdiv(spec.e, be), segments), std::move(sArgs),
                   warps});
 
   std::vector<LaunchArg> cArgs{*scratch, bufferArg(a.slopes)};
@@ -409,7 +418,7 @@ planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
                                n, h, LaunchArg::f32(a.scale), len};
   for (const View *v : {vq, vk, vv, vo}) pushStrides(oArgs, *v);
   plan.push_back({kernels::LightningPass::Forward, *outputsKernel,
-                  Grid{bh, cdiv(spec.e, be), segments}, std::move(oArgs),
+                  sweepGrid(bh, cdiv(spec.e, be), segments), std::move(oArgs),
                   warps});
   return plan;
 }
@@ -466,7 +475,7 @@ planLightningForward(const LightningForwardArgs &a,
   args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->heads)));
   args.push_back(LaunchArg::f32(a.scale));
   for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
-  Grid grid{bh, cdiv(spec.e, be), 1};
+  Grid grid = sweepGrid(bh, cdiv(spec.e, be), 1);
   return std::vector<LightningLaunch>{
       {kernels::LightningPass::Forward, *kernel, grid, std::move(args),
        static_cast<unsigned>(cfg.numWarps)}};
@@ -608,7 +617,7 @@ planLightningBackward(const LightningBackwardArgs &a,
     pushStrides(args, vq);
     pushStrides(args, vdo);
     add(pass, *kernel,
-        Grid{bh, cdiv(spec.d, kernels::clampBlock(p.blockW, spec.d)), sp.count},
+        sweepGrid(bh, kernels::columnBlocks(p.blockW, spec.d), sp.count),
         std::move(args), p.numWarps);
     return llvm::Error::success();
   };
@@ -638,7 +647,7 @@ planLightningBackward(const LightningBackwardArgs &a,
       tail(args);
     }
     for (const View *v : views) pushStrides(args, *v);
-    add(pass, *kernel, Grid{bh, gridY, sp.count}, std::move(args), p.numWarps);
+    add(pass, *kernel, sweepGrid(bh, gridY, sp.count), std::move(args), p.numWarps);
     return llvm::Error::success();
   };
 
@@ -653,8 +662,7 @@ planLightningBackward(const LightningBackwardArgs &a,
     pushStrides(sArgs, vk);
     pushStrides(sArgs, vv);
     add(LightningPass::BackwardDq, *states,
-        Grid{bh, cdiv(spec.e, kernels::clampBlock(cfg.dq.blockW, spec.e)),
-             sq.count},
+        sweepGrid(bh, kernels::columnBlocks(cfg.dq.blockW, spec.e), sq.count),
         std::move(sArgs), cfg.dq.numWarps);
     if (auto e = scan(LightningPass::BackwardDq, sq, false, false)) return e;
   }

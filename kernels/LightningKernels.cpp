@@ -85,6 +85,11 @@ int clampBlock(int block, int dim) {
   return block < padded ? block : padded;
 }
 
+int columnBlocks(int block, int dim) {
+  int width = clampBlock(block, dim);
+  return (dim + width - 1) / width;
+}
+
 llvm::Error validateConfig(const PassConfig &c, llvm::StringRef where) {
   auto check = [&](int v, const char *name) -> llvm::Error {
     if (v < 16 || v > 256 || (v & (v - 1)) != 0)
@@ -138,6 +143,7 @@ struct Common {
   DType T;
   Tile heads, n, scale, s, bh;
   Tile b, h;
+  Tile colBlock;    // this program's block of columns
   Tile rows;        // [C] i32
   Tile fi;          // [C] f32 row index
   Tile intraDecay;  // [C, C] λ^(i−j) where i ≥ j, else 0
@@ -149,13 +155,20 @@ struct Common {
   Tile first, end;
   Tile numBlocks;
 
+  /// `blocksPerHead` programs share each (b, h), one per block of columns
+  /// (columnBlocks). They are adjacent in launch order (programId(0) =
+  /// bh · blocksPerHead + block), so they run together and the q and k tiles that all of them
+  /// read come from DRAM once and from L2 for the others (H200, 4 warps,
+  /// W = 64: DRAM-bound at 85 % when the blocks of a head ran a wave apart).
   Common(KernelBuilder &kb, const LightningSpec &spec,
-         const PassConfig &cfg, Tile slopes)
+         const PassConfig &cfg, Tile slopes, int blocksPerHead)
       : C(cfg.blockC), T(spec.dtype) {
     n = kb.scalarArg("n", DType::i32);
     heads = kb.scalarArg("heads", DType::i32);
     scale = kb.scalarArg("scale", DType::f32);
-    bh = programId(0);
+    Tile pid = programId(0);
+    bh = pid / blocksPerHead;
+    colBlock = pid % blocksPerHead;
     b = bh / heads;
     h = bh % heads;
     s = load(slopes + h);
@@ -304,7 +317,7 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
   Tile sN = full && spec.finalState ? kb.ptrArg("final_state", DType::f32)
                                     : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
-  Common cm(kb, spec, cfg, slopes);
+  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, E));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
   Strides sq = outputs ? strideArgs(kb, "q") : Strides{};
   Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v");
@@ -312,7 +325,7 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
 
   Tile dcols = arange(0, DP);
   Tile dMask = dcols < D;
-  Tile ecols = programId(1) * BE + arange(0, BE);
+  Tile ecols = cm.colBlock * BE + arange(0, BE);
   Tile eMask = ecols < E;
   Tile qBase = outputs ? cm.base(q, sq) : Tile();
   Tile oBase = outputs ? cm.base(o, so) : Tile();
@@ -448,12 +461,12 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
   Tile s0 = full && spec.initialState ? kb.ptrArg("initial_state", DType::f32)
                                       : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
-  Common cm(kb, spec, cfg, slopes);
+  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, D));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
   Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v"),
           sdo = strideArgs(kb, "do"), sdq = strideArgs(kb, "dq");
 
-  Tile dcols = programId(1) * BD + arange(0, BD);
+  Tile dcols = cm.colBlock * BD + arange(0, BD);
   Tile dMask = dcols < D;
   Tile ecols = arange(0, padToPow2(E));
   Tile eMask = ecols < E;
@@ -526,14 +539,14 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
                  ? kb.ptrArg("d_initial_state", DType::f32)
                  : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
-  Common cm(kb, spec, cfg, slopes);
+  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, D));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
   Strides sq = strideArgs(kb, "q");
   Strides sv = outputs ? strideArgs(kb, "v") : Strides{};
   Strides sdo = strideArgs(kb, "do");
   Strides sdk = outputs ? strideArgs(kb, "dk") : Strides{};
 
-  Tile dcols = programId(1) * BD + arange(0, BD);
+  Tile dcols = cm.colBlock * BD + arange(0, BD);
   Tile dMask = dcols < D;
   Tile ecols = arange(0, padToPow2(E));
   Tile eMask = ecols < E;
@@ -611,14 +624,14 @@ llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
   Tile dsN = full && spec.finalState ? kb.ptrArg("d_final_state", DType::f32)
                                      : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
-  Common cm(kb, spec, cfg, slopes);
+  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, E));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
   Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
           sdo = strideArgs(kb, "do"), sdv = strideArgs(kb, "dv");
 
   Tile dcols = arange(0, padToPow2(D));
   Tile dMask = dcols < D;
-  Tile ecols = programId(1) * BE + arange(0, BE);
+  Tile ecols = cm.colBlock * BE + arange(0, BE);
   Tile eMask = ecols < E;
   Tile qBase = cm.base(q, sq), kBase = cm.base(k, sk), doBase = cm.base(dO, sdo),
        dvBase = cm.base(dv, sdv);

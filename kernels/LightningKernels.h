@@ -152,6 +152,11 @@ int padToPow2(int dim);
 /// Effective tile width: `block` clamped to padToPow2(dim).
 int clampBlock(int block, int dim);
 
+/// Programs per (b, h) that split `dim` columns in blocks of `block`
+/// (clamped). The sweep kernels read programId(0) as bh · columnBlocks +
+/// block: the blocks of one head are adjacent in launch order.
+int columnBlocks(int block, int dim);
+
 } // namespace tessel::kernels
 
 #endif // TESSEL_KERNELS_LIGHTNINGKERNELS_H

@@ -91,7 +91,8 @@ llvm::Expected<PassChoice> TunedLightning::choose(LightningPass pass,
     return winner.takeError();
   if (!*winner) {
     kernels::PassConfig config =
-        heuristicConfig(pass, shape, std::max(1, dev->info().smCount));
+        heuristicConfig(pass, shape, std::max(1, dev->info().smCount),
+                        wgmmaTarget(dev->info().arch));
     memory_[memoryKey] = config;
     return PassChoice{pass, config, ConfigSource::Default, secondsSince(start),
                       std::nullopt};

@@ -3,6 +3,8 @@
 // binary measured is the binary later run), validation via LightningCheck.
 #include "kernels/LightningTuning.h"
 
+#include "lowering/Pipeline.h"
+
 #include "autotune/TunedKernel.h"
 
 #include "kernels/LightningCheck.h"
@@ -172,7 +174,7 @@ ConfigSpace lightningSpace(LightningPass pass, int d, int e) {
 }
 
 PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
-                           int smCount) {
+                           int smCount, bool wgmma) {
   // Called on every untuned launch: computed directly, not via the space.
   // Measured on the H200 (bench/RESULTS.md, runs 19-21, 2026-12-02).
   PassConfig p;
@@ -189,6 +191,14 @@ PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
     p.stages = 3;
     if (wideHeads)
       p.blockC = 32;
+    // On wgmma, one warpgroup per program and 64 columns: two programs of a
+    // head share its q and k through L2, two programs fit an SM, and the
+    // forward beat 8 warps on mma.sync at every N (H200, bench/RESULTS.md,
+    // run 27).
+    else if (wgmma) {
+      p.blockW = std::min(64, widest);
+      p.numWarps = 4;
+    }
     // Too few heads to fill the GPU at 128 columns but enough at 64: two
     // programs of 4 warps per head sweep the whole sequence, which beats
     // splitting it (B4 N32768: 1.08 ms against 1.34 with 4 segments).
@@ -216,6 +226,12 @@ PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
     p.splits *= 2;
   // The lowering takes fewer stages where the rings would not fit.
   return p;
+}
+
+bool wgmmaTarget(const std::string &arch) {
+  lowering::TargetOptions target;
+  target.arch = arch;
+  return target.wgmma();
 }
 
 PassConfig toPassConfig(const Config &c) {

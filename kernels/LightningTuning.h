@@ -63,12 +63,20 @@ LightningBackwardArgs lightningBackwardArgs(const LightningShape &shape,
 autotune::ConfigSpace lightningSpace(kernels::LightningPass pass, int d, int e);
 
 /// A configuration for `pass` at `shape` without tuning, for a GPU with
-/// `smCount` SMs: 8 warps; the forward C = 64 and W = E up to 128 at D, E ≤
-/// 128, C = 32 and W = 128 above; the backward C = 64, W = 64; the fewest segments
-/// (1, 4 or 16) that give at least smCount / 2 programs. Read off the H200
-/// runs of 2026-12-02 (bench/RESULTS.md); a sweep still beats it elsewhere.
+/// `smCount` SMs, read off the H200 runs of 2026-12-02 (bench/RESULTS.md;
+/// a sweep still beats it elsewhere): 3 stages; the forward C = 64 with
+/// W = E up to 128 in 8 warps (C = 32 above D, E = 128), or, where `wgmma`
+/// (the target lowers one-warpgroup dots to wgmma:
+/// lowering::TargetOptions::wgmma(), sm_90a), W = 64 in 4 warps; the
+/// backward C = 64, W = 64 in 4 warps (8 and 2 stages above 128); the
+/// fewest segments that give three quarters of the SMs a program.
 kernels::PassConfig heuristicConfig(kernels::LightningPass pass,
-                                    const LightningShape &shape, int smCount);
+                                    const LightningShape &shape, int smCount,
+                                    bool wgmma);
+
+/// Whether kernels compiled for `arch` lower one-warpgroup dots to wgmma
+/// (heuristicConfig's `wgmma`).
+bool wgmmaTarget(const std::string &arch);
 
 kernels::PassConfig toPassConfig(const autotune::Config &config);
 autotune::Config toConfig(const kernels::PassConfig &config);

@@ -267,7 +267,8 @@ int main(int argc, char **argv) {
                    llvm::toString(shape.takeError()));
         return 1;
       }
-      config[pass] = heuristicConfig(pass, *shape, heuristicSms);
+      config[pass] = heuristicConfig(pass, *shape, heuristicSms,
+                                     wgmmaTarget(arch));
       fmt::print(stderr, "heuristic configuration: {}\n", config[pass].str());
     }
     auto kernel = kernels::buildLightningKernel(pass, spec, config[pass]);

@@ -6,6 +6,7 @@
 #include "kernels/LightningTuned.h"
 
 #include "kernels/LightningCheck.h"
+#include "lowering/Pipeline.h"
 #include "kernels/Reference.h"
 #include "runtime/Ptxas.h"
 #include "ScopedEnv.h"
@@ -89,42 +90,49 @@ TEST(LightningTuning, SpacesFollowTheHeadDimensions) {
 }
 
 TEST(LightningTuning, HeuristicPicksTheMeasuredWinners) {
-  // H200 (132 SMs), D = E = 128 (bench/RESULTS.md, 2026-12-02): the forward
-  // covers E in one program of 8 warps, loads 3 stages ahead; the backward
-  // takes 64 columns per program, 3 stages, in one warpgroup (4 warps);
-  // segments until three quarters of the SMs have a program.
+  // H200 (132 SMs), D = E = 128 (bench/RESULTS.md, 2026-12-02). Without
+  // wgmma (sm_80, or TESSEL_WGMMA=0) the forward covers E in one program of
+  // 8 warps; with it, 64 columns in one warpgroup (4 warps). Both load 3
+  // stages ahead; the backward takes 64 columns per program, 3 stages, in
+  // one warpgroup; segments until three quarters of the SMs have a program.
   LightningShape standard = *LightningShape::parse("8,16384,16,128");
   LightningShape longSeq = *LightningShape::parse("1,131072,16,128");
-  for (LightningPass pass : kernels::kLightningPasses) {
-    bool fwd = pass == LightningPass::Forward;
-    int warps = fwd ? 8 : 4;
-    kernels::PassConfig a = heuristicConfig(pass, standard, 132);
-    EXPECT_EQ(a, (kernels::PassConfig{64, fwd ? 128 : 64, warps, 1, 3}))
-        << kernels::passName(pass);
-    kernels::PassConfig b = heuristicConfig(pass, longSeq, 132);
-    EXPECT_EQ(b, (kernels::PassConfig{64, fwd ? 128 : 64, warps, fwd ? 8 : 4,
-                                      3}))
-        << kernels::passName(pass);
-  }
+  for (bool wgmma : {false, true})
+    for (LightningPass pass : kernels::kLightningPasses) {
+      bool wide = pass == LightningPass::Forward && !wgmma;
+      int warps = wide ? 8 : 4, w = wide ? 128 : 64;
+      kernels::PassConfig a = heuristicConfig(pass, standard, 132, wgmma);
+      EXPECT_EQ(a, (kernels::PassConfig{64, w, warps, 1, 3}))
+          << kernels::passName(pass) << " wgmma " << wgmma;
+      // B1 H16: 16 programs of 128 columns need 8 segments, 32 of 64 need 4.
+      kernels::PassConfig b = heuristicConfig(pass, longSeq, 132, wgmma);
+      EXPECT_EQ(b, (kernels::PassConfig{64, w, warps, wide ? 8 : 4, 3}))
+          << kernels::passName(pass) << " wgmma " << wgmma;
+    }
   // D = E = 256: the forward in blocks of 32 rows and 128 columns, the
-  // backward C 64, W 64, 8 warps, 2 stages.
+  // backward C 64, W 64, 8 warps, 2 stages, on either path.
   LightningShape wide = *LightningShape::parse("8,2048,32,256");
-  for (LightningPass pass : kernels::kLightningPasses) {
-    bool fwd = pass == LightningPass::Forward;
-    EXPECT_EQ(heuristicConfig(pass, wide, 132),
-              (kernels::PassConfig{fwd ? 32 : 64, fwd ? 128 : 64, 8, 1,
-                                   fwd ? 3 : 2}))
-        << kernels::passName(pass);
-  }
-  // 64 heads on 132 SMs: the forward in two programs of 64 columns and 4
-  // warps per head, no segments.
+  for (bool wgmma : {false, true})
+    for (LightningPass pass : kernels::kLightningPasses) {
+      bool fwd = pass == LightningPass::Forward;
+      EXPECT_EQ(heuristicConfig(pass, wide, 132, wgmma),
+                (kernels::PassConfig{fwd ? 32 : 64, fwd ? 128 : 64, 8, 1,
+                                     fwd ? 3 : 2}))
+          << kernels::passName(pass);
+    }
+  // 64 heads on 132 SMs without wgmma: the forward in two programs of 64
+  // columns and 4 warps per head, no segments.
   LightningShape mid = *LightningShape::parse("4,32768,16,128");
-  EXPECT_EQ(heuristicConfig(LightningPass::Forward, mid, 132),
+  EXPECT_EQ(heuristicConfig(LightningPass::Forward, mid, 132, false),
             (kernels::PassConfig{64, 64, 4, 1, 3}));
   // Narrow heads: W is the padded head dimension.
   LightningShape narrow = *LightningShape::parse("8,4096,16,64,32");
-  EXPECT_EQ(heuristicConfig(LightningPass::BackwardDq, narrow, 132).blockW, 64);
-  EXPECT_EQ(heuristicConfig(LightningPass::BackwardDv, narrow, 132).blockW, 32);
+  EXPECT_EQ(heuristicConfig(LightningPass::BackwardDq, narrow, 132, true).blockW,
+            64);
+  EXPECT_EQ(heuristicConfig(LightningPass::BackwardDv, narrow, 132, true).blockW,
+            32);
+  EXPECT_TRUE(wgmmaTarget("sm_90a") == lowering::TargetOptions::wgmmaEnabled());
+  EXPECT_FALSE(wgmmaTarget("sm_80"));
 }
 
 TEST(LightningTuning, ShapesParseAndBucket) {
@@ -292,7 +300,8 @@ TEST(LightningTuning, WithoutTuningAMissRunsTheDefault) {
   EXPECT_EQ(choice->config.splits, 1) << "40 rows: too short to split";
   LightningShape longer = smallShape();
   longer.seq = 65536;
-  EXPECT_EQ(heuristicConfig(LightningPass::Forward, longer, 132).splits, 64)
+  EXPECT_EQ(heuristicConfig(LightningPass::Forward, longer, 132, true).splits,
+            64)
       << "B·H = 2 programs: as many segments as the cap allows";
   EXPECT_TRUE(cache.list().empty());
 }

@@ -250,6 +250,18 @@ LogicalResult AsyncWaitOp::verify() {
   return success();
 }
 
+LogicalResult DotWaitOp::verify() {
+  if (getAccs().getTypes() != getResults().getTypes())
+    return emitOpError() << "result types must be the operand types";
+  if (getPendingAttr().getInt() < 0)
+    return emitOpError() << "pending must be >= 0, got "
+                         << getPendingAttr().getInt();
+  for (Value acc : getAccs())
+    if (!acc.getDefiningOp<DotOp>())
+      return emitOpError() << "waits on the results of tile.dot only";
+  return success();
+}
+
 LogicalResult StoreOp::verify() {
   return verifyAccess(*this, getPtr().getType(), getValue().getType(),
                       getMask(), "value");

@@ -269,6 +269,23 @@ def Tile_DotOp : Tile_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
   }];
 }
 
+def Tile_DotWaitOp : Tile_Op<"dot_wait", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "wait until at most `pending` asynchronous dots are in "
+                "flight; the results are the operands, now readable";
+  let description = [{
+    A dot marked `tile.async` (tile-overlap-dots: one that lowers to wgmma)
+    is issued and left running on the tensor cores; its result is read only
+    through the tile.dot_wait that completes it. Dots complete in issue
+    order, so a wait with `pending` = the number of asynchronous dots issued
+    after the one it waits for lets those keep running. Until that wait the
+    dot still reads its shared-memory operands: their scratch stays live and
+    a barrier follows before it is written again.
+  }];
+  let arguments = (ins Variadic<RankedTensorOf<[F32]>>:$accs, I32Attr:$pending);
+  let results = (outs Variadic<RankedTensorOf<[F32]>>:$results);
+  let assemblyFormat = "$accs attr-dict `:` functional-type($accs, $results)";
+}
+
 def Tile_ReduceOp : Tile_Op<"reduce", [Pure]> {
   let summary = "sum, max or min along one axis; a rank-1 input reduces to a "
                 "scalar";

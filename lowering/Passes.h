@@ -25,6 +25,9 @@ inline constexpr llvm::StringLiteral kSmemOffsetAttr = "tile.smem_offset";
 inline constexpr llvm::StringLiteral kBarrierBeforeAttr = "tile.barrier_before";
 inline constexpr llvm::StringLiteral kBarrierAfterAttr = "tile.barrier_after";
 inline constexpr llvm::StringLiteral kSmemSymbol = "tessel_smem";
+/// On a tile.dot: issued asynchronously, completed by a tile.dot_wait
+/// (tile-overlap-dots).
+inline constexpr llvm::StringLiteral kAsyncDotAttr = "tile.async";
 
 } // namespace tessel::lowering
 

@@ -90,6 +90,18 @@ def TileScheduleStagings : Pass<"tile-schedule-stagings", "mlir::ModuleOp"> {
   }];
 }
 
+def TileOverlapDots : Pass<"tile-overlap-dots", "mlir::ModuleOp"> {
+  let summary = "Leave wgmma dots running until their results are needed";
+  let description = [{
+    Every dot whose mma layout is marked for wgmma is marked `tile.async`,
+    and a tile.dot_wait goes right before the first op of its block that
+    uses its result (or the block's terminator), with `pending` the number
+    of asynchronous dots issued in between: what runs in between overlaps
+    the tensor cores (the scores' mask under Q·S, the output's epilogue
+    under the state update).
+  }];
+}
+
 def TileAllocateShared : Pass<"tile-allocate-shared", "mlir::ModuleOp"> {
   let summary = "Assign shared-memory scratch to every op that needs it";
   let description = [{

@@ -66,10 +66,15 @@ bool TargetOptions::wgmmaEnabled() {
   return !v || std::string(v) != "0";
 }
 
+bool TargetOptions::overlapDotsEnabled() {
+  const char *v = std::getenv("TESSEL_OVERLAP_DOTS");
+  return !v || std::string(v) != "0";
+}
+
 std::string TargetOptions::str() const {
   return arch + "_w" + std::to_string(numWarps) + "_ptx" +
          std::to_string(ptxVersion) + (useLdmatrix ? "" : "_noldmatrix") +
-         (wgmma() ? "_wgmma" : "");
+         (wgmma() ? (overlapDots ? "_wgmma" : "_wgmma_sync") : "");
 }
 
 /// Stage 1: canonicalization, layouts, shared memory and barriers.
@@ -91,6 +96,9 @@ static void addLayoutPasses(OpPassManager &pm, const TargetOptions &options) {
   // tile.num_stages), before the stagings are scheduled around them.
   pm.addPass(createTilePipelineLoads());
   pm.addPass(createTileScheduleStagings());
+  // wgmma dots keep running up to their results' first use.
+  if (options.overlapDots)
+    pm.addPass(createTileOverlapDots());
   TileAllocateSharedOptions sharedOptions;
   sharedOptions.maxBytes = options.maxSharedBytes();
   pm.addPass(createTileAllocateShared(sharedOptions));

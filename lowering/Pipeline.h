@@ -21,12 +21,16 @@ struct TargetOptions {
   /// Read 16-bit mma operands with ldmatrix (else element-wise from shared).
   bool useLdmatrix = true;
   /// Lower dots to wgmma where layouts and operands allow (sm_90a only).
-  /// Off unless TESSEL_WGMMA=1 until the path is validated on the GPU.
   bool useWgmma = wgmmaEnabled();
+  /// Leave wgmma dots running until their results are needed
+  /// (tile-overlap-dots); off, each waits right after it is issued.
+  bool overlapDots = overlapDotsEnabled();
 
   /// The wgmma path is on unless TESSEL_WGMMA=0 turns it off (to compare
   /// with mma.sync on the same GPU).
   static bool wgmmaEnabled();
+  /// Overlapped wgmma dots are on unless TESSEL_OVERLAP_DOTS=0.
+  static bool overlapDotsEnabled();
 
   /// Whether the dots of this target may use wgmma.
   bool wgmma() const { return useWgmma && arch == "sm_90a"; }

@@ -61,10 +61,18 @@ bool readsFragmentsAtUse(ConvertLayoutOp op) {
 
 SmallVector<Operation *> fragmentReaders(Operation *op) {
   SmallVector<Operation *> readers;
+  auto add = [&](Operation *r) {
+    if (!llvm::is_contained(readers, r))
+      readers.push_back(r);
+  };
   if (auto c = dyn_cast<ConvertLayoutOp>(op); c && readsFragmentsAtUse(c))
     forEachOperandReader(c, [&](Operation *dot, unsigned) {
-      if (!llvm::is_contained(readers, dot))
-        readers.push_back(dot);
+      add(dot);
+      // An asynchronous dot reads until the wait that completes it.
+      if (dot->hasAttr(kAsyncDotAttr))
+        for (Operation *user : dot->getUsers())
+          if (isa<DotWaitOp>(user))
+            add(user);
     });
   return readers;
 }

@@ -53,7 +53,9 @@ bool forEachOperandReader(
 /// (and is read) up to its last user.
 bool readsFragmentsAtUse(tile::ConvertLayoutOp op);
 
-/// The dots that read `op`'s scratch (readsFragmentsAtUse), else empty.
+/// The dots that read `op`'s scratch (readsFragmentsAtUse), and for an
+/// asynchronous dot (tile-overlap-dots) the tile.dot_wait that completes
+/// it, else empty.
 llvm::SmallVector<mlir::Operation *> fragmentReaders(mlir::Operation *op);
 
 /// How `type` is staged in shared memory, for reading as `readAs` (the

@@ -649,6 +649,11 @@ private:
         .Case([&](tile::ConvertLayoutOp o) {
           bind(o.getResult(), std::make_shared<Val>(get(o.getSrc())));
         })
+        // Dots complete at once here: the wait passes its operands on.
+        .Case([&](tile::DotWaitOp o) {
+          for (auto [acc, res] : llvm::zip_equal(o.getAccs(), o.getResults()))
+            bind(res, std::make_shared<Val>(get(acc)));
+        })
         .Case([&](tile::StoreOp o) { runStore(o); })
         .Case([&](tile::DotOp o) { runDot(o); })
         .Case([&](tile::ReduceOp o) { runReduce(o); })

@@ -7,6 +7,7 @@
 // repetition (i, k) is register e + fragmentSize·(k + nK·i).
 #include "lowering/ToLLVM/Patterns.h"
 #include "lowering/ToLLVM/Utility.h"
+#include "lowering/Passes.h"
 #include "lowering/SharedMemory.h"
 #include "lowering/ToLLVM/OperandFragments.h"
 #include "lowering/ToLLVM/Wgmma.h"
@@ -78,10 +79,11 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
                               "buffer of dot operand ")
                  << idx;
       }
+    bool async = op->hasAttr(kAsyncDotAttr);
     if (wgmmaApplies(op, stagedOps[0], stagedOps[1])) {
       rewriter.replaceOpWithMultiple(
           op, {emitWgmma(rewriter, loc, op, bases[0], stagedOps[0], a,
-                         bases[1], *stagedOps[1], c)});
+                         bases[1], *stagedOps[1], c, /*wait=*/!async)});
       return success();
     }
     std::array<std::optional<OperandFragments>, 2> fragments;
@@ -131,7 +133,36 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
         }
       }
     }
+    // An asynchronous dot done on mma.sync commits an empty wgmma group,
+    // so that the waits' counts of the dots issued after one still hold.
+    if (async)
+      NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
     rewriter.replaceOpWithMultiple(op, {out});
+    return success();
+  }
+};
+
+/// tile.dot_wait: wgmma.wait_group over the accumulators of the dots it
+/// completes (they pass through, so nothing reads them before it).
+struct DotWaitLowering : OpConversionPattern<tile::DotWaitOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(tile::DotWaitOp op, OneToNOpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    SmallVector<Value> all;
+    for (ValueRange acc : adaptor.getAccs())
+      all.append(acc.begin(), acc.end());
+    SmallVector<Value> done = emitWgmmaWait(rewriter, op.getLoc(), all,
+                                            op.getPendingAttr().getInt());
+    SmallVector<SmallVector<Value>> results;
+    size_t next = 0;
+    for (ValueRange acc : adaptor.getAccs()) {
+      results.emplace_back(done.begin() + next, done.begin() + next + acc.size());
+      next += acc.size();
+    }
+    SmallVector<ValueRange> ranges(results.begin(), results.end());
+    rewriter.replaceOpWithMultiple(op, ranges);
     return success();
   }
 };
@@ -142,6 +173,7 @@ void populateDotToLLVMPatterns(const TypeConverter &converter,
                                RewritePatternSet &patterns,
                                const StagedOperands &staged) {
   patterns.add<DotLowering>(converter, patterns.getContext(), staged);
+  patterns.add<DotWaitLowering>(converter, patterns.getContext());
 }
 
 StagedOperands StagedOperands::collect(Operation *module) {

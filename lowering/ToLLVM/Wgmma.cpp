@@ -133,7 +133,8 @@ bool wgmmaApplies(tile::DotOp dot, const std::optional<StagedOperand> &a,
 SmallVector<Value> emitWgmma(OpBuilder &b, Location loc, tile::DotOp dot,
                              Value aBase, const std::optional<StagedOperand> &a,
                              ValueRange aRegs, Value bBase,
-                             const StagedOperand &bOp, ValueRange acc) {
+                             const StagedOperand &bOp, ValueRange acc,
+                             bool wait) {
   auto resTy = cast<RankedTensorType>(dot.getType());
   auto mma = cast<tile::MmaAttr>(resTy.getEncoding());
   Type in = dot.getA().getType().getElementType();
@@ -228,7 +229,16 @@ SmallVector<Value> emitWgmma(OpBuilder &b, Location loc, tile::DotOp dot,
     }
   }
   NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
-  return tiedAsm(b, loc, out, {}, "", "wgmma.wait_group.sync.aligned 0;");
+  if (!wait)
+    return out;
+  return emitWgmmaWait(b, loc, out, 0);
+}
+
+SmallVector<Value> emitWgmmaWait(OpBuilder &b, Location loc, ValueRange values,
+                                 int64_t pending) {
+  return tiedAsm(b, loc, values, {}, "",
+                 "wgmma.wait_group.sync.aligned " + std::to_string(pending) +
+                     ";");
 }
 
 } // namespace tessel::lowering

@@ -22,15 +22,25 @@ bool wgmmaApplies(tile::DotOp dot, const std::optional<StagedOperand> &a,
                   const std::optional<StagedOperand> &b);
 
 /// Emits `dot` as wgmma: fence, one instruction per (64-row block, N piece,
-/// k-step), commit, and a wait that the accumulator values pass through (so
-/// nothing reads them while the tensor cores still write them). `aBase` is
+/// k-step), commit, and (with `wait`) a wait that the accumulator values
+/// pass through (so nothing reads them while the tensor cores still write
+/// them). `aBase` is
 /// A's shared buffer, or null with A's registers in `aRegs`; `bBase` B's.
-/// Returns the accumulator registers in the mma layout's order.
+/// Returns the accumulator registers in the mma layout's order. Without
+/// `wait` (an asynchronous dot) they are the instructions' outputs, to be
+/// read only through emitWgmmaWait.
 llvm::SmallVector<mlir::Value>
 emitWgmma(mlir::OpBuilder &b, mlir::Location loc, tile::DotOp dot,
           mlir::Value aBase, const std::optional<StagedOperand> &a,
           mlir::ValueRange aRegs, mlir::Value bBase, const StagedOperand &bOp,
-          mlir::ValueRange acc);
+          mlir::ValueRange acc, bool wait);
+
+/// wgmma.wait_group `pending`, with `values` (accumulators of the dots it
+/// completes) passed through it; returns them, readable.
+llvm::SmallVector<mlir::Value> emitWgmmaWait(mlir::OpBuilder &b,
+                                             mlir::Location loc,
+                                             mlir::ValueRange values,
+                                             int64_t pending);
 
 } // namespace tessel::lowering
 

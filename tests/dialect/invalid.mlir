@@ -561,3 +561,33 @@ func.func @convert_into_shared(%x: tensor<16x16xbf16, #blk>) {
   %y = tile.convert_layout %x : tensor<16x16xbf16, #blk> -> tensor<16x16xbf16, #tile.shared>
   return
 }
+
+//===----------------------------------------------------------------------===//
+// tile.dot_wait
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @dot_wait_types(%a: tensor<16x16xbf16>, %c: tensor<16x16xf32>) {
+  %d = tile.dot %a, %a, %c {tile.async} : tensor<16x16xbf16>, tensor<16x16xbf16> -> tensor<16x16xf32>
+  // expected-error @+1 {{result types must be the operand types}}
+  %w:2 = tile.dot_wait %d {pending = 0 : i32} : (tensor<16x16xf32>) -> (tensor<16x16xf32>, tensor<16x16xf32>)
+  return
+}
+
+// -----
+
+func.func @dot_wait_pending(%a: tensor<16x16xbf16>, %c: tensor<16x16xf32>) {
+  %d = tile.dot %a, %a, %c {tile.async} : tensor<16x16xbf16>, tensor<16x16xbf16> -> tensor<16x16xf32>
+  // expected-error @+1 {{pending must be >= 0, got -2}}
+  %w = tile.dot_wait %d {pending = -2 : i32} : (tensor<16x16xf32>) -> tensor<16x16xf32>
+  return
+}
+
+// -----
+
+func.func @dot_wait_not_a_dot(%c: tensor<16x16xf32>) {
+  // expected-error @+1 {{waits on the results of tile.dot only}}
+  %w = tile.dot_wait %c {pending = 0 : i32} : (tensor<16x16xf32>) -> tensor<16x16xf32>
+  return
+}

@@ -28,7 +28,9 @@ func.func @all_ops(%p: !tile.ptr<bf16>, %n: i32) attributes {tile.kernel} {
   %yt = tile.trans %y : tensor<16x16xbf16> -> tensor<16x16xbf16>
   %acc = arith.constant dense<0.0> : tensor<16x16xf32>
   // CHECK: tile.dot %{{.*}}, %{{.*}}, %{{.*}} : tensor<16x16xbf16>, tensor<16x16xbf16> -> tensor<16x16xf32>
-  %d = tile.dot %x, %yt, %acc : tensor<16x16xbf16>, tensor<16x16xbf16> -> tensor<16x16xf32>
+  %d0 = tile.dot %x, %yt, %acc {tile.async} : tensor<16x16xbf16>, tensor<16x16xbf16> -> tensor<16x16xf32>
+  // CHECK: tile.dot_wait %{{.*}} {pending = 0 : i32} : (tensor<16x16xf32>) -> tensor<16x16xf32>
+  %d = tile.dot_wait %d0 {pending = 0 : i32} : (tensor<16x16xf32>) -> tensor<16x16xf32>
   // CHECK: tile.reduce "sum" %{{.*}} {axis = 1 : i32} : tensor<16x16xf32> -> tensor<16xf32>
   %s = tile.reduce "sum" %d {axis = 1 : i32} : tensor<16x16xf32> -> tensor<16xf32>
   // CHECK: tile.reduce "max" %{{.*}} {axis = 0 : i32} : tensor<16xf32> -> f32

@@ -228,10 +228,15 @@ checkQKV(const TensorRef &q, const TensorRef &k, const TensorRef &v,
       return fail(fmt::format("head dimension {} = {} must be a multiple of 16 "
                               "in [16, 256]",
                               name, dim));
-  if (dims.seq > (int64_t(1) << 30) || dims.batch * dims.heads > (int64_t(1) << 31) - 1)
+  // programId(0) numbers (b, h, column block), up to 256 / 16 blocks a head.
+  constexpr int64_t kMaxPrograms = (int64_t(1) << 31) - 1;
+  constexpr int64_t kMaxBlocksPerHead = 256 / 16;
+  if (dims.seq > (int64_t(1) << 30) ||
+      dims.batch * dims.heads > kMaxPrograms / kMaxBlocksPerHead)
     return fail(fmt::format("sequence length {} or B·H = {} exceeds the "
-                            "kernels' 32-bit indexing",
-                            dims.seq, dims.batch * dims.heads));
+                            "kernels' 32-bit indexing (N ≤ 2^30, B·H ≤ {})",
+                            dims.seq, dims.batch * dims.heads,
+                            kMaxPrograms / kMaxBlocksPerHead));
   return dims;
 }
 

@@ -251,6 +251,23 @@ TEST_F(Validation, EmptySequenceIsRejected) {
   EXPECT_THAT(backward(), HasSubstr("q: " + want));
 }
 
+TEST_F(Validation, IndexingLimitsAreNamed) {
+  // The programs of a launch are numbered (b, h, column block) in 32 bits,
+  // with up to 16 column blocks per head; rows in 32 bits as well. Checked
+  // on the shapes alone, before any memory is touched.
+  for (TensorRef *t : {&fwd.q, &fwd.k})
+    t->shape = {int64_t(1) << 20, 128, N, D};
+  fwd.v.shape = fwd.o.shape = {int64_t(1) << 20, 128, N, E};
+  EXPECT_THAT(forward(), HasSubstr("B·H = 134217728 exceeds the kernels' "
+                                   "32-bit indexing (N ≤ 2^30, B·H ≤ "
+                                   "134217727)"));
+  for (TensorRef *t : {&fwd.q, &fwd.k})
+    t->shape = {B, H, (int64_t(1) << 30) + 1, D};
+  fwd.v.shape = fwd.o.shape = {B, H, (int64_t(1) << 30) + 1, E};
+  EXPECT_THAT(forward(), HasSubstr("sequence length 1073741825 or B·H = 2 "
+                                   "exceeds the kernels' 32-bit indexing"));
+}
+
 TEST_F(Validation, HeadDimensionsMustBeMultiplesOf16UpTo256) {
   for (int64_t d : {72, 8, 272, 512}) {
     fwd.q.shape = fwd.k.shape = act(d);

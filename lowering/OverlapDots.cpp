@@ -11,6 +11,11 @@
 // forward Q·S runs under the scores' mask and the state update under the
 // output's epilogue.
 //
+// A wait never leaves its dot's block, so none crosses a loop's back edge:
+// tile-pipeline-loads refills a ring slot at the top of the next iteration,
+// after its tile.async_wait's barrier, and relies on every dot of the
+// previous iteration having completed by then.
+//
 // Runs before tile-allocate-shared: a dot reads its staged operands until
 // its wait (SharedMemory.h, fragmentReaders), so their scratch stays live
 // and barriers order the next write after the wait. A dot that the lowering

@@ -17,6 +17,9 @@ T=/tmp/tessel-bin
 status=0
 { date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; } > "$OUT/device.txt" 2>&1
 mkdir -p /tmp/json
+# Re-packed after every step, so that a call cut short by its time limit
+# (or the device budget) still returns what it measured.
+pack() { tar cf "$OUT/results.tar" -C /tmp/json . 2>/dev/null; }
 
 if [ -z "${SKIP_TESTS:-}" ]; then
 echo "== GPU tests (${GTEST_FILTER:-*})"
@@ -47,11 +50,13 @@ for cfg in "${configs[@]}"; do
   i=$((i + 1))
   echo "-- standard shape, $cfg" >> "$OUT/bench.log"
   timeout 240 $T/tessel bench ${BENCH_ARGS:-} $cfg --json /tmp/json/bench-$i.json >> "$OUT/bench.log" 2>&1 || status=1
+  pack
   # Configs that pick their own --seqs are long-sequence probes: no D=256.
   [[ "$cfg" == *--seqs* ]] && continue
   echo "-- B8 H32 N2048 D=E=256, $cfg" >> "$OUT/bench.log"
   timeout 120 $T/tessel bench --tokens 16384 -H 32 --dk 256 --dv 256 --seqs 2048 $cfg \
     --json /tmp/json/bench256-$i.json >> "$OUT/bench.log" 2>&1 || status=1
+  pack
 done
 tail -40 "$OUT/bench.log"
 fi
@@ -61,6 +66,7 @@ if [ -d .peers ] && [ -z "${SKIP_PEERS:-}" ]; then
   PYTHONUNBUFFERED=1 PYTHONPATH=.peers SKIP_IMPLS=${SKIP_IMPLS:-lightning_attn2,sdpa_causal} BUDGET_S=${BUDGET_S:-150} \
     ANCHORS_JSON=anchors.json timeout 240 python3 .peers/bench_peers.py > "$OUT/peers.log" 2>&1 || status=1
   mv "$OUT/anchors.json" /tmp/json/ 2>/dev/null
+  pack
   if [ -z "${SKIP_YARDSTICK:-}" ]; then
     PYTHONUNBUFFERED=1 PYTHONPATH=.peers YARD_BUDGET_S=${YARD_BUDGET_S:-150} timeout 200 \
       python3 .peers/triton_yardstick.py >> "$OUT/peers.log" 2>&1 || status=1
@@ -78,5 +84,5 @@ if [ -n "${NCU_CONFIG:-}" ]; then
     > "$OUT/ncu.txt" 2>&1 || status=1
   grep -E "Memory Throughput|DRAM Throughput|Mem Busy|Issue Slots Busy|Registers Per|Achieved Occupancy|Duration|Shared Memory Configuration Size|Block Limit" "$OUT/ncu.txt" | head -20
 fi
-tar cf "$OUT/results.tar" -C /tmp/json . 2>/dev/null
+pack
 exit $status

@@ -176,7 +176,7 @@ ConfigSpace lightningSpace(LightningPass pass, int d, int e) {
 PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
                            int smCount, bool wgmma) {
   // Called on every untuned launch: computed directly, not via the space.
-  // Measured on the H200 (bench/RESULTS.md, runs 19-21, 2026-12-02).
+  // Measured on the H200 (bench/RESULTS.md, runs 19-29, 2026-12-02).
   PassConfig p;
   int widest = widthsOf(pass, shape.d, shape.e).back();
   int64_t width = widthOf(pass, shape.d, shape.e);
@@ -191,10 +191,10 @@ PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
     p.stages = 3;
     if (wideHeads)
       p.blockC = 32;
-    // On wgmma, one warpgroup per program and 64 columns: two programs of a
-    // head share its q and k through L2, two programs fit an SM, and the
+    // On wgmma, one warpgroup per program and 64 columns: the two programs
+    // of a head run side by side and share its q and k through L2, and the
     // forward beat 8 warps on mma.sync at every N (H200, bench/RESULTS.md,
-    // run 27).
+    // runs 27-29: 0.661 against 0.880 ms at N = 8192).
     else if (wgmma) {
       p.blockW = std::min(64, widest);
       p.numWarps = 4;

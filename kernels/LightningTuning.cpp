@@ -194,7 +194,7 @@ PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
     // On wgmma, one warpgroup per program and 64 columns: the two programs
     // of a head run side by side and share its q and k through L2, and the
     // forward beat 8 warps on mma.sync at every N (H200, bench/RESULTS.md,
-    // runs 27-29: 0.661 against 0.880 ms at N = 8192).
+    // run 28: 0.764 against 0.880 ms at N = 8192 in one call).
     else if (wgmma) {
       p.blockW = std::min(64, widest);
       p.numWarps = 4;

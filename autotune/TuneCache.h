@@ -1,4 +1,4 @@
-// The tuning cache (DESIGN.md §2.6): one JSON file, `autotune.json`, in the
+// The tuning cache (docs/design.md §2.6): one JSON file, `autotune.json`, in the
 // kernel cache's directory ($TESSEL_CACHE_DIR, else the XDG cache). Records
 // are keyed by TuneKey::digest(). Writers take an exclusive flock on a
 // sibling lock file, re-read the file, merge their record and rename a fresh

@@ -9,7 +9,7 @@
 
 namespace tessel::autotune {
 
-/// Everything a winner depends on (DESIGN.md §2.6). Two keys with equal
+/// Everything a winner depends on (docs/design.md §2.6). Two keys with equal
 /// digests are the same key.
 struct TuneKey {
   std::string kernel;

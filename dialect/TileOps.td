@@ -1,5 +1,5 @@
 // The tile dialect: block-level ops on statically shaped tensors, one program
-// instance per tile, as in Triton's `tt` dialect (DESIGN.md §2.1). Every op
+// instance per tile, as in Triton's `tt` dialect (docs/design.md §2.1). Every op
 // has a verifier; verifier-valid IR must never crash a pass.
 #ifndef TESSEL_DIALECT_TILEOPS_TD
 #define TESSEL_DIALECT_TILEOPS_TD
@@ -19,7 +19,7 @@ def Tile_Dialect : Dialect {
 
 //===----------------------------------------------------------------------===//
 // Layouts: how a tensor's elements are distributed over the registers, lanes
-// and warps of a CTA (DESIGN.md §2.4). Each maps to a LinearLayout
+// and warps of a CTA (docs/design.md §2.4). Each maps to a LinearLayout
 // (dialect/LinearLayout.h); shapes must be powers of two.
 //===----------------------------------------------------------------------===//
 

@@ -1,4 +1,4 @@
-// The C++ tile DSL (DESIGN.md §2.2): value types with operator overloading and
+// The C++ tile DSL (docs/design.md §2.2): value types with operator overloading and
 // numpy-style broadcasting that build tile-dialect IR. Every op records the
 // caller's std::source_location as its MLIR location, so a shape or dtype
 // mistake is reported at the kernel author's file and line.

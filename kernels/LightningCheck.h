@@ -31,7 +31,7 @@ struct LightningProblem {
 /// ALiBi-style slopes 2^(−8(h+1)/H), as Lightning Attention uses.
 std::vector<float> alibiSlopes(int64_t heads);
 
-/// The relative-error bound of DESIGN.md §1 for inputs of `dtype`.
+/// The relative-error bound of docs/design.md §1 for inputs of `dtype`.
 double toleranceFor(DType dtype);
 
 struct LightningCheckResult {

@@ -1,4 +1,4 @@
-// Lightning Attention-2 in the DSL. Block form (DESIGN.md §1), block b of C
+// Lightning Attention-2 in the DSL. Block form (docs/design.md §1), block b of C
 // rows (L = its real length, L < C only for the last block), λ = exp(-s):
 //
 //   O_b      = [(Q_b K_bᵀ) ⊙ M] V_b + Λ_q Q_b KV_b      M_ij = λ^(i−j), i ≥ j

@@ -1,4 +1,4 @@
-// Autotuning declarations of the Lightning kernels (DESIGN.md §2.6), beside
+// Autotuning declarations of the Lightning kernels (docs/design.md §2.6), beside
 // the kernels as @triton.autotune sits beside a Triton kernel: the shape a
 // tuning applies to, the configuration space of each of the four kernels
 // (forward: intra- and inter-block fused; backward: dq, dk, dv, each fused),

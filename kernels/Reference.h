@@ -1,4 +1,4 @@
-// The float64 ground truth of DESIGN.md §1, computed token by token from the
+// The float64 ground truth of docs/design.md §1, computed token by token from the
 // recurrence S_t = λ S_{t−1} + k_tᵀ v_t, o_t = scale · q_t S_t — never from the
 // block form the kernels use. Tensors are dense (B, H, N, ·) in double.
 #ifndef TESSEL_KERNELS_REFERENCE_H

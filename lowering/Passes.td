@@ -1,4 +1,4 @@
-// Every pass of tessel's lowering pipeline (DESIGN.md §2.4), in pipeline order.
+// Every pass of tessel's lowering pipeline (docs/design.md §2.4), in pipeline order.
 #ifndef TESSEL_LOWERING_PASSES_TD
 #define TESSEL_LOWERING_PASSES_TD
 

@@ -1,4 +1,4 @@
-// The CUDA driver API reached through dlopen("libcuda.so.1") (DESIGN.md §2.5),
+// The CUDA driver API reached through dlopen("libcuda.so.1") (docs/design.md §2.5),
 // so tessel builds and runs without a GPU and lights up where one is present;
 // plus the device, device-memory and event wrappers the launcher and tuner use.
 #ifndef TESSEL_RUNTIME_CUDADRIVER_H

@@ -1,4 +1,4 @@
-// The tile-IR interpreter (DESIGN.md §2.3): runs a kernel on host memory,
+// The tile-IR interpreter (docs/design.md §2.3): runs a kernel on host memory,
 // program instance by program instance, with the semantics the GPU lowering
 // must match: masked lanes read `other` and touch no memory, dot accumulates
 // in (at least) fp32, values are rounded to their element type after every op

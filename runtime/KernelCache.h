@@ -1,4 +1,4 @@
-// The compiled-kernel cache (DESIGN.md §2.5): binaries kept in memory and in
+// The compiled-kernel cache (docs/design.md §2.5): binaries kept in memory and in
 // one file per key on disk, keyed by a SHA-256 over everything that decides
 // the binary, written atomically and validated on every read.
 #ifndef TESSEL_RUNTIME_KERNELCACHE_H

@@ -1,5 +1,5 @@
 // Numerics of the Lightning Attention-2 kernels through the interpreter
-// against the float64 recurrence (DESIGN.md §1, §4): a covering list of
+// against the float64 recurrence (docs/design.md §1): a covering list of
 // problems over sequence lengths with tails, head dimensions, layouts, decays,
 // states, dtypes, scales, forward and backward, each on fresh random inputs;
 // then non-default block configurations and their validation.

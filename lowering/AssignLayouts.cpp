@@ -318,6 +318,13 @@ private:
     }
     if (isa<ConvertLayoutOp>(op))
       return success();
+    // A wait written before layouts (tile-overlap-dots normally inserts it
+    // after them): each result passes its dot's accumulator through.
+    if (auto wait = dyn_cast<DotWaitOp>(op)) {
+      for (auto [acc, res] : llvm::zip(wait.getAccs(), wait.getResults()))
+        setLayout(res, layoutOf(acc));
+      return success();
+    }
     if (auto forOp = dyn_cast<scf::ForOp>(op)) {
       auto yield = cast<scf::YieldOp>(forOp.getBody()->getTerminator());
       for (auto [init, arg, res, next] :

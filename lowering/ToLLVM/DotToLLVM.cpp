@@ -80,6 +80,11 @@ struct DotLowering : OpConversionPattern<tile::DotOp> {
                  << idx;
       }
     bool async = op->hasAttr(kAsyncDotAttr);
+    // Only wgmma has asynchronous groups to wait on (sm_90a).
+    if (async && !mma.getWgmma())
+      return op.emitError("an asynchronous dot (tile.async) needs a wgmma "
+                          "mma layout (sm_90a), got ")
+             << mma;
     if (wgmmaApplies(op, stagedOps[0], stagedOps[1])) {
       rewriter.replaceOpWithMultiple(
           op, {emitWgmma(rewriter, loc, op, bases[0], stagedOps[0], a,
@@ -150,6 +155,10 @@ struct DotWaitLowering : OpConversionPattern<tile::DotWaitOp> {
   LogicalResult
   matchAndRewrite(tile::DotWaitOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
+    for (Value acc : op.getAccs())
+      if (!acc.getDefiningOp()->hasAttr(kAsyncDotAttr))
+        return op.emitError("tile.dot_wait waits on asynchronous dots "
+                            "(tile.async) only");
     SmallVector<Value> all;
     for (ValueRange acc : adaptor.getAccs())
       all.append(acc.begin(), acc.end());

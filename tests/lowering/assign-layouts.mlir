@@ -20,6 +20,24 @@ func.func @copy(%p: !tile.ptr<bf16>) attributes {tile.kernel} {
   return
 }
 
+// A tile.dot_wait written before layouts passes its dot's layout through.
+// CHECK-LABEL: func.func @dot_wait
+// CHECK: %[[D:.*]] = tile.dot {{.*}} -> tensor<64x64xf32, #tile.mma<wpc = [4, 1]>>
+// CHECK: tile.dot_wait %[[D]] {pending = 0 : i32} : (tensor<64x64xf32, #tile.mma<wpc = [4, 1]>>) -> tensor<64x64xf32, #tile.mma<wpc = [4, 1]>>
+func.func @dot_wait(%pa: !tile.ptr<bf16>, %pb: !tile.ptr<bf16>) attributes {tile.kernel} {
+  %pas = tile.splat %pa : !tile.ptr<bf16> -> tensor<64x32x!tile.ptr<bf16>>
+  %a = tile.load %pas : (tensor<64x32x!tile.ptr<bf16>>) -> tensor<64x32xbf16>
+  %pbs = tile.splat %pb : !tile.ptr<bf16> -> tensor<32x64x!tile.ptr<bf16>>
+  %b = tile.load %pbs : (tensor<32x64x!tile.ptr<bf16>>) -> tensor<32x64xbf16>
+  %acc = arith.constant dense<0.0> : tensor<64x64xf32>
+  %d = tile.dot %a, %b, %acc {tile.async} : tensor<64x32xbf16>, tensor<32x64xbf16> -> tensor<64x64xf32>
+  %w = tile.dot_wait %d {pending = 0 : i32} : (tensor<64x64xf32>) -> tensor<64x64xf32>
+  %h = tile.convert %w : tensor<64x64xf32> -> tensor<64x64xbf16>
+  %po = tile.splat %pa : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  tile.store %po, %h : (tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xbf16>) -> ()
+  return
+}
+
 // Dot operands move to the mma.sync operand layouts, the accumulator and the
 // result to the mma layout; elementwise users of the result stay in it.
 // CHECK-LABEL: func.func @dot

@@ -61,6 +61,19 @@ struct View {
   int64_t sb, sh, sn;
 };
 
+/// A data pointer must be aligned to its elements: the kernels access whole
+/// elements (and wider vectors where the launcher proves more), and a
+/// misaligned access on the GPU is a sticky error that ends the context.
+llvm::Error checkAligned(const TensorRef &t, const char *name) {
+  size_t bytes = dtypeSize(t.dtype);
+  auto addr = reinterpret_cast<uintptr_t>(t.data);
+  if (t.present() && addr % bytes != 0)
+    return fail(fmt::format("{}: data pointer {:#x} is not aligned to its "
+                            "{}-byte {} elements",
+                            name, addr, bytes, dtypeName(t.dtype)));
+  return llvm::Error::success();
+}
+
 llvm::Expected<View> checkActivation(const TensorRef &t, const char *name,
                                      Layout layout, char lastDim) {
   // Shape first: an empty tensor (N = 0) may legitimately have no data, and
@@ -83,6 +96,8 @@ llvm::Expected<View> checkActivation(const TensorRef &t, const char *name,
                                      : ""));
   if (!t.present())
     return fail(fmt::format("{}: data pointer is null", name));
+  if (auto err = checkAligned(t, name))
+    return err;
   auto s = t.effectiveStrides();
   if (s[3] != 1)
     return fail(fmt::format(
@@ -139,6 +154,7 @@ llvm::Error checkSameDType(const TensorRef &t, const char *name,
   return llvm::Error::success();
 }
 
+
 /// An optional tensor is either absent (a default TensorRef) or has data: a
 /// shape without data is a caller's slip that would silently drop the state.
 llvm::Error checkOptional(const TensorRef &t, const char *name) {
@@ -159,6 +175,8 @@ llvm::Error checkState(const TensorRef &t, const char *name,
   if (t.dtype != DType::f32)
     return fail(fmt::format("{}: the state is fp32, got {}", name,
                             dtypeName(t.dtype)));
+  if (auto err = checkAligned(t, name))
+    return err;
   if (!t.strides.empty() && t.strides.size() != 4)
     return fail(fmt::format("{}: expected 4 strides, got {}", name,
                             t.strides.size()));
@@ -176,6 +194,8 @@ llvm::Error checkSlopes(const TensorRef &t, int64_t heads) {
   if (t.dtype != DType::f32)
     return fail(fmt::format("slopes: dtype must be f32, got {}",
                             dtypeName(t.dtype)));
+  if (auto err = checkAligned(t, "slopes"))
+    return err;
   if (t.shape.size() != 1 || t.shape[0] != heads)
     return fail(fmt::format("slopes: expected one value per head, shape [{}], "
                             "got [{}]",

@@ -398,6 +398,27 @@ TEST_F(Validation, SlopesMustBeContiguousF32) {
   EXPECT_THAT(forward(), HasSubstr("slopes: expected 1 stride, got 2"));
 }
 
+TEST_F(Validation, MisalignedPointersAreRejected) {
+  // On the GPU a misaligned access is a sticky error that ends the context:
+  // every pointer must be aligned to its elements.
+  auto offset = [](void *p, int bytes) {
+    return static_cast<void *>(static_cast<char *>(p) + bytes);
+  };
+  fwd.k.data = offset(k.data(), 1);
+  EXPECT_THAT(forward(), HasSubstr("is not aligned to its 2-byte bf16 elements"));
+  EXPECT_THAT(forward(), HasSubstr("k: data pointer 0x"));
+  fwd.k.data = k.data();
+  fwd.slopes.data = offset(slopes.data(), 2);
+  EXPECT_THAT(forward(), HasSubstr("slopes: data pointer 0x"));
+  EXPECT_THAT(forward(), HasSubstr("is not aligned to its 4-byte f32 elements"));
+  fwd.slopes.data = slopes.data();
+  fwd.initialState = state(s0);
+  fwd.initialState.data = offset(s0.data(), 2);
+  EXPECT_THAT(forward(), HasSubstr("initial_state: data pointer 0x"));
+  bwd.dv.data = offset(dv.data(), 1);
+  EXPECT_THAT(backward(), HasSubstr("dv: data pointer 0x"));
+}
+
 TEST_F(Validation, SlopesMustBeFiniteAndNonNegative) {
   slopes[1] = -0.5f;
   EXPECT_THAT(forward(), HasSubstr("slopes[1] = -0.5: a decay rate must be a "

@@ -39,10 +39,19 @@ std::string errorText(llvm::Error err) {
   return err ? llvm::toString(std::move(err)) : "";
 }
 
-enum class Decay { Zero, Alibi, Fast };
+/// Fast: λ^C underflows to 0 (s = 8); Steep: even λ^2 is under 1e-34
+/// (s = 40); Tiny: no visible decay (s = 1e-8).
+enum class Decay { Zero, Alibi, Fast, Steep, Tiny };
 
 const char *decayName(Decay d) {
-  return d == Decay::Zero ? "zero" : d == Decay::Alibi ? "alibi" : "fast";
+  switch (d) {
+  case Decay::Zero: return "zero";
+  case Decay::Alibi: return "alibi";
+  case Decay::Fast: return "fast";
+  case Decay::Steep: return "steep";
+  case Decay::Tiny: return "tiny";
+  }
+  return "?";
 }
 
 std::vector<float> slopesFor(Decay d, int64_t heads) {
@@ -50,6 +59,8 @@ std::vector<float> slopesFor(Decay d, int64_t heads) {
   case Decay::Zero: return std::vector<float>(heads, 0.0f);
   case Decay::Alibi: return alibiSlopes(heads);
   case Decay::Fast: return std::vector<float>(heads, 8.0f);
+  case Decay::Steep: return std::vector<float>(heads, 40.0f);
+  case Decay::Tiny: return std::vector<float>(heads, 1e-8f);
   }
   return {};
 }
@@ -65,7 +76,8 @@ struct Case {
 
 constexpr Layout BHND = Layout::BHND, BNHD = Layout::BNHD;
 constexpr DType BF16 = DType::bf16, F16 = DType::f16, F32 = DType::f32;
-constexpr Decay ZERO = Decay::Zero, ALIBI = Decay::Alibi, FAST = Decay::Fast;
+constexpr Decay ZERO = Decay::Zero, ALIBI = Decay::Alibi, FAST = Decay::Fast,
+                STEEP = Decay::Steep, TINY = Decay::Tiny;
 constexpr bool FWD = false, BWD = true;
 
 // Every value of every axis appears, forward and backward, most of them with
@@ -112,6 +124,12 @@ const std::vector<Case> kCases = {
     {4096, 16,  16,  1, 1, BHND, F32,  FAST,  true,  false, BWD, 1.5f},
     {4096, 64,  96,  1, 1, BNHD, BF16, FAST,  true,  true,  FWD, 1.0f},
     {4096, 64,  96,  1, 1, BHND, F16,  ALIBI, false, false, BWD, 1.0f},
+    // Extreme decays and scales: λ^C and most of the mask underflow (s = 40),
+    // or no decay shows (s = 1e-8); outputs 1e4 times larger.
+    {65,   64,  96,  1, 2, BHND, F32,  STEEP, true,  true,  BWD, 1e4f},
+    {63,   128, 128, 1, 1, BHND, F16,  STEEP, false, true,  FWD, 1.0f},
+    {1000, 16,  16,  2, 2, BNHD, BF16, TINY,  true,  true,  BWD, 1.0f},
+    {64,   64,  96,  1, 2, BNHD, BF16, TINY,  false, false, FWD, 1e4f},
 };
 
 LightningProblem toProblem(const Case &c) {
@@ -223,7 +241,7 @@ TEST(LightningNumericsCoverage, EveryAxisValueAppears) {
                      {16, 16}, {64, 96}, {128, 128}, {80, 256}}));
   EXPECT_EQ(layouts.size(), 2u);
   EXPECT_EQ(dtypes.size(), 3u);
-  EXPECT_EQ(decays.size(), 3u);
+  EXPECT_EQ(decays.size(), 5u);
   EXPECT_EQ(passDtypes.size(), 6u) << "each dtype forward and backward";
   for (bool backward : {false, true})
     for (bool s0 : {false, true})

@@ -302,6 +302,7 @@ const std::vector<kernels::LightningConfig> kConfigs = {
 /// can be compared element by element.
 struct DirectRun {
   int64_t B = 1, H = 2, N = 150, D = 48, E = 80;
+  float scale = 0.75f;
   std::vector<float> q, k, v, dO, slopes, s0, dSN;
 
   explicit DirectRun(uint64_t seed) {
@@ -340,7 +341,7 @@ struct DirectRun {
     f.q = ref(q, act(D)), f.k = ref(k, act(D)), f.v = ref(v, act(E));
     f.o = ref(o, act(E));
     f.slopes = ref(slopes, {H});
-    f.scale = 0.75f;
+    f.scale = scale;
     f.initialState = ref(s0, state());
     f.finalState = ref(sN, state());
     if (auto err = lightningForward(f, options))
@@ -420,6 +421,25 @@ TEST(LightningConfigs, NonFiniteInputsStayInTheirHead) {
             << cfg.str() << " " << names[i] << "[" << j << "] of head 1: "
             << a[j] << " became " << b[j];
     }
+  }
+}
+
+TEST(LightningConfigs, ZeroScaleZeroesTheOutputsButNotTheState) {
+  // o and dq carry the scale and come out exactly 0; the state (and so the
+  // final state) does not depend on it.
+  uint64_t seed = freshSeed();
+  SCOPED_TRACE(fmt::format("seed {} (replay with TESSEL_TEST_SEED)", seed));
+  for (const auto &cfg : {kernels::LightningConfig{},
+                          split(config(32, 32, 32, 32), 3)}) {
+    DirectRun scaled(seed), zero(seed);
+    zero.scale = 0.0f;
+    auto a = scaled.run(cfg), b = zero.run(cfg);
+    ASSERT_TRUE(static_cast<bool>(a)) << llvm::toString(a.takeError());
+    ASSERT_TRUE(static_cast<bool>(b)) << llvm::toString(b.takeError());
+    for (size_t out : {0u, 2u}) // o, dq
+      for (float x : (*b)[out])
+        ASSERT_EQ(x, 0.0f) << cfg.str() << (out ? " dq" : " o");
+    EXPECT_EQ((*a)[1], (*b)[1]) << cfg.str() << ": the final state changed";
   }
 }
 

@@ -154,7 +154,6 @@ llvm::Error checkSameDType(const TensorRef &t, const char *name,
   return llvm::Error::success();
 }
 
-
 /// An optional tensor is either absent (a default TensorRef) or has data: a
 /// shape without data is a caller's slip that would silently drop the state.
 llvm::Error checkOptional(const TensorRef &t, const char *name) {
@@ -324,10 +323,11 @@ void pushStrides(std::vector<LaunchArg> &args, const View &v) {
 
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/// The grid of a sweep kernel: `blocks` column blocks per (b, h), adjacent
-/// in x (kernels::columnBlocks), segments in z.
-Grid sweepGrid(int64_t bh, int64_t blocks, int64_t segments) {
-  return Grid{bh * blocks, 1, segments};
+/// The grid of a sweep kernel over `dim` columns in blocks of `blockW`: its
+/// column blocks per (b, h) adjacent in x, as the kernel numbers them
+/// (kernels::columnBlocks), segments in z.
+Grid sweepGrid(int64_t bh, int blockW, int dim, int64_t segments) {
+  return Grid{bh * kernels::columnBlocks(blockW, dim), 1, segments};
 }
 
 } // namespace
@@ -417,7 +417,6 @@ planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
   auto n = LaunchArg::i32(static_cast<int32_t>(seq));
   auto h = LaunchArg::i32(static_cast<int32_t>(heads));
   auto len = LaunchArg::i32(static_cast<int32_t>(segLen));
-  int be = kernels::clampBlock(cfg.blockW, spec.e);
   unsigned warps = static_cast<unsigned>(cfg.numWarps);
 
   std::vector<LightningLaunch> plan;
@@ -427,7 +426,7 @@ planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
   pushStrides(sArgs, *vk);
   pushStrides(sArgs, *vv);
   plan.push_back({kernels::LightningPass::Forward, *statesKernel,
-                  sweepGrid(bh, cdiv(spec.e, be), segments), std::move(sArgs),
+                  sweepGrid(bh, cfg.blockW, spec.e, segments), std::move(sArgs),
                   warps});
 
   std::vector<LaunchArg> cArgs{*scratch, bufferArg(a.slopes)};
@@ -443,7 +442,7 @@ planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
                                n, h, LaunchArg::f32(a.scale), len};
   for (const View *v : {vq, vk, vv, vo}) pushStrides(oArgs, *v);
   plan.push_back({kernels::LightningPass::Forward, *outputsKernel,
-                  sweepGrid(bh, cdiv(spec.e, be), segments), std::move(oArgs),
+                  sweepGrid(bh, cfg.blockW, spec.e, segments), std::move(oArgs),
                   warps});
   return plan;
 }
@@ -481,7 +480,6 @@ planLightningForward(const LightningForwardArgs &a,
   const LightningConfig config = resolveConfig(options, *dims, a.q.dtype,
                                                a.layout, spec);
   const kernels::PassConfig &cfg = config.fwd;
-  int be = kernels::clampBlock(cfg.blockW, spec.e);
   int64_t bh = dims->batch * dims->heads;
   int64_t segLen = cdiv(cdiv(dims->seq, cfg.splits), cfg.blockC) * cfg.blockC;
   int64_t segments = cdiv(dims->seq, segLen);
@@ -500,7 +498,7 @@ planLightningForward(const LightningForwardArgs &a,
   args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->heads)));
   args.push_back(LaunchArg::f32(a.scale));
   for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
-  Grid grid = sweepGrid(bh, cdiv(spec.e, be), 1);
+  Grid grid = sweepGrid(bh, cfg.blockW, spec.e, 1);
   return std::vector<LightningLaunch>{
       {kernels::LightningPass::Forward, *kernel, grid, std::move(args),
        static_cast<unsigned>(cfg.numWarps)}};
@@ -565,9 +563,6 @@ planLightningBackward(const LightningBackwardArgs &a,
   auto tail = [&](std::vector<LaunchArg> &args) {
     args.insert(args.end(), {n, h, scale});
   };
-  int bdq = kernels::clampBlock(cfg.dq.blockW, spec.d);
-  int bdk = kernels::clampBlock(cfg.dk.blockW, spec.d);
-  int be = kernels::clampBlock(cfg.dv.blockW, spec.e);
 
   // Segments of each pass's sequence split (1 = none).
   struct Split {
@@ -642,18 +637,19 @@ planLightningBackward(const LightningBackwardArgs &a,
     pushStrides(args, vq);
     pushStrides(args, vdo);
     add(pass, *kernel,
-        sweepGrid(bh, kernels::columnBlocks(p.blockW, spec.d), sp.count),
+        sweepGrid(bh, p.blockW, spec.d, sp.count),
         std::move(args), p.numWarps);
     return llvm::Error::success();
   };
 
   // The kernel that writes a pass's output: the whole-sequence kernel with
   // the pass's own state arguments, or (split) the segment-output kernel
-  // reading incoming states from the scratch buffer.
+  // reading incoming states from the scratch buffer. Its programs split the
+  // head dimension `dim` (D for dq and dk, E for dv).
   auto outputs = [&](LightningPass pass, const char *name, Builder whole,
                      Builder segmented, const kernels::PassConfig &p,
                      const Split &sp, std::array<const TensorRef *, 4> tensors,
-                     std::array<const View *, 4> views, int64_t gridY,
+                     std::array<const View *, 4> views, int dim,
                      std::vector<const TensorRef *> states) -> llvm::Error {
     bool split = sp.count > 1;
     std::string kernelName = std::string(name) + (split ? "_segment_outputs" : "");
@@ -672,7 +668,7 @@ planLightningBackward(const LightningBackwardArgs &a,
       tail(args);
     }
     for (const View *v : views) pushStrides(args, *v);
-    add(pass, *kernel, sweepGrid(bh, gridY, sp.count), std::move(args), p.numWarps);
+    add(pass, *kernel, sweepGrid(bh, p.blockW, dim, sp.count), std::move(args), p.numWarps);
     return llvm::Error::success();
   };
 
@@ -687,7 +683,7 @@ planLightningBackward(const LightningBackwardArgs &a,
     pushStrides(sArgs, vk);
     pushStrides(sArgs, vv);
     add(LightningPass::BackwardDq, *states,
-        sweepGrid(bh, kernels::columnBlocks(cfg.dq.blockW, spec.e), sq.count),
+        sweepGrid(bh, cfg.dq.blockW, spec.e, sq.count),
         std::move(sArgs), cfg.dq.numWarps);
     if (auto e = scan(LightningPass::BackwardDq, sq, false, false)) return e;
   }
@@ -697,7 +693,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                        kernels::buildLightningBackwardDq,
                        kernels::buildLightningDqSegmentOutputs, cfg.dq, sq,
                        {&a.k, &a.v, &a.dO, &a.dq}, {&vk, &vv, &vdo, &vdq},
-                       cdiv(spec.d, bdq), dqStates))
+                       spec.d, dqStates))
     return e;
 
   // dk and dv: state-gradient contributions and a reverse scan first when
@@ -713,7 +709,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                        kernels::buildLightningBackwardDk,
                        kernels::buildLightningDkSegmentOutputs, cfg.dk, sk,
                        {&a.q, &a.v, &a.dO, &a.dk}, {&vq, &vv, &vdo, &vdk},
-                       cdiv(spec.d, bdk), dkStates))
+                       spec.d, dkStates))
     return e;
 
   if (sv.count > 1) {
@@ -726,7 +722,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                        kernels::buildLightningBackwardDv,
                        kernels::buildLightningDvSegmentOutputs, cfg.dv, sv,
                        {&a.q, &a.k, &a.dO, &a.dv}, {&vq, &vk, &vdo, &vdv},
-                       cdiv(spec.e, be), dvStates))
+                       spec.e, dvStates))
     return e;
   return plan;
 }

@@ -6,7 +6,6 @@
 #include "kernels/LightningTuned.h"
 
 #include "kernels/LightningCheck.h"
-#include "lowering/Pipeline.h"
 #include "kernels/Reference.h"
 #include "runtime/Ptxas.h"
 #include "ScopedEnv.h"
@@ -131,8 +130,15 @@ TEST(LightningTuning, HeuristicPicksTheMeasuredWinners) {
             64);
   EXPECT_EQ(heuristicConfig(LightningPass::BackwardDv, narrow, 132, true).blockW,
             32);
-  EXPECT_TRUE(wgmmaTarget("sm_90a") == lowering::TargetOptions::wgmmaEnabled());
-  EXPECT_FALSE(wgmmaTarget("sm_80"));
+  {
+    tessel::test::ScopedEnv on("TESSEL_WGMMA", nullptr);
+    EXPECT_TRUE(wgmmaTarget("sm_90a")) << "wgmma is the sm_90a default";
+    EXPECT_FALSE(wgmmaTarget("sm_80"));
+  }
+  {
+    tessel::test::ScopedEnv off("TESSEL_WGMMA", "0");
+    EXPECT_FALSE(wgmmaTarget("sm_90a")) << "TESSEL_WGMMA=0 turns it off";
+  }
 }
 
 TEST(LightningTuning, ShapesParseAndBucket) {

@@ -138,7 +138,10 @@ private:
         }
         if (isElementwise(user) && user->getNumResults() == 1 &&
             desired_.count(user->getResult(0))) {
-          desired_[v] = desired_[user->getResult(0)];
+          // Copied out first: inserting v may grow the map and move the
+          // entry a reference would point at.
+          Attribute layout = desired_.lookup(user->getResult(0));
+          desired_[v] = layout;
           break;
         }
       }

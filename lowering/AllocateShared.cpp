@@ -9,7 +9,11 @@
 // lets tile-insert-barriers drop the barrier in front of them. Users further
 // apart share offsets. The rings of tile.async_load (tile-pipeline-loads)
 // are live throughout and come first, apart from all; the copies of one
-// load before and inside its loop share a ring.
+// load before and inside its loop share a ring. Rings inside different
+// top-level scf.if ops (one kernel running either of two sweeps by
+// program, as bwd_dkdv does) share offsets: a tile.async_wait with nothing
+// pending, a CTA barrier after every copy, goes in front of each such
+// scf.if after the first, so no thread writes a ring another may still read.
 #include "lowering/Passes.h"
 
 #include "lowering/SharedMemory.h"
@@ -78,28 +82,56 @@ struct TileAllocateShared
         flow.unionSets(arg, next);
       }
     });
+    // Rings are placed in two passes: those outside any top-level scf.if
+    // first, then each top-level scf.if's from the same base above them.
     llvm::DenseMap<Value, int64_t> ringOffset;
     int64_t pinnedEnd = 0;
+    auto placeRing = [&](Operation *op, int64_t &end) {
+      Value ring = flow.getOrInsertLeaderValue(op->getResult(0));
+      int64_t align = scratchAlignment(op);
+      auto [it, fresh] = ringOffset.try_emplace(ring, alignTo(end, align));
+      if (fresh)
+        end = it->second + alignTo(scratchBytes(op), align);
+      op->setAttr(kSmemOffsetAttr,
+                  IntegerAttr::get(IntegerType::get(op->getContext(), 32),
+                                   it->second));
+    };
+    auto branchOf = [&](Operation *op) -> scf::IfOp {
+      Operation *top = fn.getBody().front().findAncestorOpInBlock(*op);
+      return dyn_cast_or_null<scf::IfOp>(top);
+    };
+    SmallVector<std::pair<scf::IfOp, SmallVector<Operation *>>> branches;
     fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
       position[op] = position.size();
       int64_t bytes = scratchBytes(op);
       if (!bytes)
         return;
       if (isa<tessel::tile::AsyncLoadOp>(op)) {
-        Value ring = flow.getOrInsertLeaderValue(op->getResult(0));
-        int64_t align = scratchAlignment(op);
-        auto [it, fresh] =
-            ringOffset.try_emplace(ring, alignTo(pinnedEnd, align));
-        if (fresh)
-          pinnedEnd = it->second + alignTo(bytes, align);
-        op->setAttr(kSmemOffsetAttr,
-                    IntegerAttr::get(IntegerType::get(op->getContext(), 32),
-                                     it->second));
+        scf::IfOp branch = branchOf(op);
+        if (!branch) {
+          placeRing(op, pinnedEnd);
+          return;
+        }
+        if (branches.empty() || branches.back().first != branch)
+          branches.push_back({branch, {}});
+        branches.back().second.push_back(op);
         return;
       }
       int64_t align = scratchAlignment(op);
       users.push_back({op, alignTo(bytes, align), align, fragmentReaders(op)});
     });
+    int64_t branchBase = pinnedEnd;
+    for (auto &[branch, loads] : branches) {
+      int64_t end = branchBase;
+      for (Operation *op : loads)
+        placeRing(op, end);
+      pinnedEnd = std::max(pinnedEnd, end);
+      if (&branch != &branches.front().first) {
+        OpBuilder b(branch);
+        tessel::tile::AsyncWaitOp::create(b, branch.getLoc(), TypeRange{},
+                                          ValueRange{}, 0);
+      }
+    }
     const ScratchSpan pinned{0, pinnedEnd};
     llvm::DenseMap<Operation *, size_t> index;
     for (size_t i = 0; i < users.size(); ++i) {

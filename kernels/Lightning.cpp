@@ -644,12 +644,12 @@ planLightningBackward(const LightningBackwardArgs &a,
 
   // The kernel that writes a pass's output: the whole-sequence kernel with
   // the pass's own state arguments, or (split) the segment-output kernel
-  // reading incoming states from the scratch buffer. Its programs split the
-  // head dimension `dim` (D for dq and dk, E for dv).
+  // reading incoming states from the scratch buffer. Each (b, h) has
+  // `blocks` programs (kernels::columnBlocks of the dimensions they split).
   auto outputs = [&](LightningPass pass, const char *name, Builder whole,
                      Builder segmented, const kernels::PassConfig &p,
-                     const Split &sp, std::array<const TensorRef *, 4> tensors,
-                     std::array<const View *, 4> views, int dim,
+                     const Split &sp, std::vector<const TensorRef *> tensors,
+                     std::vector<const View *> views, int64_t blocks,
                      std::vector<const TensorRef *> states) -> llvm::Error {
     bool split = sp.count > 1;
     std::string kernelName = std::string(name) + (split ? "_segment_outputs" : "");
@@ -668,8 +668,12 @@ planLightningBackward(const LightningBackwardArgs &a,
       tail(args);
     }
     for (const View *v : views) pushStrides(args, *v);
-    add(pass, *kernel, sweepGrid(bh, p.blockW, dim, sp.count), std::move(args), p.numWarps);
+    add(pass, *kernel, Grid{bh * blocks, 1, sp.count}, std::move(args),
+        p.numWarps);
     return llvm::Error::success();
+  };
+  auto blocksOf = [&](const kernels::PassConfig &p, int dim) -> int64_t {
+    return kernels::columnBlocks(p.blockW, dim);
   };
 
   // dq: state contributions and a forward scan first when split.
@@ -693,23 +697,37 @@ planLightningBackward(const LightningBackwardArgs &a,
                        kernels::buildLightningBackwardDq,
                        kernels::buildLightningDqSegmentOutputs, cfg.dq, sq,
                        {&a.k, &a.v, &a.dO, &a.dq}, {&vk, &vv, &vdo, &vdq},
-                       spec.d, dqStates))
+                       blocksOf(cfg.dq, spec.d), dqStates))
     return e;
 
   // dk and dv: state-gradient contributions and a reverse scan first when
   // split; dk's scan (or its whole kernel) also writes dS0.
+  std::vector<const TensorRef *> dkStates;
+  if (spec.finalState) dkStates.push_back(&a.dFinalState);
+  if (spec.initialState) dkStates.push_back(&a.dInitialState);
   if (sk.count > 1) {
     if (auto e = gradStates(LightningPass::BackwardDk, cfg.dk, sk)) return e;
     if (auto e = scan(LightningPass::BackwardDk, sk, true, true)) return e;
   }
-  std::vector<const TensorRef *> dkStates;
-  if (spec.finalState) dkStates.push_back(&a.dFinalState);
-  if (spec.initialState) dkStates.push_back(&a.dInitialState);
+  // One launch for both when they share a configuration: one pass of state
+  // gradients serves both (the same G, whoever computes it), and the fused
+  // kernel counts as dk's.
+  if (options.fuseDkDv && cfg.dk == cfg.dv) {
+    if (auto e = outputs(LightningPass::BackwardDk, "bwd_dkdv",
+                         kernels::buildLightningBackwardDkDv,
+                         kernels::buildLightningDkDvSegmentOutputs, cfg.dk, sk,
+                         {&a.q, &a.k, &a.v, &a.dO, &a.dk, &a.dv},
+                         {&vq, &vk, &vv, &vdo, &vdk, &vdv},
+                         blocksOf(cfg.dk, spec.d) + blocksOf(cfg.dk, spec.e),
+                         dkStates))
+      return e;
+    return plan;
+  }
   if (auto e = outputs(LightningPass::BackwardDk, "bwd_dk",
                        kernels::buildLightningBackwardDk,
                        kernels::buildLightningDkSegmentOutputs, cfg.dk, sk,
                        {&a.q, &a.v, &a.dO, &a.dk}, {&vq, &vv, &vdo, &vdk},
-                       spec.d, dkStates))
+                       blocksOf(cfg.dk, spec.d), dkStates))
     return e;
 
   if (sv.count > 1) {
@@ -722,7 +740,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                        kernels::buildLightningBackwardDv,
                        kernels::buildLightningDvSegmentOutputs, cfg.dv, sv,
                        {&a.q, &a.k, &a.dO, &a.dv}, {&vq, &vk, &vdo, &vdv},
-                       spec.e, dvStates))
+                       blocksOf(cfg.dv, spec.e), dvStates))
     return e;
   return plan;
 }

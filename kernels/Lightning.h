@@ -44,6 +44,10 @@ struct LightningOptions {
   std::optional<kernels::LightningConfig> config;
   /// GPU ordinal the kernels run on (the GPU backend).
   int device = 0;
+  /// The backward runs dk and dv as one launch (bwd_dkdv) when their
+  /// configurations are equal, so that the q and dO they both read come
+  /// from DRAM once. The tuner turns it off to time each pass on its own.
+  bool fuseDkDv = true;
 };
 
 struct LightningForwardArgs {

@@ -172,13 +172,20 @@ struct Common {
     b = bh / heads;
     h = bh % heads;
     s = load(slopes + h);
+    rowTiles();
+    end = n;
+    numBlocks = cdiv(n, C);
+  }
+
+  /// The tiles that depend only on the row index, built where this is
+  /// called: a kernel of two sweeps (bwd_dkdv) builds them again inside
+  /// each, so that neither sweep's registers hold them across the other.
+  void rowTiles() {
     rows = arange(0, C);
     fi = rows.to(DType::f32);
     Tile causal = column(rows) >= row(rows);
     intraDecay = where(causal, exp(-s * (column(fi) - row(fi))), 0.0);
     qDecay = exp(-s * (fi + 1.0));
-    end = n;
-    numBlocks = cdiv(n, C);
   }
 
   /// Sweep only segment `seg` of `segLen` rows (a multiple of C).
@@ -514,11 +521,117 @@ llvm::Expected<Kernel> buildLightningDqSegmentOutputs(const LightningSpec &spec,
 
 namespace {
 
+/// The tensors of dk's sweep (v and dk absent for the segment state
+/// gradients, which need only q and dO).
+struct DkTensors {
+  Tile q, v, dO, dk, dsN, ds0;
+  Strides sq, sv, sdo, sdk;
+};
+
+/// The tensors of dv's sweep.
+struct DvTensors {
+  Tile q, k, dO, dv, dsN;
+  Strides sq, sk, sdo, sdv;
+};
+
+/// dk (or, for `SegmentStates`, the segment's state-gradient contribution)
+/// for the D columns of program block cm.colBlock, swept from the last block.
+void dkSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg,
+             ForwardPart part, const Common &cm, const SegmentArgs &seg,
+             const DkTensors &t) {
+  const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockW, D);
+  const DType T = spec.dtype;
+  const bool full = part == ForwardPart::Full;
+  const bool outputs = part != ForwardPart::SegmentStates;
+
+  Tile dcols = cm.colBlock * BD + arange(0, BD);
+  Tile dMask = dcols < D;
+  Tile ecols = arange(0, padToPow2(E));
+  Tile eMask = ecols < E;
+  Tile stateMask = column(dMask) & row(eMask);
+  Tile qBase = cm.base(t.q, t.sq), doBase = cm.base(t.dO, t.sdo);
+  Tile vBase = outputs ? cm.base(t.v, t.sv) : Tile();
+  Tile dkBase = outputs ? cm.base(t.dk, t.sdk) : Tile();
+
+  // G[dcols, :] (BD × E), the gradient of the state after the current block.
+  Tile g0 = part == ForwardPart::SegmentOutputs
+                ? load(seg.ptrs(D, E, dcols, ecols), stateMask)
+            : full && spec.finalState
+                ? load(cm.statePtrs(t.dsN, D, E, dcols, ecols), stateMask)
+                : zeros({BD, padToPow2(E)}, DType::f32);
+  auto out = kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
+    Tile g = carried[0];
+    auto bl = cm.block(cm.numBlocks - 1 - i);
+    Tile qMask = column(bl.rowMask) & row(dMask);
+    Tile vMask = column(bl.rowMask) & row(eMask);
+    Tile qb = load(cm.ptrs(qBase, t.sq.row, bl.rowIdx, dcols), qMask);
+    Tile dob = load(cm.ptrs(doBase, t.sdo.row, bl.rowIdx, ecols), vMask);
+    if (outputs) {
+      Tile vb = load(cm.ptrs(vBase, t.sv.row, bl.rowIdx, ecols), vMask);
+      // The scale goes on the scores, so that the sum below folds into
+      // one dot with the inter-block term as its accumulator.
+      Tile dScores = dot(dob, trans(vb)) * (cm.intraDecay * cm.scale);
+      Tile intra = dot(trans(dScores).to(T), qb);
+      Tile inter = dot(vb, trans(g).to(T)) * column(bl.kDecay);
+      store(cm.ptrs(dkBase, t.sdk.row, bl.rowIdx, dcols), (intra + inter).to(T),
+            qMask);
+    }
+    return std::vector<Tile>{g * bl.blockDecay +
+                             cm.weightedUpdate(qb, dob, cm.qDecay * cm.scale)};
+  });
+  if (full && spec.initialState)
+    store(cm.statePtrs(t.ds0, D, E, dcols, ecols), out[0], stateMask);
+  if (part == ForwardPart::SegmentStates)
+    store(seg.ptrs(D, E, dcols, ecols), out[0], stateMask);
+}
+
+/// dv for the E columns of program block cm.colBlock, swept from the last
+/// block.
+void dvSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg,
+             ForwardPart part, const Common &cm, const SegmentArgs &seg,
+             const DvTensors &t) {
+  const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockW, E);
+  const DType T = spec.dtype;
+  const bool full = part == ForwardPart::Full;
+
+  Tile dcols = arange(0, padToPow2(D));
+  Tile dMask = dcols < D;
+  Tile ecols = cm.colBlock * BE + arange(0, BE);
+  Tile eMask = ecols < E;
+  Tile qBase = cm.base(t.q, t.sq), kBase = cm.base(t.k, t.sk),
+       doBase = cm.base(t.dO, t.sdo), dvBase = cm.base(t.dv, t.sdv);
+
+  // G[:, ecols] (D × BE).
+  Tile g0 = !full ? load(seg.ptrs(D, E, dcols, ecols), column(dMask) & row(eMask))
+            : spec.finalState
+                ? load(cm.statePtrs(t.dsN, D, E, dcols, ecols),
+                       column(dMask) & row(eMask))
+                : zeros({padToPow2(D), BE}, DType::f32);
+  kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
+    Tile g = carried[0];
+    auto bl = cm.block(cm.numBlocks - 1 - i);
+    Tile ioMask = column(bl.rowMask) & row(eMask);
+    Tile qkMask = column(bl.rowMask) & row(dMask);
+    Tile qb = load(cm.ptrs(qBase, t.sq.row, bl.rowIdx, dcols), qkMask);
+    Tile kb_ = load(cm.ptrs(kBase, t.sk.row, bl.rowIdx, dcols), qkMask);
+    Tile dob = load(cm.ptrs(doBase, t.sdo.row, bl.rowIdx, ecols), ioMask);
+
+    // Scaled before the dot so that intra + inter is one accumulation.
+    Tile scores = dot(qb, trans(kb_)) * (cm.intraDecay * cm.scale);
+    Tile intra = dot(trans(scores).to(T), dob);
+    Tile inter = dot(kb_, g.to(T)) * column(bl.kDecay);
+    store(cm.ptrs(dvBase, t.sdv.row, bl.rowIdx, ecols), (intra + inter).to(T),
+          ioMask);
+
+    return std::vector<Tile>{g * bl.blockDecay +
+                             cm.weightedUpdate(qb, dob, cm.qDecay * cm.scale)};
+  });
+}
+
 llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
                                ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
-  const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockW, D);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
   const bool outputs = part != ForwardPart::SegmentStates;
@@ -528,10 +641,69 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
                                       : "bwd_segment_grad_states",
                               segmentSpec(spec, part), cfg));
   kb.setNumStages(cfg.stages);
-  Tile q = kb.ptrArg("q", T);
-  Tile v = outputs ? kb.ptrArg("v", T) : Tile();
-  Tile dO = kb.ptrArg("do", T);
-  Tile dk = outputs ? kb.ptrArg("dk", T) : Tile();
+  DkTensors t;
+  t.q = kb.ptrArg("q", T);
+  if (outputs) t.v = kb.ptrArg("v", T);
+  t.dO = kb.ptrArg("do", T);
+  if (outputs) t.dk = kb.ptrArg("dk", T);
+  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  if (full && spec.finalState) t.dsN = kb.ptrArg("d_final_state", DType::f32);
+  if (full && spec.initialState)
+    t.ds0 = kb.ptrArg("d_initial_state", DType::f32);
+  Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
+  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, spec.d));
+  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
+  t.sq = strideArgs(kb, "q");
+  if (outputs) t.sv = strideArgs(kb, "v");
+  t.sdo = strideArgs(kb, "do");
+  if (outputs) t.sdk = strideArgs(kb, "dk");
+  dkSweep(kb, spec, cfg, part, cm, seg, t);
+  return kb.finish();
+}
+
+llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
+                               ForwardPart part) {
+  if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
+  const DType T = spec.dtype;
+  const bool full = part == ForwardPart::Full;
+
+  KernelBuilder kb(kernelName((std::string("bwd_dv") + partSuffix(part)).c_str(),
+                              segmentSpec(spec, part), cfg));
+  kb.setNumStages(cfg.stages);
+  DvTensors t;
+  t.q = kb.ptrArg("q", T), t.k = kb.ptrArg("k", T), t.dO = kb.ptrArg("do", T),
+  t.dv = kb.ptrArg("dv", T);
+  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  if (full && spec.finalState) t.dsN = kb.ptrArg("d_final_state", DType::f32);
+  Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
+  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, spec.e));
+  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
+  t.sq = strideArgs(kb, "q"), t.sk = strideArgs(kb, "k"),
+  t.sdo = strideArgs(kb, "do"), t.sdv = strideArgs(kb, "dv");
+  dvSweep(kb, spec, cfg, part, cm, seg, t);
+  return kb.finish();
+}
+
+/// dk and dv in one launch: the first columnBlocks(W, D) programs of each
+/// (b, h) sweep dk's blocks of D, the next columnBlocks(W, E) dv's blocks of
+/// E. Both sweeps read q and dO; as adjacent programs they run together and
+/// those tiles come from DRAM once (separate launches read them twice).
+llvm::Expected<Kernel> buildDkDv(const LightningSpec &spec, const PassConfig &cfg,
+                                 ForwardPart part) {
+  if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
+  if (part == ForwardPart::SegmentStates)
+    return llvm::createStringError(
+        "buildDkDv: the segment state gradients are bwd_segment_grad_states");
+  const DType T = spec.dtype;
+  const bool full = part == ForwardPart::Full;
+
+  KernelBuilder kb(kernelName((std::string("bwd_dkdv") + partSuffix(part)).c_str(),
+                              segmentSpec(spec, part), cfg));
+  kb.setNumStages(cfg.stages);
+  Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), v = kb.ptrArg("v", T),
+       dO = kb.ptrArg("do", T), dk = kb.ptrArg("dk", T), dv = kb.ptrArg("dv", T);
   Tile slopes = kb.ptrArg("slopes", DType::f32);
   Tile dsN = full && spec.finalState ? kb.ptrArg("d_final_state", DType::f32)
                                      : Tile();
@@ -539,52 +711,26 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
                  ? kb.ptrArg("d_initial_state", DType::f32)
                  : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
-  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, D));
+  const int dkBlocks = columnBlocks(cfg.blockW, spec.d);
+  Common cm(kb, spec, cfg, slopes, dkBlocks + columnBlocks(cfg.blockW, spec.e));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
-  Strides sq = strideArgs(kb, "q");
-  Strides sv = outputs ? strideArgs(kb, "v") : Strides{};
-  Strides sdo = strideArgs(kb, "do");
-  Strides sdk = outputs ? strideArgs(kb, "dk") : Strides{};
+  Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
+          sv = strideArgs(kb, "v"), sdo = strideArgs(kb, "do"),
+          sdk = strideArgs(kb, "dk"), sdv = strideArgs(kb, "dv");
 
-  Tile dcols = cm.colBlock * BD + arange(0, BD);
-  Tile dMask = dcols < D;
-  Tile ecols = arange(0, padToPow2(E));
-  Tile eMask = ecols < E;
-  Tile stateMask = column(dMask) & row(eMask);
-  Tile qBase = cm.base(q, sq), doBase = cm.base(dO, sdo);
-  Tile vBase = outputs ? cm.base(v, sv) : Tile();
-  Tile dkBase = outputs ? cm.base(dk, sdk) : Tile();
-
-  // G[dcols, :] (BD × E), the gradient of the state after the current block.
-  Tile g0 = part == ForwardPart::SegmentOutputs
-                ? load(seg.ptrs(D, E, dcols, ecols), stateMask)
-            : full && spec.finalState
-                ? load(cm.statePtrs(dsN, D, E, dcols, ecols), stateMask)
-                : zeros({BD, padToPow2(E)}, DType::f32);
-  auto out = kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
-    Tile g = carried[0];
-    auto bl = cm.block(cm.numBlocks - 1 - i);
-    Tile qMask = column(bl.rowMask) & row(dMask);
-    Tile vMask = column(bl.rowMask) & row(eMask);
-    Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qMask);
-    Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), vMask);
-    if (outputs) {
-      Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), vMask);
-      // The scale goes on the scores, so that the sum below folds into
-      // one dot with the inter-block term as its accumulator.
-      Tile dScores = dot(dob, trans(vb)) * (cm.intraDecay * cm.scale);
-      Tile intra = dot(trans(dScores).to(T), qb);
-      Tile inter = dot(vb, trans(g).to(T)) * column(bl.kDecay);
-      store(cm.ptrs(dkBase, sdk.row, bl.rowIdx, dcols), (intra + inter).to(T),
-            qMask);
-    }
-    return std::vector<Tile>{g * bl.blockDecay +
-                             cm.weightedUpdate(qb, dob, cm.qDecay * cm.scale)};
+  kb.ifThen(cm.colBlock < dkBlocks, [&] {
+    Common dkBlock = cm;
+    dkBlock.rowTiles();
+    dkSweep(kb, spec, cfg, part, dkBlock, seg,
+            DkTensors{q, v, dO, dk, dsN, ds0, sq, sv, sdo, sdk});
   });
-  if (full && spec.initialState)
-    store(cm.statePtrs(ds0, D, E, dcols, ecols), out[0], stateMask);
-  if (part == ForwardPart::SegmentStates)
-    store(seg.ptrs(D, E, dcols, ecols), out[0], stateMask);
+  kb.ifThen(cm.colBlock >= dkBlocks, [&] {
+    Common dvBlock = cm;
+    dvBlock.colBlock = cm.colBlock - dkBlocks;
+    dvBlock.rowTiles();
+    dvSweep(kb, spec, cfg, part, dvBlock, seg,
+            DvTensors{q, k, dO, dv, dsN, sq, sk, sdo, sdv});
+  });
   return kb.finish();
 }
 
@@ -605,67 +751,6 @@ llvm::Expected<Kernel> buildLightningDkSegmentOutputs(const LightningSpec &spec,
   return buildDk(spec, cfg, ForwardPart::SegmentOutputs);
 }
 
-namespace {
-
-llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
-                               ForwardPart part) {
-  if (auto err = validateSpec(spec)) return std::move(err);
-  if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
-  const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockW, E);
-  const DType T = spec.dtype;
-  const bool full = part == ForwardPart::Full;
-
-  KernelBuilder kb(kernelName((std::string("bwd_dv") + partSuffix(part)).c_str(),
-                              segmentSpec(spec, part), cfg));
-  kb.setNumStages(cfg.stages);
-  Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), dO = kb.ptrArg("do", T),
-       dv = kb.ptrArg("dv", T);
-  Tile slopes = kb.ptrArg("slopes", DType::f32);
-  Tile dsN = full && spec.finalState ? kb.ptrArg("d_final_state", DType::f32)
-                                     : Tile();
-  Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
-  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, E));
-  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
-  Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
-          sdo = strideArgs(kb, "do"), sdv = strideArgs(kb, "dv");
-
-  Tile dcols = arange(0, padToPow2(D));
-  Tile dMask = dcols < D;
-  Tile ecols = cm.colBlock * BE + arange(0, BE);
-  Tile eMask = ecols < E;
-  Tile qBase = cm.base(q, sq), kBase = cm.base(k, sk), doBase = cm.base(dO, sdo),
-       dvBase = cm.base(dv, sdv);
-
-  // G[:, ecols] (D × BE).
-  Tile g0 = !full ? load(seg.ptrs(D, E, dcols, ecols), column(dMask) & row(eMask))
-            : spec.finalState
-                ? load(cm.statePtrs(dsN, D, E, dcols, ecols),
-                       column(dMask) & row(eMask))
-                : zeros({padToPow2(D), BE}, DType::f32);
-  kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
-    Tile g = carried[0];
-    auto bl = cm.block(cm.numBlocks - 1 - i);
-    Tile ioMask = column(bl.rowMask) & row(eMask);
-    Tile qkMask = column(bl.rowMask) & row(dMask);
-    Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qkMask);
-    Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), qkMask);
-    Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), ioMask);
-
-    // Scaled before the dot so that intra + inter is one accumulation.
-    Tile scores = dot(qb, trans(kb_)) * (cm.intraDecay * cm.scale);
-    Tile intra = dot(trans(scores).to(T), dob);
-    Tile inter = dot(kb_, g.to(T)) * column(bl.kDecay);
-    store(cm.ptrs(dvBase, sdv.row, bl.rowIdx, ecols), (intra + inter).to(T),
-          ioMask);
-
-    return std::vector<Tile>{g * bl.blockDecay +
-                             cm.weightedUpdate(qb, dob, cm.qDecay * cm.scale)};
-  });
-  return kb.finish();
-}
-
-} // namespace
-
 llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
                                                 const PassConfig &cfg) {
   return buildDv(spec, cfg, ForwardPart::Full);
@@ -674,6 +759,16 @@ llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
 llvm::Expected<Kernel> buildLightningDvSegmentOutputs(const LightningSpec &spec,
                                                       const PassConfig &cfg) {
   return buildDv(spec, cfg, ForwardPart::SegmentOutputs);
+}
+
+llvm::Expected<Kernel> buildLightningBackwardDkDv(const LightningSpec &spec,
+                                                  const PassConfig &cfg) {
+  return buildDkDv(spec, cfg, ForwardPart::Full);
+}
+
+llvm::Expected<Kernel> buildLightningDkDvSegmentOutputs(const LightningSpec &spec,
+                                                        const PassConfig &cfg) {
+  return buildDkDv(spec, cfg, ForwardPart::SegmentOutputs);
 }
 
 llvm::Expected<Kernel> buildLightningKernel(LightningPass pass,

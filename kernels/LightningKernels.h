@@ -83,7 +83,7 @@ llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
 /// The sequence-split strategy of the forward pass (PassConfig::splits > 1),
 /// for when B·H programs cannot fill the GPU. The sequence is cut into S
 /// segments of `segment_len` rows (a multiple of blockC):
-///  1. segment states, grid (B·H, ceil(E / blockW), S): each program sweeps
+///  1. segment states, grid (B·H·ceil(E / blockW), 1, S): each program sweeps
 ///     its segment from a zero state and writes the segment's contribution
 ///     U = Σ_t λ^(end−1−t) k_tᵀ v_t to slot (b·H + h)·S + seg of the fp32
 ///     `segment_states` buffer (B·H·S, D, E). Arguments: k v slopes
@@ -93,7 +93,7 @@ llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
 ///     S_{s+1} = λ^len_s S_s + U_s, and writes the final state. Arguments:
 ///     segment_states slopes [initial_state] [final_state] n heads
 ///     segment_len segments.
-///  3. segment outputs, grid (B·H, ceil(E / blockW), S): each program sweeps
+///  3. segment outputs, grid (B·H·ceil(E / blockW), 1, S): each program sweeps
 ///     its segment from its incoming state and writes o. Arguments: q k v o
 ///     slopes segment_states n heads scale segment_len, strides of q k v o.
 llvm::Expected<Kernel> buildLightningSegmentStates(const LightningSpec &spec,
@@ -108,14 +108,14 @@ llvm::Expected<Kernel> buildLightningSegmentOutputs(const LightningSpec &spec,
 /// The backward's sequence split (PassConfig::splits > 1 for dq, dk or dv),
 /// each pass on its own, segments of `segment_len` rows:
 ///  - dq: the forward's segment-state kernel and scan (S0 in), then dq
-///    segment outputs, grid (B·H, ceil(D / blockW), S). Arguments: k v do dq
+///    segment outputs, grid (B·H·ceil(D / blockW), 1, S). Arguments: k v do dq
 ///    slopes segment_states n heads scale segment_len, strides of k v do dq.
-///  - dk, dv: segment state gradients, grid (B·H, ceil(D / blockW), S), each
+///  - dk, dv: segment state gradients, grid (B·H·ceil(D / blockW), 1, S), each
 ///    segment swept backwards from zero: U = Σ_t λ^(t−first) scale·q_tᵀ dO_t.
 ///    Arguments: q do slopes segment_states n heads scale segment_len,
 ///    strides of q do. Then the reverse scan (dS_N in, dS0 out for dk), then
 ///    segment outputs from each segment's incoming gradient: dk as dq's
-///    (q v do dk ...), dv grid (B·H, ceil(E / blockW), S) (q k do dv ...).
+///    (q v do dk ...), dv grid (B·H·ceil(E / blockW), 1, S) (q k do dv ...).
 llvm::Expected<Kernel> buildLightningDqSegmentOutputs(const LightningSpec &spec,
                                                       const PassConfig &config);
 llvm::Expected<Kernel> buildLightningSegmentGradStates(const LightningSpec &spec,
@@ -125,20 +125,33 @@ llvm::Expected<Kernel> buildLightningDkSegmentOutputs(const LightningSpec &spec,
 llvm::Expected<Kernel> buildLightningDvSegmentOutputs(const LightningSpec &spec,
                                                       const PassConfig &config);
 
-/// Grid (B·H, ceil(D / blockW)). Arguments: k v do dq slopes
+/// Grid (B·H·ceil(D / blockW)). Arguments: k v do dq slopes
 /// [initial_state] n heads scale, strides of k v do dq.
 llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
                                                 const PassConfig &config);
 
-/// Grid (B·H, ceil(D / blockW)). Arguments: q v do dk slopes
+/// Grid (B·H·ceil(D / blockW)). Arguments: q v do dk slopes
 /// [d_final_state] [d_initial_state] n heads scale, strides of q v do dk.
 llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
                                                 const PassConfig &config);
 
-/// Grid (B·H, ceil(E / blockW)). Arguments: q k do dv slopes
+/// Grid (B·H·ceil(E / blockW)). Arguments: q k do dv slopes
 /// [d_final_state] n heads scale, strides of q k do dv.
 llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
                                                 const PassConfig &config);
+
+/// dk and dv in one launch, for one PassConfig shared by both: each (b, h)
+/// has ceil(D / blockW) dk programs followed by ceil(E / blockW) dv
+/// programs, adjacent, so that the q and dO tiles both sweeps read come from
+/// DRAM once. Grid (B·H·(ceil(D / blockW) + ceil(E / blockW))). Arguments:
+/// q k v do dk dv slopes [d_final_state] [d_initial_state] n heads scale,
+/// strides of q k v do dk dv. The segment-output form replaces the state
+/// arguments with segment_states and adds segment_len after scale (grid z =
+/// segments).
+llvm::Expected<Kernel> buildLightningBackwardDkDv(const LightningSpec &spec,
+                                                  const PassConfig &config);
+llvm::Expected<Kernel> buildLightningDkDvSegmentOutputs(const LightningSpec &spec,
+                                                        const PassConfig &config);
 
 /// The builder of `pass`.
 llvm::Expected<Kernel> buildLightningKernel(LightningPass pass,

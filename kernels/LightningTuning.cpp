@@ -384,6 +384,8 @@ LightningTunable::plan(const Config &config, autotune::TuneDevice &device,
   options.device = device.ordinal();
   options.config.emplace(); // the other passes at the fixed default
   (*options.config)[pass_] = toPassConfig(config);
+  // Each pass is timed on its own launches: dk and dv never fused here.
+  options.fuseDkDv = false;
   auto launches = pass_ == LightningPass::Forward
                       ? planLightningForward(in.forward, options)
                       : planLightningBackward(in.backward, options);

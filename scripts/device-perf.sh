@@ -7,7 +7,8 @@
 # (';'-separated flag sets), the peers in the same run (fla's
 # chunk_simple_gla, the Triton yardstick of the same fused forward), and an
 # Nsight Compute profile of the forward at N = 8192 (NCU_CONFIG: its run
-# flags). SKIP_TESTS, SKIP_BENCH, SKIP_PEERS and SKIP_YARDSTICK leave parts
+# flags). TUNE_ARGS, when set, runs `tessel tune lightning $TUNE_ARGS` before
+# the bench (so that a `--tuned` entry of BENCH_CONFIGS times the winners). SKIP_TESTS, SKIP_BENCH, SKIP_PEERS and SKIP_YARDSTICK leave parts
 # out, to split
 # the work over calls of 10 minutes. At most 8 files come back: logs, and
 # the JSON of every bench in results.tar.
@@ -40,6 +41,13 @@ for cfg in "${checkConfigs[@]}"; do
   done
 done
 grep -c "^ok" "$OUT/checks.log"; grep "^FAIL" "$OUT/checks.log" | head -5
+fi
+
+if [ -n "${TUNE_ARGS:-}" ]; then
+  echo "== tune lightning $TUNE_ARGS" | tee "$OUT/tune.log"
+  timeout ${TUNE_TIMEOUT:-300} $T/tessel tune lightning $TUNE_ARGS --json /tmp/json/tune.json >> "$OUT/tune.log" 2>&1 || status=1
+  pack
+  tail -30 "$OUT/tune.log"
 fi
 
 if [ -z "${SKIP_BENCH:-}" ]; then

@@ -145,10 +145,12 @@ int main(int argc, char **argv) {
   bool dump = false;
   kernels::LightningSpec spec;
   compile->add_option("kernel", kernelName,
-                      "lightning_fwd, lightning_bwd_dq, lightning_bwd_dk or lightning_bwd_dv")
+                      "lightning_fwd, lightning_bwd_dq, lightning_bwd_dk, lightning_bwd_dv "
+                      "or lightning_bwd_dkdv (dk and dv in one launch, at dk's configuration)")
       ->required()
       ->check(CLI::IsMember({"lightning_fwd", "lightning_bwd_dq",
-                             "lightning_bwd_dk", "lightning_bwd_dv"}));
+                             "lightning_bwd_dk", "lightning_bwd_dv",
+                             "lightning_bwd_dkdv"}));
   compile->add_flag("--dump", dump, "print every stage: tile IR, then with --arch "
                                     "the IR with layouts, the LLVM dialect, LLVM IR and PTX");
   lowering::TargetOptions target;
@@ -258,6 +260,9 @@ int main(int argc, char **argv) {
     for (kernels::LightningPass p : kernels::kLightningPasses)
       if (kernelName == std::string("lightning_") + kernels::passName(p))
         pass = p;
+    const bool fused = kernelName == "lightning_bwd_dkdv";
+    if (fused)
+      pass = kernels::LightningPass::BackwardDk;
     if (!heuristicFor.empty()) {
       auto shape = LightningShape::parse(heuristicFor + "," +
                                          std::to_string(spec.d) + "," +
@@ -271,7 +276,8 @@ int main(int argc, char **argv) {
                                      wgmmaTarget(arch));
       fmt::print(stderr, "heuristic configuration: {}\n", config[pass].str());
     }
-    auto kernel = kernels::buildLightningKernel(pass, spec, config[pass]);
+    auto kernel = fused ? kernels::buildLightningBackwardDkDv(spec, config[pass])
+                        : kernels::buildLightningKernel(pass, spec, config[pass]);
     if (!kernel) {
       fmt::print(stderr, "error: {}\n", llvm::toString(kernel.takeError()));
       return 1;

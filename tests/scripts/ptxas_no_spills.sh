@@ -8,7 +8,7 @@ set -uo pipefail
 tessel=$1 ptxas=$2 dir=$3
 status=0
 for d in 64 128 256; do
-  for kernel in lightning_fwd lightning_bwd_dq lightning_bwd_dk lightning_bwd_dv; do
+  for kernel in lightning_fwd lightning_bwd_dq lightning_bwd_dk lightning_bwd_dv lightning_bwd_dkdv; do
     for arch in sm_90a sm_80; do
       out="$dir/$kernel-$d-$arch"
       rm -rf "$out"

@@ -330,12 +330,11 @@ struct DirectRun {
 
   /// {o, final_state, dq, dk, dv, d_initial_state} under `cfg`.
   llvm::Expected<std::vector<std::vector<float>>>
-  run(const kernels::LightningConfig &cfg) {
+  run(const kernels::LightningConfig &cfg, LightningOptions options = {}) {
     const float nan = std::numeric_limits<float>::quiet_NaN();
     std::vector<float> o(B * H * N * E, nan), sN(B * H * D * E, nan);
     std::vector<float> dq(q.size(), nan), dk(k.size(), nan), dv(v.size(), nan);
     std::vector<float> dS0(s0.size(), nan);
-    LightningOptions options;
     options.config = cfg;
     LightningForwardArgs f;
     f.q = ref(q, act(D)), f.k = ref(k, act(D)), f.v = ref(v, act(E));
@@ -548,6 +547,77 @@ TEST(LightningConfigs, SplitBackwardPlansPerPass) {
   // for, but segments hold whole blocks → 64-row segments → 3.
   EXPECT_EQ((*plan)[3].grid.z, 2);
   EXPECT_EQ((*plan)[6].grid.z, 3);
+}
+
+TEST(LightningConfigs, BackwardFusesDkAndDvWhenTheirConfigsAgree) {
+  DirectRun problem(5);
+  std::vector<float> dq(problem.q.size()), dk(problem.k.size()),
+      dv(problem.v.size()), dS0(problem.s0.size());
+  LightningBackwardArgs b;
+  b.q = problem.ref(problem.q, problem.act(problem.D));
+  b.k = problem.ref(problem.k, problem.act(problem.D));
+  b.v = problem.ref(problem.v, problem.act(problem.E));
+  b.dO = problem.ref(problem.dO, problem.act(problem.E));
+  b.dq = problem.ref(dq, problem.act(problem.D));
+  b.dk = problem.ref(dk, problem.act(problem.D));
+  b.dv = problem.ref(dv, problem.act(problem.E));
+  b.slopes = problem.ref(problem.slopes, {problem.H});
+  b.initialState = problem.ref(problem.s0, problem.state());
+  b.dInitialState = problem.ref(dS0, problem.state());
+  // Kernel names up to their spec ("_d48_e80_f32...").
+  auto names = [](const std::vector<LightningLaunch> &plan) {
+    std::vector<std::string> out;
+    for (const LightningLaunch &l : plan)
+      out.push_back(l.kernel->name().substr(0, l.kernel->name().find("_d48_")));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  const int64_t bh = int64_t(problem.B) * problem.H;
+
+  // Whole sequence, dk and dv at one config (D = 48, E = 80 in blocks of
+  // 32: 2 dk programs and 3 dv programs per head, in one grid).
+  LightningOptions options;
+  options.config = config(64, 32, 32, 32);
+  auto plan = planLightningBackward(b, options);
+  ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+  EXPECT_EQ(names(*plan), (V{"lightning_bwd_dq", "lightning_bwd_dkdv"}));
+  EXPECT_EQ((*plan)[1].grid.x, bh * (2 + 3));
+  EXPECT_EQ((*plan)[1].pass, kernels::LightningPass::BackwardDk);
+
+  // Split: one pass of state gradients and one reverse scan serve both.
+  options.config = split(config(64, 32, 32, 32), 2);
+  plan = planLightningBackward(b, options);
+  ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+  EXPECT_EQ(names(*plan),
+            (V{"lightning_fwd_segment_states", "lightning_state_scan",
+               "lightning_bwd_dq_segment_outputs",
+               "lightning_bwd_segment_grad_states",
+               "lightning_state_scan_reverse",
+               "lightning_bwd_dkdv_segment_outputs"}));
+  EXPECT_EQ((*plan)[5].grid.x, bh * (2 + 3));
+  EXPECT_EQ((*plan)[5].grid.z, 2);
+
+  // Off (as the tuner times them), or configs that differ: two launches.
+  options.fuseDkDv = false;
+  plan = planLightningBackward(b, options);
+  ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+  EXPECT_EQ(plan->size(), 9u);
+  options.fuseDkDv = true;
+  options.config = config(64, 32, 32, 16);
+  plan = planLightningBackward(b, options);
+  ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+  EXPECT_EQ(names(*plan),
+            (V{"lightning_bwd_dq", "lightning_bwd_dk", "lightning_bwd_dv"}));
+
+  // The fused launch computes what the two launches do, bit for bit.
+  auto fused = problem.run(config(64, 32, 32, 32));
+  ASSERT_TRUE(static_cast<bool>(fused)) << llvm::toString(fused.takeError());
+  LightningOptions apart;
+  apart.fuseDkDv = false;
+  auto separate = problem.run(config(64, 32, 32, 32), apart);
+  ASSERT_TRUE(static_cast<bool>(separate))
+      << llvm::toString(separate.takeError());
+  EXPECT_EQ(*fused, *separate);
 }
 
 TEST(LightningConfigs, ValidateConfigRejectsBadBlockSizes) {

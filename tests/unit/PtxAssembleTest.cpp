@@ -66,7 +66,8 @@ INSTANTIATE_TEST_SUITE_P(
         ::testing::Values(KernelCase{"fwd", kernels::buildLightningForward},
                           KernelCase{"bwd_dq", kernels::buildLightningBackwardDq},
                           KernelCase{"bwd_dk", kernels::buildLightningBackwardDk},
-                          KernelCase{"bwd_dv", kernels::buildLightningBackwardDv}),
+                          KernelCase{"bwd_dv", kernels::buildLightningBackwardDv},
+                          KernelCase{"bwd_dkdv", kernels::buildLightningBackwardDkDv}),
         ::testing::Values("sm_80", "sm_90a"),
         ::testing::Values(DType::bf16, DType::f32)),
     [](const auto &info) {

@@ -745,6 +745,11 @@ planLightningBackward(const LightningBackwardArgs &a,
   return plan;
 }
 
+bool LightningOptions::fuseDkDvEnabled() {
+  const char *v = std::getenv("TESSEL_FUSE_DKDV");
+  return !v || std::string(v) != "0";
+}
+
 llvm::Error launchPlan(llvm::ArrayRef<LightningLaunch> plan,
                        const LightningOptions &options) {
   for (const LightningLaunch &l : plan)

@@ -46,8 +46,10 @@ struct LightningOptions {
   int device = 0;
   /// The backward runs dk and dv as one launch (bwd_dkdv) when their
   /// configurations are equal, so that the q and dO they both read come
-  /// from DRAM once. The tuner turns it off to time each pass on its own.
-  bool fuseDkDv = true;
+  /// from DRAM once. The tuner turns it off to time each pass on its own;
+  /// TESSEL_FUSE_DKDV=0 turns it off by default (for A/B measurements).
+  bool fuseDkDv = fuseDkDvEnabled();
+  static bool fuseDkDvEnabled();
 };
 
 struct LightningForwardArgs {

@@ -8,6 +8,7 @@
 #include "kernels/Lightning.h"
 #include "kernels/LightningCheck.h"
 #include "kernels/LightningTuned.h"
+#include "kernels/LightningTuning.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/GpuLauncher.h"
 #include "runtime/Half.h"
@@ -93,6 +94,16 @@ int runBench(const BenchOptions &o) {
   }();
   fmt::print("device: {} ({} SMs, {})\n", device.properties().name,
              device.properties().smCount, device.properties().arch());
+  // What an untuned call of shape (tokens / N, N) gets on this device.
+  auto heuristicFor = [&](int64_t N) {
+    LightningShape shape = LightningShape::of(
+        {o.tokens / N, o.heads, N, o.d, o.e}, *dtype, Layout::BNHD, false, false);
+    kernels::LightningConfig c;
+    for (kernels::LightningPass pass : kernels::kLightningPasses)
+      c[pass] = heuristicConfig(pass, shape, device.properties().smCount,
+                                wgmmaTarget(device.properties().arch()));
+    return c;
+  };
   std::string json = fmt::format("{{\"date\": \"{}\", \"device\": \"{}\", \"results\": [",
                                  date, device.properties().name);
 
@@ -102,11 +113,15 @@ int runBench(const BenchOptions &o) {
                                 *dtype, false, false};
     auto start = std::chrono::steady_clock::now();
     std::string origin;
+    // The first shape's configuration (the bench's time also covers the
+    // others').
+    kernels::LightningConfig first =
+        o.config ? *o.config : heuristicFor(o.seqs.front());
     for (kernels::LightningPass pass : kernels::kLightningPasses) {
-      auto kernel = kernels::buildLightningKernel(pass, spec, o.config[pass]);
+      auto kernel = kernels::buildLightningKernel(pass, spec, first[pass]);
       if (!kernel) TRY(kernel.takeError());
       GpuLaunchOptions lo;
-      lo.numWarps = o.config[pass].numWarps;
+      lo.numWarps = first[pass].numWarps;
       auto gk = getGpuKernel(*kernel, lo);
       if (!gk) TRY(gk.takeError());
       origin = gk->origin;
@@ -200,8 +215,8 @@ int runBench(const BenchOptions &o) {
     ba.slopes = fa.slopes;
     LightningOptions lo;
     lo.backend = Backend::Gpu;
-    lo.config = o.config;
-    std::string configSource = "given";
+    lo.config = o.config ? *o.config : heuristicFor(N);
+    std::string configSource = o.config ? "given" : "heuristic";
     if (o.tuned) {
       // The cached winners for this shape's bucket (the default on a miss:
       // the bench never tunes).
@@ -256,7 +271,7 @@ int runBench(const BenchOptions &o) {
         "\"fwd_floor_ms\": {:.4f}, \"fwdbwd_ms\": {:.4f}, "
         "\"fwdbwd_floor_ms\": {:.4f}, \"config\": \"{}\"}}",
         o.dtype, B, N, o.heads, o.d, o.e, *fwd, fwdFloor, *both, bothFloor,
-        o.tuned ? configSource : lo.config->str());
+        o.tuned ? configSource : configSource + " " + lo.config->str());
   }
   json += "]}\n";
   if (!o.json.empty())

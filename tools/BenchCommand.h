@@ -20,7 +20,9 @@ struct BenchOptions {
   int warmup = 3, reps = 10;
   bool jitOnly = false;
   std::string json;
-  kernels::LightningConfig config;
+  /// Block sizes of every shape; unset: each shape's heuristicConfig, as
+  /// an untuned call gets.
+  std::optional<kernels::LightningConfig> config;
   /// Use the tuning cache's winners per shape instead of `config`.
   bool tuned = false;
   /// Pipeline stages of the forward and of the backward kernels, replacing

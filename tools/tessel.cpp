@@ -242,7 +242,13 @@ int main(int argc, char **argv) {
     return runCacheCommand(cacheAction, cacheKey);
 
   if (bench->parsed()) {
-    benchOptions.config = config;
+    // Block-size flags fix every shape's configuration; without them each
+    // shape runs at its heuristic one, as an untuned call does.
+    for (const char *flag : {"--block-c", "--block-e", "--block-d",
+                             "--block-e-bwd", "--splits", "--num-warps",
+                             "--stages", "--stages-bwd"})
+      if (bench->count(flag))
+        benchOptions.config = config;
     // With --tuned, the stage flags override the chosen configurations.
     if (bench->count("--stages"))
       benchOptions.stagesFwd = config.fwd.stages;

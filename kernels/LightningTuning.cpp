@@ -216,6 +216,12 @@ PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
     p.numWarps = wideHeads ? 8 : 4;
     p.stages = wideHeads ? 2 : 3;
   }
+  // The wgmma forward over more than a wave of programs: 2 stages (H200,
+  // bench/RESULTS.md run 31: B16 N8192, 512 programs, 0.610 ms against 0.672
+  // at 3 stages in one sweep; at B1 N131072, 128 programs, 3 stages).
+  if (pass == LightningPass::Forward && wgmma && !wideHeads &&
+      programsAt(p.blockW) > smCount)
+    p.stages = 2;
   // Still too few programs: segments swept in parallel, the fewest that
   // give three quarters of the SMs one (B1 N131072: 8 segments 1.28 ms,
   // 16 segments 1.39 ms).

@@ -92,7 +92,7 @@ TEST(LightningTuning, HeuristicPicksTheMeasuredWinners) {
   // H200 (132 SMs), D = E = 128 (bench/RESULTS.md, 2026-12-02). Without
   // wgmma (sm_80, or TESSEL_WGMMA=0) the forward covers E in one program of
   // 8 warps; with it, 64 columns in one warpgroup (4 warps). Both load 3
-  // stages ahead; the backward takes 64 columns per program, 3 stages, in
+  // stages ahead (the wgmma one 2 over more than a wave of programs); the backward takes 64 columns per program, 3 stages, in
   // one warpgroup; segments until three quarters of the SMs have a program.
   LightningShape standard = *LightningShape::parse("8,16384,16,128");
   LightningShape longSeq = *LightningShape::parse("1,131072,16,128");
@@ -100,8 +100,11 @@ TEST(LightningTuning, HeuristicPicksTheMeasuredWinners) {
     for (LightningPass pass : kernels::kLightningPasses) {
       bool wide = pass == LightningPass::Forward && !wgmma;
       int warps = wide ? 8 : 4, w = wide ? 128 : 64;
+      // B8 H16 in two programs of 64 columns: 256 programs, more than a
+      // wave, so the wgmma forward loads 2 stages ahead.
+      int stages = wgmma && pass == LightningPass::Forward ? 2 : 3;
       kernels::PassConfig a = heuristicConfig(pass, standard, 132, wgmma);
-      EXPECT_EQ(a, (kernels::PassConfig{64, w, warps, 1, 3}))
+      EXPECT_EQ(a, (kernels::PassConfig{64, w, warps, 1, stages}))
           << kernels::passName(pass) << " wgmma " << wgmma;
       // B1 H16: 16 programs of 128 columns need 8 segments, 32 of 64 need 4.
       kernels::PassConfig b = heuristicConfig(pass, longSeq, 132, wgmma);
@@ -123,6 +126,9 @@ TEST(LightningTuning, HeuristicPicksTheMeasuredWinners) {
   // columns and 4 warps per head, no segments.
   LightningShape mid = *LightningShape::parse("4,32768,16,128");
   EXPECT_EQ(heuristicConfig(LightningPass::Forward, mid, 132, false),
+            (kernels::PassConfig{64, 64, 4, 1, 3}));
+  // With wgmma: 128 programs, one wave, 3 stages.
+  EXPECT_EQ(heuristicConfig(LightningPass::Forward, mid, 132, true),
             (kernels::PassConfig{64, 64, 4, 1, 3}));
   // Narrow heads: W is the padded head dimension.
   LightningShape narrow = *LightningShape::parse("8,4096,16,64,32");

@@ -390,6 +390,16 @@ LaunchArg scratchLen(int64_t segLen) {
   return LaunchArg::i32(static_cast<int32_t>(segLen));
 }
 
+/// The `n` of a forward segment-state launch: the last segment's
+/// contribution only feeds the final state, so without one the states
+/// kernel sweeps the rows before it (its last program finds no blocks and
+/// writes zeros the scan never uses): 1/S of k and v not read.
+LaunchArg statesRows(int64_t seq, int64_t segLen, int64_t segments,
+                     bool finalState) {
+  int64_t rows = finalState ? seq : (segments - 1) * segLen;
+  return LaunchArg::i32(static_cast<int32_t>(rows));
+}
+
 /// The three launches of the sequence-split forward (LightningKernels.h).
 llvm::Expected<std::vector<LightningLaunch>>
 planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
@@ -421,8 +431,9 @@ planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
 
   std::vector<LightningLaunch> plan;
   std::vector<LaunchArg> sArgs{bufferArg(a.k), bufferArg(a.v),
-                               bufferArg(a.slopes), *scratch, n, h,
-                               LaunchArg::f32(a.scale), len};
+                               bufferArg(a.slopes), *scratch,
+                               statesRows(seq, segLen, segments, spec.finalState),
+                               h, LaunchArg::f32(a.scale), len};
   pushStrides(sArgs, *vk);
   pushStrides(sArgs, *vv);
   plan.push_back({kernels::LightningPass::Forward, *statesKernel,
@@ -681,9 +692,11 @@ planLightningBackward(const LightningBackwardArgs &a,
     auto states = getKernel("fwd_segment_states",
                             kernels::buildLightningSegmentStates, spec, cfg.dq);
     if (!states) return states.takeError();
+    // dq never needs the final state: the last segment is not swept.
     std::vector<LaunchArg> sArgs{bufferArg(a.k), bufferArg(a.v),
-                                 bufferArg(a.slopes), scratch};
-    segmentTail(sArgs, sq);
+                                 bufferArg(a.slopes), scratch,
+                                 statesRows(dims->seq, sq.len, sq.count, false),
+                                 h, scale, scratchLen(sq.len)};
     pushStrides(sArgs, vk);
     pushStrides(sArgs, vv);
     add(LightningPass::BackwardDq, *states,

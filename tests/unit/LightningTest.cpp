@@ -303,6 +303,9 @@ const std::vector<kernels::LightningConfig> kConfigs = {
 struct DirectRun {
   int64_t B = 1, H = 2, N = 150, D = 48, E = 80;
   float scale = 0.75f;
+  /// Pass S0, ask for the final state and give dS_N (else none of them:
+  /// final_state and d_initial_state come back as NaN).
+  bool states = true;
   std::vector<float> q, k, v, dO, slopes, s0, dSN;
 
   explicit DirectRun(uint64_t seed) {
@@ -341,8 +344,10 @@ struct DirectRun {
     f.o = ref(o, act(E));
     f.slopes = ref(slopes, {H});
     f.scale = scale;
-    f.initialState = ref(s0, state());
-    f.finalState = ref(sN, state());
+    if (states) {
+      f.initialState = ref(s0, state());
+      f.finalState = ref(sN, state());
+    }
     if (auto err = lightningForward(f, options))
       return std::move(err);
     LightningBackwardArgs b;
@@ -350,9 +355,11 @@ struct DirectRun {
     b.dq = ref(dq, act(D)), b.dk = ref(dk, act(D)), b.dv = ref(dv, act(E));
     b.slopes = f.slopes;
     b.scale = f.scale;
-    b.initialState = f.initialState;
-    b.dInitialState = ref(dS0, state());
-    b.dFinalState = ref(dSN, state());
+    if (states) {
+      b.initialState = f.initialState;
+      b.dInitialState = ref(dS0, state());
+      b.dFinalState = ref(dSN, state());
+    }
     if (auto err = lightningBackward(b, options))
       return std::move(err);
     return std::vector<std::vector<float>>{o, sN, dq, dk, dv, dS0};
@@ -618,6 +625,38 @@ TEST(LightningConfigs, BackwardFusesDkAndDvWhenTheirConfigsAgree) {
   ASSERT_TRUE(static_cast<bool>(separate))
       << llvm::toString(separate.takeError());
   EXPECT_EQ(*fused, *separate);
+}
+
+TEST(LightningConfigs, SplitWithoutStatesSkipsTheLastSegmentsContribution) {
+  // Without a final state, the forward's (and dq's) segment-state launch
+  // sweeps all rows but the last segment's: the answers must not change.
+  DirectRun problem(freshSeed());
+  problem.states = false;
+  auto whole = problem.run(config(32, 32, 32, 32));
+  ASSERT_TRUE(static_cast<bool>(whole)) << llvm::toString(whole.takeError());
+  for (int splits : {2, 3, 5}) {
+    auto got = problem.run(split(config(32, 32, 32, 32), splits));
+    ASSERT_TRUE(static_cast<bool>(got)) << llvm::toString(got.takeError());
+    for (size_t i : {0, 2, 3, 4}) { // o, dq, dk, dv
+      double diff = relDiff((*got)[i], (*whole)[i]);
+      EXPECT_LE(diff, 1e-5) << splits << " segments, output " << i;
+    }
+  }
+  // The launch: n = (S - 1) · segment_len = 2 · 64 of 150 rows (C = 32).
+  std::vector<float> o(problem.v.size());
+  LightningForwardArgs f;
+  f.q = problem.ref(problem.q, problem.act(problem.D));
+  f.k = problem.ref(problem.k, problem.act(problem.D));
+  f.v = problem.ref(problem.v, problem.act(problem.E));
+  f.o = problem.ref(o, problem.act(problem.E));
+  f.slopes = problem.ref(problem.slopes, {problem.H});
+  LightningOptions options;
+  options.config = split(config(32, 32, 32, 32), 3);
+  auto plan = planLightningForward(f, options);
+  ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+  ASSERT_EQ(plan->size(), 3u);
+  EXPECT_EQ((*plan)[0].args[4].intValue, 128);
+  EXPECT_EQ((*plan)[2].args[6].intValue, 150) << "the outputs sweep every row";
 }
 
 TEST(LightningConfigs, ValidateConfigRejectsBadBlockSizes) {

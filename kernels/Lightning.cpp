@@ -758,6 +758,45 @@ planLightningBackward(const LightningBackwardArgs &a,
   return plan;
 }
 
+llvm::Error lightningDecode(const LightningDecodeArgs &a,
+                            const LightningOptions &options) {
+  View vq, vk, vv, vo;
+  auto dims = checkQKV(a.q, a.k, a.v, a.layout, vq, vk, vv);
+  if (!dims) return dims.takeError();
+  if (dims->seq != 1)
+    return fail(fmt::format("decode takes one token per (b, h): N must be 1, "
+                            "got {} (run the forward over a prefill)",
+                            dims->seq));
+  if (auto e = checkOutputLike(a.o, "o", a.v, "v", a.layout, vo)) return e;
+  if (auto e = checkSlopes(a.slopes, dims->heads)) return e;
+  if (!std::isfinite(a.scale))
+    return fail(fmt::format("scale must be finite, got {}", a.scale));
+  if (!a.state.present())
+    return fail("state: data pointer is null (decode updates the running "
+                "state in place; start from zeros or a forward's final state)");
+  if (auto e = checkState(a.state, "state", *dims)) return e;
+  if (auto e = checkDisjoint(
+          {{&a.o, "o"}, {&a.state, "state"}},
+          {{&a.q, "q"}, {&a.k, "k"}, {&a.v, "v"}, {&a.o, "o"},
+           {&a.slopes, "slopes"}, {&a.state, "state"}}))
+    return e;
+
+  LightningSpec spec{static_cast<int>(dims->d), static_cast<int>(dims->e),
+                     a.q.dtype, false, false};
+  kernels::PassConfig cfg{64, 64, 4};
+  auto kernel = getKernel("decode", kernels::buildLightningDecode, spec, cfg);
+  if (!kernel) return kernel.takeError();
+  std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.v),
+                              bufferArg(a.o), bufferArg(a.slopes),
+                              bufferArg(a.state),
+                              LaunchArg::i32(static_cast<int32_t>(dims->heads)),
+                              LaunchArg::f32(a.scale)};
+  for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
+  int64_t bh = dims->batch * dims->heads;
+  return launch(**kernel, sweepGrid(bh, cfg.blockW, spec.e, 1), args,
+                options.backend, cfg.numWarps, options.device);
+}
+
 bool LightningOptions::fuseDkDvEnabled() {
   const char *v = std::getenv("TESSEL_FUSE_DKDV");
   return !v || std::string(v) != "0";

@@ -73,10 +73,28 @@ struct LightningBackwardArgs {
   TensorRef dFinalState;   ///< optional input dL/dS_N
 };
 
+/// One decode step: a new token per (b, h) against the running state.
+struct LightningDecodeArgs {
+  TensorRef q, k, v; ///< (B,H,1,D), (B,H,1,D), (B,H,1,E) in `layout` order
+  TensorRef o;       ///< output, shaped like v
+  Layout layout = Layout::BHND;
+  TensorRef slopes;  ///< (H) f32, as for the forward
+  float scale = 1.0f;
+  /// (B,H,D,E) f32, contiguous, updated in place: S ← λS + kᵀv; then
+  /// o = scale · q S. A forward's final state continues here, and T steps
+  /// give what a forward over those T tokens from the same state gives.
+  TensorRef state;
+};
+
 llvm::Error lightningForward(const LightningForwardArgs &args,
                              const LightningOptions &options = {});
 llvm::Error lightningBackward(const LightningBackwardArgs &args,
                               const LightningOptions &options = {});
+
+/// Runs one decode step (kernels::buildLightningDecode); `options.config`
+/// does not apply (64 columns per program, 4 warps).
+llvm::Error lightningDecode(const LightningDecodeArgs &args,
+                            const LightningOptions &options = {});
 
 /// One kernel launch of a Lightning call, validated and ready to go.
 struct LightningLaunch {

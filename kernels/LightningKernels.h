@@ -153,6 +153,13 @@ llvm::Expected<Kernel> buildLightningBackwardDkDv(const LightningSpec &spec,
 llvm::Expected<Kernel> buildLightningDkDvSegmentOutputs(const LightningSpec &spec,
                                                         const PassConfig &config);
 
+/// One decode step per (b, h): S ← λ S + kᵀ v in place, then o = scale · q S,
+/// for one new token. Grid (B·H·ceil(E / blockW)); blockC is unused.
+/// Arguments: q k v o slopes state heads scale, the (b, h, n) strides of q k
+/// v o (n unused: one token).
+llvm::Expected<Kernel> buildLightningDecode(const LightningSpec &spec,
+                                            const PassConfig &config);
+
 /// The builder of `pass`.
 llvm::Expected<Kernel> buildLightningKernel(LightningPass pass,
                                             const LightningSpec &spec,

@@ -273,6 +273,49 @@ int runBench(const BenchOptions &o) {
         o.dtype, B, N, o.heads, o.d, o.e, *fwd, fwdFloor, *both, bothFloor,
         o.tuned ? configSource : configSource + " " + lo.config->str());
   }
+  if (o.decodeBatch > 0) {
+    // One decode step for decodeBatch × H states of D × E: the fp32 state
+    // read and written dominates the traffic.
+    int64_t B = o.decodeBatch, bhStates = B * o.heads * o.d * o.e;
+    std::vector<int64_t> qs{B, 1, o.heads, o.d}, vs{B, 1, o.heads, o.e};
+    std::vector<DeviceBuffer> bufs;
+    for (int64_t elems : {B * o.heads * o.d, B * o.heads * o.d,
+                          B * o.heads * o.e, B * o.heads * o.e}) {
+      auto b = DeviceBuffer::allocate(device, elems * esize);
+      if (!b) TRY(b.takeError());
+      TRY(b->copyFromHost(hostBits.data(), std::min<int64_t>(elems, maxElems) * esize));
+      bufs.push_back(std::move(*b));
+    }
+    auto stateBuf = DeviceBuffer::allocate(device, bhStates * 4);
+    if (!stateBuf) TRY(stateBuf.takeError());
+    TRY(stateBuf->memset(0));
+    auto slopesBuf = DeviceBuffer::allocate(device, o.heads * 4);
+    if (!slopesBuf) TRY(slopesBuf.takeError());
+    auto slopes = alibiSlopes(o.heads);
+    TRY(slopesBuf->copyFromHost(slopes.data(), o.heads * 4));
+    LightningDecodeArgs d;
+    d.q = deviceTensor(bufs[0], *dtype, qs);
+    d.k = deviceTensor(bufs[1], *dtype, qs);
+    d.v = deviceTensor(bufs[2], *dtype, vs);
+    d.o = deviceTensor(bufs[3], *dtype, vs);
+    d.layout = Layout::BNHD;
+    d.slopes = deviceTensor(*slopesBuf, DType::f32, {o.heads});
+    d.state = deviceTensor(*stateBuf, DType::f32, {B, o.heads, o.d, o.e});
+    LightningOptions lo;
+    lo.backend = Backend::Gpu;
+    auto ms = medianMs(device, o.warmup, o.reps * 10,
+                       [&] { return lightningDecode(d, lo); });
+    if (!ms) TRY(ms.takeError());
+    double bytes = 2.0 * bhStates * 4;
+    double tbps = bytes / (*ms * 1e-3) / 1e12;
+    fmt::print("decode B·H = {} states of {}×{}: {:.1f} µs a step, {:.2f} TB/s "
+               "of state traffic ({:.0f} % of the copy bandwidth)\n",
+               B * o.heads, o.d, o.e, *ms * 1e3, tbps,
+               100 * tbps * 1e3 / copyGBs);
+    json += fmt::format(", {{\"kind\": \"decode\", \"BH\": {}, \"D\": {}, "
+                        "\"E\": {}, \"us\": {:.2f}, \"TBps\": {:.3f}}}",
+                        B * o.heads, o.d, o.e, *ms * 1e3, tbps);
+  }
   json += "]}\n";
   if (!o.json.empty())
     std::ofstream(o.json) << json;

@@ -19,6 +19,8 @@ struct BenchOptions {
   std::string dtype = "bf16";
   int warmup = 3, reps = 10;
   bool jitOnly = false;
+  /// > 0: also time one decode step for this batch × heads states.
+  int64_t decodeBatch = 0;
   std::string json;
   /// Block sizes of every shape; unset: each shape's heuristicConfig, as
   /// an untuned call gets.

@@ -189,6 +189,9 @@ int main(int argc, char **argv) {
   bench->add_option("--reps", benchOptions.reps, "timed calls (median)")->capture_default_str();
   bench->add_flag("--jit-only", benchOptions.jitOnly, "only time the JIT (cold, or warm from the disk cache)");
   bench->add_option("--json", benchOptions.json, "write the results as JSON");
+  bench->add_option("--decode-batch", benchOptions.decodeBatch,
+                    "also time a decode step (lightningDecode) for this batch "
+                    "of H states of D × E (0: no)");
   bench->add_flag("--tuned", benchOptions.tuned,
                   "use the tuning cache's winners for each shape (defaults "
                   "where it has none; the bench never tunes)");

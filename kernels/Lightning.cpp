@@ -783,7 +783,10 @@ llvm::Error lightningDecode(const LightningDecodeArgs &a,
 
   LightningSpec spec{static_cast<int>(dims->d), static_cast<int>(dims->e),
                      a.q.dtype, false, false};
-  kernels::PassConfig cfg{64, 64, 4};
+  kernels::PassConfig cfg =
+      options.decodeConfig.value_or(kernels::PassConfig{64, 64, 4});
+  if (auto e = kernels::validateConfig(cfg, "LightningOptions.decodeConfig"))
+    return e;
   auto kernel = getKernel("decode", kernels::buildLightningDecode, spec, cfg);
   if (!kernel) return kernel.takeError();
   std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.v),

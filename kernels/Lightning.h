@@ -50,6 +50,9 @@ struct LightningOptions {
   /// TESSEL_FUSE_DKDV=0 turns it off by default (for A/B measurements).
   bool fuseDkDv = fuseDkDvEnabled();
   static bool fuseDkDvEnabled();
+  /// Columns per program (blockW) and warps of lightningDecode; unset: 64
+  /// and 4 (blockC and the rest do not apply).
+  std::optional<kernels::PassConfig> decodeConfig;
 };
 
 struct LightningForwardArgs {
@@ -91,8 +94,8 @@ llvm::Error lightningForward(const LightningForwardArgs &args,
 llvm::Error lightningBackward(const LightningBackwardArgs &args,
                               const LightningOptions &options = {});
 
-/// Runs one decode step (kernels::buildLightningDecode); `options.config`
-/// does not apply (64 columns per program, 4 warps).
+/// Runs one decode step (kernels::buildLightningDecode) at
+/// `options.decodeConfig`; `options.config` does not apply.
 llvm::Error lightningDecode(const LightningDecodeArgs &args,
                             const LightningOptions &options = {});
 

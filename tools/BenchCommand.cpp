@@ -301,20 +301,30 @@ int runBench(const BenchOptions &o) {
     d.layout = Layout::BNHD;
     d.slopes = deviceTensor(*slopesBuf, DType::f32, {o.heads});
     d.state = deviceTensor(*stateBuf, DType::f32, {B, o.heads, o.d, o.e});
-    LightningOptions lo;
-    lo.backend = Backend::Gpu;
-    auto ms = medianMs(device, o.warmup, o.reps * 10,
-                       [&] { return lightningDecode(d, lo); });
-    if (!ms) TRY(ms.takeError());
-    double bytes = 2.0 * bhStates * 4;
-    double tbps = bytes / (*ms * 1e-3) / 1e12;
-    fmt::print("decode B·H = {} states of {}×{}: {:.1f} µs a step, {:.2f} TB/s "
-               "of state traffic ({:.0f} % of the copy bandwidth)\n",
-               B * o.heads, o.d, o.e, *ms * 1e3, tbps,
-               100 * tbps * 1e3 / copyGBs);
-    json += fmt::format(", {{\"kind\": \"decode\", \"BH\": {}, \"D\": {}, "
-                        "\"E\": {}, \"us\": {:.2f}, \"TBps\": {:.3f}}}",
-                        B * o.heads, o.d, o.e, *ms * 1e3, tbps);
+    // The default (first) and a few other shapes of program.
+    for (kernels::PassConfig cfg :
+         {kernels::PassConfig{64, 64, 4}, kernels::PassConfig{64, 32, 4},
+          kernels::PassConfig{64, 32, 2}, kernels::PassConfig{64, 64, 8},
+          kernels::PassConfig{64, 128, 8}}) {
+      LightningOptions lo;
+      lo.backend = Backend::Gpu;
+      lo.decodeConfig = cfg;
+      auto ms = medianMs(device, o.warmup, o.reps * 10,
+                         [&] { return lightningDecode(d, lo); });
+      if (!ms) TRY(ms.takeError());
+      double bytes = 2.0 * bhStates * 4;
+      double tbps = bytes / (*ms * 1e-3) / 1e12;
+      fmt::print("decode B·H = {} states of {}×{}, W{} {} warps: {:.1f} µs a "
+                 "step, {:.2f} TB/s of state traffic ({:.0f} % of the copy "
+                 "bandwidth)\n",
+                 B * o.heads, o.d, o.e, cfg.blockW, cfg.numWarps, *ms * 1e3,
+                 tbps, 100 * tbps * 1e3 / copyGBs);
+      json += fmt::format(", {{\"kind\": \"decode\", \"BH\": {}, \"D\": {}, "
+                          "\"E\": {}, \"W\": {}, \"warps\": {}, "
+                          "\"us\": {:.2f}, \"TBps\": {:.3f}}}",
+                          B * o.heads, o.d, o.e, cfg.blockW, cfg.numWarps,
+                          *ms * 1e3, tbps);
+    }
   }
   json += "]}\n";
   if (!o.json.empty())

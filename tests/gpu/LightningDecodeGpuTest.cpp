@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 
+#include <optional>
 #include <random>
 
 using namespace tessel;
@@ -78,34 +79,45 @@ TEST(LightningDecodeGpu, StepsContinueAPrefillAsTheForwardDoes) {
   p.q = rows(dq, D, 0, prefill), p.k = rows(dk, D, 0, prefill);
   p.v = rows(dv, E, 0, prefill), p.o = rows(dO, E, 0, prefill);
   p.finalState = whole(dState, {B, H, D, E});
-  ASSERT_FALSE(static_cast<bool>(lightningForward(p, gpu)));
-  for (int64_t t = prefill; t < N; ++t) {
-    LightningDecodeArgs d;
-    d.q = rows(dq, D, t, 1), d.k = rows(dk, D, t, 1), d.v = rows(dv, E, t, 1);
-    d.o = rows(dO, E, t, 1);
-    d.slopes = f.slopes;
-    d.scale = f.scale;
-    d.state = whole(dState, {B, H, D, E});
-    auto err = lightningDecode(d, gpu);
-    ASSERT_FALSE(static_cast<bool>(err)) << llvm::toString(std::move(err));
+  // The default program shape, and the others the bench times.
+  const std::optional<kernels::PassConfig> configs[] = {
+      std::nullopt, kernels::PassConfig{64, 32, 2},
+      kernels::PassConfig{64, 128, 8}};
+  for (const auto &config : configs) {
+    SCOPED_TRACE(config ? config->str() : "default");
+    ASSERT_FALSE(static_cast<bool>(dState.memset(0)));
+    ASSERT_FALSE(static_cast<bool>(dO.memset(0xff))); // NaN
+    ASSERT_FALSE(static_cast<bool>(lightningForward(p, gpu)));
+    gpu.decodeConfig = config;
+    for (int64_t t = prefill; t < N; ++t) {
+      LightningDecodeArgs d;
+      d.q = rows(dq, D, t, 1), d.k = rows(dk, D, t, 1), d.v = rows(dv, E, t, 1);
+      d.o = rows(dO, E, t, 1);
+      d.slopes = f.slopes;
+      d.scale = f.scale;
+      d.state = whole(dState, {B, H, D, E});
+      auto err = lightningDecode(d, gpu);
+      ASSERT_FALSE(static_cast<bool>(err)) << llvm::toString(std::move(err));
+    }
+    auto download = [&](const DeviceBuffer &buf, size_t n) {
+      std::vector<double> x(n);
+      std::vector<float> f32(n);
+      EXPECT_FALSE(static_cast<bool>(buf.copyToHost(f32.data(), n * 4)));
+      for (size_t i = 0; i < n; ++i)
+        x[i] = f32[i];
+      return x;
+    };
+    auto o = download(dO, B * H * N * E),
+         oFull = download(dFull, B * H * N * E);
+    for (double x : o)
+      ASSERT_FALSE(std::isnan(x)) << "an output row was not written";
+    // The forward's f32 dots run in TF32 (1e-3 of float64, as checkLightning
+    // holds it); the decode step is plain f32: within twice that.
+    EXPECT_LE(reference::relativeError(o, oFull), 2e-3);
+    EXPECT_LE(reference::relativeError(download(dState, s0.size()),
+                                       download(dSFull, s0.size())),
+              2e-3);
   }
-  auto download = [&](const DeviceBuffer &buf, size_t n) {
-    std::vector<double> x(n);
-    std::vector<float> f32(n);
-    EXPECT_FALSE(static_cast<bool>(buf.copyToHost(f32.data(), n * 4)));
-    for (size_t i = 0; i < n; ++i)
-      x[i] = f32[i];
-    return x;
-  };
-  auto o = download(dO, B * H * N * E), oFull = download(dFull, B * H * N * E);
-  for (double x : o)
-    ASSERT_FALSE(std::isnan(x)) << "an output row was not written";
-  // The forward's f32 dots run in TF32 (1e-3 of float64, as checkLightning
-  // holds it); the decode step is plain f32: within twice that.
-  EXPECT_LE(reference::relativeError(o, oFull), 2e-3);
-  EXPECT_LE(reference::relativeError(download(dState, s0.size()),
-                                     download(dSFull, s0.size())),
-            2e-3);
 }
 
 } // namespace

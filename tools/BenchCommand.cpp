@@ -177,25 +177,34 @@ int runBench(const BenchOptions &o) {
       x = *dtype == DType::f16 ? floatToF16Bits(v) : floatToBF16Bits(v);
     }
   }
+  // An input of `elems` elements: normal samples (16-bit), or a fixed
+  // pattern (f32).
+  auto input = [&](int64_t elems) -> llvm::Expected<DeviceBuffer> {
+    auto b = DeviceBuffer::allocate(device, elems * esize);
+    if (!b) return b.takeError();
+    if (auto err = *dtype != DType::f32
+                       ? b->copyFromHost(hostBits.data(),
+                                         std::min<int64_t>(elems, maxElems) * esize)
+                       : b->memset(0x3c))
+      return std::move(err);
+    return std::move(*b);
+  };
+  auto slopesBuf = DeviceBuffer::allocate(device, o.heads * 4);
+  if (!slopesBuf) TRY(slopesBuf.takeError());
+  {
+    auto slopes = alibiSlopes(o.heads);
+    TRY(slopesBuf->copyFromHost(slopes.data(), o.heads * 4));
+  }
   for (int64_t N : o.seqs) {
     int64_t B = o.tokens / N;
     if (B < 1) continue;
     int64_t qElems = B * N * o.heads * o.d, vElems = B * N * o.heads * o.e;
     std::vector<DeviceBuffer> bufs;
     for (int64_t elems : {qElems, qElems, vElems, vElems, vElems, qElems, qElems, vElems}) {
-      auto b = DeviceBuffer::allocate(device, elems * esize);
+      auto b = input(elems);
       if (!b) TRY(b.takeError());
-      if (*dtype != DType::f32) {
-        TRY(b->copyFromHost(hostBits.data(), std::min<int64_t>(elems, maxElems) * esize));
-      } else {
-        TRY(b->memset(0x3c));
-      }
       bufs.push_back(std::move(*b));
     }
-    auto slopesBuf = DeviceBuffer::allocate(device, o.heads * 4);
-    if (!slopesBuf) TRY(slopesBuf.takeError());
-    auto slopes = alibiSlopes(o.heads);
-    TRY(slopesBuf->copyFromHost(slopes.data(), o.heads * 4));
     // (b, n, h, d): fla's layout.
     std::vector<int64_t> qs{B, N, o.heads, o.d}, vs{B, N, o.heads, o.e};
     LightningForwardArgs fa;
@@ -281,18 +290,13 @@ int runBench(const BenchOptions &o) {
     std::vector<DeviceBuffer> bufs;
     for (int64_t elems : {B * o.heads * o.d, B * o.heads * o.d,
                           B * o.heads * o.e, B * o.heads * o.e}) {
-      auto b = DeviceBuffer::allocate(device, elems * esize);
+      auto b = input(elems);
       if (!b) TRY(b.takeError());
-      TRY(b->copyFromHost(hostBits.data(), std::min<int64_t>(elems, maxElems) * esize));
       bufs.push_back(std::move(*b));
     }
     auto stateBuf = DeviceBuffer::allocate(device, bhStates * 4);
     if (!stateBuf) TRY(stateBuf.takeError());
     TRY(stateBuf->memset(0));
-    auto slopesBuf = DeviceBuffer::allocate(device, o.heads * 4);
-    if (!slopesBuf) TRY(slopesBuf.takeError());
-    auto slopes = alibiSlopes(o.heads);
-    TRY(slopesBuf->copyFromHost(slopes.data(), o.heads * 4));
     LightningDecodeArgs d;
     d.q = deviceTensor(bufs[0], *dtype, qs);
     d.k = deviceTensor(bufs[1], *dtype, qs);

@@ -4,6 +4,7 @@
 #include "kernels/Lightning.h"
 #include "kernels/LightningCheck.h"
 #include "kernels/Reference.h"
+#include "tests/unit/TestSupport.h"
 
 #include "fmt/format.h"
 #include "gmock/gmock.h"
@@ -20,21 +21,9 @@ using ::testing::HasSubstr;
 
 namespace {
 
-uint64_t freshSeed() {
-  if (const char *s = std::getenv("TESSEL_TEST_SEED"))
-    return std::strtoull(s, nullptr, 10);
-  std::random_device rd;
-  return (uint64_t(rd()) << 32) ^ rd();
-}
-
-std::string errorText(llvm::Error err) {
-  return err ? llvm::toString(std::move(err)) : "";
-}
-
-double relDiff(const std::vector<float> &a, const std::vector<float> &b) {
-  return reference::relativeError(std::vector<double>(a.begin(), a.end()),
-                                  std::vector<double>(b.begin(), b.end()));
-}
+using test::errorText;
+using test::freshSeed;
+using test::relDiff;
 
 /// f32 (B, H, N, ·) tensors and views of rows [first, first + rows).
 struct Sequence {

@@ -6,6 +6,7 @@
 #include "kernels/LightningCheck.h"
 #include "kernels/Reference.h"
 #include "runtime/Half.h"
+#include "tests/unit/TestSupport.h"
 
 #include "fmt/format.h"
 #include "fmt/ranges.h"
@@ -26,18 +27,9 @@ using ::testing::HasSubstr;
 
 namespace {
 
-/// A fresh seed per run; TESSEL_TEST_SEED=<n> replays a failure.
-uint64_t freshSeed() {
-  if (const char *s = std::getenv("TESSEL_TEST_SEED"))
-    return std::strtoull(s, nullptr, 10);
-  std::random_device rd;
-  return (uint64_t(rd()) << 32) ^ rd();
-}
-
-/// "" for success, else the error's text.
-std::string errorText(llvm::Error err) {
-  return err ? llvm::toString(std::move(err)) : "";
-}
+using test::errorText;
+using test::freshSeed;
+using test::relDiff;
 
 /// Fast: λ^C underflows to 0 (s = 8); Steep: even λ^2 is under 1e-34
 /// (s = 40); Tiny: no visible decay (s = 1e-8).
@@ -331,6 +323,22 @@ struct DirectRun {
   std::vector<int64_t> act(int64_t last) { return {B, H, N, last}; }
   std::vector<int64_t> state() { return {B, H, D, E}; }
 
+  /// Backward arguments over this problem (with S0 and dS0, no dS_N),
+  /// writing into `out` = {dq, dk, dv, dS0}, sized here.
+  LightningBackwardArgs backwardArgs(std::vector<std::vector<float>> &out) {
+    out = {std::vector<float>(q.size()), std::vector<float>(k.size()),
+           std::vector<float>(v.size()), std::vector<float>(s0.size())};
+    LightningBackwardArgs b;
+    b.q = ref(q, act(D)), b.k = ref(k, act(D)), b.v = ref(v, act(E));
+    b.dO = ref(dO, act(E));
+    b.dq = ref(out[0], act(D)), b.dk = ref(out[1], act(D));
+    b.dv = ref(out[2], act(E));
+    b.slopes = ref(slopes, {H});
+    b.initialState = ref(s0, state());
+    b.dInitialState = ref(out[3], state());
+    return b;
+  }
+
   /// {o, final_state, dq, dk, dv, d_initial_state} under `cfg`.
   llvm::Expected<std::vector<std::vector<float>>>
   run(const kernels::LightningConfig &cfg, LightningOptions options = {}) {
@@ -366,10 +374,6 @@ struct DirectRun {
   }
 };
 
-double relDiff(const std::vector<float> &a, const std::vector<float> &b) {
-  return reference::relativeError(std::vector<double>(a.begin(), a.end()),
-                                  std::vector<double>(b.begin(), b.end()));
-}
 
 TEST(LightningConfigs, NonDefaultBlocksGiveTheSameAnswers) {
   // f32, so two block decompositions agree to rounding (≈1e-7); N = 150 and
@@ -517,19 +521,8 @@ TEST(LightningConfigs, SplitForwardPlansThreeLaunches) {
 
 TEST(LightningConfigs, SplitBackwardPlansPerPass) {
   DirectRun problem(4);
-  std::vector<float> dq(problem.q.size()), dk(problem.k.size()),
-      dv(problem.v.size()), dS0(problem.s0.size());
-  LightningBackwardArgs b;
-  b.q = problem.ref(problem.q, problem.act(problem.D));
-  b.k = problem.ref(problem.k, problem.act(problem.D));
-  b.v = problem.ref(problem.v, problem.act(problem.E));
-  b.dO = problem.ref(problem.dO, problem.act(problem.E));
-  b.dq = problem.ref(dq, problem.act(problem.D));
-  b.dk = problem.ref(dk, problem.act(problem.D));
-  b.dv = problem.ref(dv, problem.act(problem.E));
-  b.slopes = problem.ref(problem.slopes, {problem.H});
-  b.initialState = problem.ref(problem.s0, problem.state());
-  b.dInitialState = problem.ref(dS0, problem.state());
+  std::vector<std::vector<float>> grads;
+  LightningBackwardArgs b = problem.backwardArgs(grads);
   LightningOptions options;
   options.config = mixedSplits(); // dq whole, dk and dv split
   auto plan = planLightningBackward(b, options);
@@ -558,19 +551,8 @@ TEST(LightningConfigs, SplitBackwardPlansPerPass) {
 
 TEST(LightningConfigs, BackwardFusesDkAndDvWhenTheirConfigsAgree) {
   DirectRun problem(5);
-  std::vector<float> dq(problem.q.size()), dk(problem.k.size()),
-      dv(problem.v.size()), dS0(problem.s0.size());
-  LightningBackwardArgs b;
-  b.q = problem.ref(problem.q, problem.act(problem.D));
-  b.k = problem.ref(problem.k, problem.act(problem.D));
-  b.v = problem.ref(problem.v, problem.act(problem.E));
-  b.dO = problem.ref(problem.dO, problem.act(problem.E));
-  b.dq = problem.ref(dq, problem.act(problem.D));
-  b.dk = problem.ref(dk, problem.act(problem.D));
-  b.dv = problem.ref(dv, problem.act(problem.E));
-  b.slopes = problem.ref(problem.slopes, {problem.H});
-  b.initialState = problem.ref(problem.s0, problem.state());
-  b.dInitialState = problem.ref(dS0, problem.state());
+  std::vector<std::vector<float>> grads;
+  LightningBackwardArgs b = problem.backwardArgs(grads);
   // Kernel names up to their spec ("_d48_e80_f32...").
   auto names = [](const std::vector<LightningLaunch> &plan) {
     std::vector<std::string> out;

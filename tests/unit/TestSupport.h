@@ -1,0 +1,39 @@
+// Test helpers the unit tests share: fresh random seeds that a failure can
+// replay, an llvm::Error as text, and the relative error of two outputs.
+#ifndef TESSEL_TESTS_UNIT_TESTSUPPORT_H
+#define TESSEL_TESTS_UNIT_TESTSUPPORT_H
+
+#include "kernels/Reference.h"
+
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace tessel::test {
+
+/// A fresh seed per run; TESSEL_TEST_SEED=<n> replays a failure.
+inline uint64_t freshSeed() {
+  if (const char *s = std::getenv("TESSEL_TEST_SEED"))
+    return std::strtoull(s, nullptr, 10);
+  std::random_device rd;
+  return (uint64_t(rd()) << 32) ^ rd();
+}
+
+/// "" for success, else the error's text.
+inline std::string errorText(llvm::Error err) {
+  return err ? llvm::toString(std::move(err)) : "";
+}
+
+/// ‖a − b‖ / ‖b‖ in double precision.
+inline double relDiff(const std::vector<float> &a, const std::vector<float> &b) {
+  return reference::relativeError(std::vector<double>(a.begin(), a.end()),
+                                  std::vector<double>(b.begin(), b.end()));
+}
+
+} // namespace tessel::test
+
+#endif // TESSEL_TESTS_UNIT_TESTSUPPORT_H

@@ -16,10 +16,12 @@
 namespace tessel {
 
 std::string LightningProblem::str() const {
-  return fmt::format("B={} H={} N={} D={} E={} {} {}{}{}{} seed={}", batch,
+  return fmt::format("B={} H={} N={} D={} E={} {} {}{}{}{}{} seed={}", batch,
                      heads, seq, d, e, layoutName(layout), dtypeName(dtype),
                      initialState ? " +S0" : "", finalState ? " +SN" : "",
-                     backward ? " bwd" : "", seed);
+                     backward ? " bwd" : "",
+                     decodeSteps ? fmt::format(" decode {}", decodeSteps) : "",
+                     seed);
 }
 
 std::vector<float> alibiSlopes(int64_t heads) {
@@ -101,6 +103,14 @@ struct Activation {
                                      : std::vector<int64_t>{b, n, h, x};
     return r;
   }
+  /// Rows [first, first + count) of every (b, h), as a strided view.
+  TensorRef rows(int64_t first, int64_t count) {
+    TensorRef r = ref();
+    r.data = bytes.data() + offset(0, 0, first, 0);
+    r.strides = r.effectiveStrides();
+    r.shape[layout == Layout::BHND ? 2 : 1] = count;
+    return r;
+  }
   /// Fills with N(0, 1) values rounded to the dtype; returns them in logical
   /// (B, H, N, X) order.
   std::vector<double> randomize(std::mt19937_64 &rng) {
@@ -162,6 +172,10 @@ struct State {
 
 llvm::Expected<LightningCheckResult>
 checkLightning(const LightningProblem &p, const LightningOptions &options) {
+  if (p.decodeSteps < 0 || (p.decodeSteps > 0 && p.backward))
+    return llvm::createStringError(
+        "decode steps must be ≥ 0 and apply to the forward only, got " +
+        std::to_string(p.decodeSteps) + (p.backward ? " with the backward" : ""));
   std::mt19937_64 rng(p.seed);
   Activation q(p.batch, p.heads, p.seq, p.d, p.layout, p.dtype);
   Activation k(p.batch, p.heads, p.seq, p.d, p.layout, p.dtype);
@@ -196,8 +210,37 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
     args.scale = p.scale;
     if (p.initialState) args.initialState = s0.ref();
     if (p.finalState) args.finalState = sN.ref();
-    if (auto err = lightningForward(args, options))
+    if (p.decodeSteps > 0) {
+      if (p.decodeSteps > p.seq)
+        return llvm::createStringError(
+            "decode steps (" + std::to_string(p.decodeSteps) +
+            ") exceed the sequence (" + std::to_string(p.seq) + ")");
+      // The running state starts as S0 (or zeros) and ends as S_N.
+      const int64_t prefill = p.seq - p.decodeSteps;
+      sN.data.assign(sN.data.size(), 0.0f);
+      if (p.initialState) sN.data = s0.data;
+      if (prefill > 0) {
+        LightningForwardArgs pre = args;
+        pre.q = q.rows(0, prefill), pre.k = k.rows(0, prefill);
+        pre.v = v.rows(0, prefill), pre.o = o.rows(0, prefill);
+        pre.finalState = sN.ref();
+        if (auto err = lightningForward(pre, options))
+          return std::move(err);
+      }
+      for (int64_t t = prefill; t < p.seq; ++t) {
+        LightningDecodeArgs step;
+        step.q = q.rows(t, 1), step.k = k.rows(t, 1), step.v = v.rows(t, 1);
+        step.o = o.rows(t, 1);
+        step.layout = p.layout;
+        step.slopes = slopesRef;
+        step.scale = p.scale;
+        step.state = sN.ref();
+        if (auto err = lightningDecode(step, options))
+          return std::move(err);
+      }
+    } else if (auto err = lightningForward(args, options)) {
       return std::move(err);
+    }
     result.seconds = std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - start).count();
     auto want = reference::forward(ref);

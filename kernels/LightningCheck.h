@@ -23,6 +23,11 @@ struct LightningProblem {
   bool initialState = false;
   bool finalState = false;
   bool backward = false;
+  /// Forward only: the last `decodeSteps` tokens go through lightningDecode,
+  /// one step each, after a forward over the others (the prefill, which
+  /// hands its final state on); o and the final state are checked against
+  /// the reference over the whole sequence. 0: one forward call.
+  int64_t decodeSteps = 0;
   uint64_t seed = 0;
 
   std::string str() const;

@@ -131,6 +131,11 @@ int main(int argc, char **argv) {
                          "pass a random initial state S0");
   runLightning->add_flag("--final-state", p.finalState,
                          "forward: write the final state; backward: pass dS_N");
+  runLightning->add_option("--decode-steps", p.decodeSteps,
+                           "forward: run the last T tokens through the decode "
+                           "step (lightningDecode), one by one, after a forward "
+                           "over the others")
+      ->capture_default_str();
   runLightning->add_flag("--check", check,
                          "compare with the float64 reference; exit 1 when over tolerance");
   runLightning->add_option("--seed", seed, "random seed (default: fresh)");

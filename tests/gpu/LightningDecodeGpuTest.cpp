@@ -120,4 +120,24 @@ TEST(LightningDecodeGpu, StepsContinueAPrefillAsTheForwardDoes) {
   }
 }
 
+TEST(LightningDecodeGpu, Bf16DecodeAfterAPrefillMatchesTheReference) {
+  if (!cudaAvailable())
+    GTEST_SKIP() << "no usable CUDA device";
+  // (b, n, h, d) bf16, E = 80 and D = 48: 40 forward tokens, then 60 steps.
+  LightningProblem p;
+  p.batch = 2, p.heads = 4, p.seq = 100, p.d = 48, p.e = 80;
+  p.layout = Layout::BNHD;
+  p.slopes = alibiSlopes(p.heads);
+  p.initialState = p.finalState = true;
+  p.decodeSteps = 60;
+  p.seed = std::random_device{}();
+  LightningOptions gpu;
+  gpu.backend = Backend::Gpu;
+  auto result = checkLightning(p, gpu);
+  ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
+  ASSERT_EQ(result->errors.size(), 2u);
+  for (auto &[name, err] : result->errors)
+    EXPECT_LE(err, result->tolerance) << name << " on " << p.str();
+}
+
 } // namespace

@@ -40,6 +40,15 @@ for cfg in "${checkConfigs[@]}"; do
     fi
   done
 done
+# Decode: forward prefills, then decode steps (lightningDecode), checked.
+for shape in "-B 2 -H 3 -N 300 --dk 128 --dv 128 --decode-steps 40 --layout bnhd" \
+             "-B 1 -H 2 -N 129 --dk 64 --dv 96 --decode-steps 129 --initial-state --final-state"; do
+  if out=$(timeout 120 $T/tessel run lightning $shape --check 2>&1); then
+    echo "ok   $shape :: $(echo "$out" | tr '\n' ' ' | cut -c1-200)" >> "$OUT/checks.log"
+  else
+    echo "FAIL $shape :: $(echo "$out" | tr '\n' ' ' | cut -c1-400)" >> "$OUT/checks.log"; status=1
+  fi
+done
 grep -c "^ok" "$OUT/checks.log"; grep "^FAIL" "$OUT/checks.log" | head -5
 fi
 

@@ -4,6 +4,18 @@
 
 include "mlir/Pass/PassBase.td"
 
+def TileLowerSmallDots : Pass<"tile-lower-small-dots", "mlir::ModuleOp"> {
+  let summary = "Turn dots too small for the tensor cores into fp32 "
+                "multiplies and sums";
+  let description = [{
+    A dot with M < 16, N < 8 or K under the mma instruction's k (16 for
+    16-bit inputs, 8 for f32) becomes elementwise products and sums in fp32,
+    unrolled over its smallest dimension, so that every dot the verifier
+    accepts lowers. Runs before layout assignment.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def TileCombineDotAdd : Pass<"tile-combine-dot-add", "mlir::ModuleOp"> {
   let summary = "Fold `dot(a, b, 0) + x` into `dot(a, b, x)`";
   let description = [{

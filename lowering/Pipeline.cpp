@@ -79,6 +79,7 @@ std::string TargetOptions::str() const {
 
 /// Stage 1: canonicalization, layouts, shared memory and barriers.
 static void addLayoutPasses(OpPassManager &pm, const TargetOptions &options) {
+  pm.addPass(createTileLowerSmallDots());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createTileCombineDotAdd());

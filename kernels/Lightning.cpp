@@ -380,10 +380,7 @@ LightningConfig resolveConfig(const LightningOptions &options,
   }
   LightningShape shape = LightningShape::of(dims, dtype, layout,
                                             spec.initialState, spec.finalState);
-  LightningConfig config;
-  for (kernels::LightningPass pass : kernels::kLightningPasses)
-    config[pass] = heuristicConfig(pass, shape, sms, wgmma);
-  return config;
+  return heuristicLightningConfig(shape, sms, wgmma);
 }
 
 LaunchArg scratchLen(int64_t segLen) {
@@ -683,9 +680,6 @@ planLightningBackward(const LightningBackwardArgs &a,
         p.numWarps);
     return llvm::Error::success();
   };
-  auto blocksOf = [&](const kernels::PassConfig &p, int dim) -> int64_t {
-    return kernels::columnBlocks(p.blockW, dim);
-  };
 
   // dq: state contributions and a forward scan first when split.
   if (sq.count > 1) {
@@ -710,7 +704,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                        kernels::buildLightningBackwardDq,
                        kernels::buildLightningDqSegmentOutputs, cfg.dq, sq,
                        {&a.k, &a.v, &a.dO, &a.dq}, {&vk, &vv, &vdo, &vdq},
-                       blocksOf(cfg.dq, spec.d), dqStates))
+                       kernels::columnBlocks(cfg.dq.blockW, spec.d), dqStates))
     return e;
 
   // dk and dv: state-gradient contributions and a reverse scan first when
@@ -731,7 +725,8 @@ planLightningBackward(const LightningBackwardArgs &a,
                          kernels::buildLightningDkDvSegmentOutputs, cfg.dk, sk,
                          {&a.q, &a.k, &a.v, &a.dO, &a.dk, &a.dv},
                          {&vq, &vk, &vv, &vdo, &vdk, &vdv},
-                         blocksOf(cfg.dk, spec.d) + blocksOf(cfg.dk, spec.e),
+                         kernels::columnBlocks(cfg.dk.blockW, spec.d) +
+                             kernels::columnBlocks(cfg.dk.blockW, spec.e),
                          dkStates))
       return e;
     return plan;
@@ -740,7 +735,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                        kernels::buildLightningBackwardDk,
                        kernels::buildLightningDkSegmentOutputs, cfg.dk, sk,
                        {&a.q, &a.v, &a.dO, &a.dk}, {&vq, &vv, &vdo, &vdk},
-                       blocksOf(cfg.dk, spec.d), dkStates))
+                       kernels::columnBlocks(cfg.dk.blockW, spec.d), dkStates))
     return e;
 
   if (sv.count > 1) {
@@ -753,7 +748,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                        kernels::buildLightningBackwardDv,
                        kernels::buildLightningDvSegmentOutputs, cfg.dv, sv,
                        {&a.q, &a.k, &a.dO, &a.dv}, {&vq, &vk, &vdo, &vdv},
-                       blocksOf(cfg.dv, spec.e), dvStates))
+                       kernels::columnBlocks(cfg.dv.blockW, spec.e), dvStates))
     return e;
   return plan;
 }

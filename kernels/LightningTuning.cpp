@@ -234,6 +234,14 @@ PassConfig heuristicConfig(LightningPass pass, const LightningShape &shape,
   return p;
 }
 
+kernels::LightningConfig heuristicLightningConfig(const LightningShape &shape,
+                                                  int smCount, bool wgmma) {
+  kernels::LightningConfig config;
+  for (LightningPass pass : kernels::kLightningPasses)
+    config[pass] = heuristicConfig(pass, shape, smCount, wgmma);
+  return config;
+}
+
 bool wgmmaTarget(const std::string &arch) {
   lowering::TargetOptions target;
   target.arch = arch;

@@ -74,6 +74,10 @@ kernels::PassConfig heuristicConfig(kernels::LightningPass pass,
                                     const LightningShape &shape, int smCount,
                                     bool wgmma);
 
+/// heuristicConfig for every pass of `shape`: what an untuned call runs.
+kernels::LightningConfig heuristicLightningConfig(const LightningShape &shape,
+                                                  int smCount, bool wgmma);
+
 /// Whether kernels compiled for `arch` lower one-warpgroup dots to wgmma
 /// (heuristicConfig's `wgmma`).
 bool wgmmaTarget(const std::string &arch);

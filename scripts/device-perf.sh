@@ -29,26 +29,23 @@ tail -5 "$OUT/gpu-tests.log"
 
 echo "== checked runs over the config grid" | tee "$OUT/checks.log"
 IFS=';' read -ra checkConfigs <<< "${CHECK_CONFIGS:---num-warps 4 --block-c 64 --block-e 64;--num-warps 8 --block-c 128 --block-e 128;--num-warps 4 --block-c 32 --block-e 32;--num-warps 2 --block-c 64 --block-e 64 --block-d 32}"
+# One checked run, its verdict a line of checks.log.
+check() {
+  if out=$(timeout 120 $T/tessel run lightning "$@" --check 2>&1); then
+    echo "ok   $* :: $(echo "$out" | tr '\n' ' ' | cut -c1-200)" >> "$OUT/checks.log"
+  else
+    echo "FAIL $* :: $(echo "$out" | tr '\n' ' ' | cut -c1-400)" >> "$OUT/checks.log"; status=1
+  fi
+}
 for cfg in "${checkConfigs[@]}"; do
   for shape in "-B 2 -H 3 -N 300 --dk 128 --dv 128" "-B 1 -H 2 -N 129 --dk 64 --dv 96 --initial-state --final-state" \
                "-B 1 -H 2 -N 77 --dk 256 --dv 32 --dtype f32"; do
-    line="$cfg $shape"
-    if out=$(timeout 120 $T/tessel run lightning $line --backward --check 2>&1); then
-      echo "ok   $line :: $(echo "$out" | tr '\n' ' ' | cut -c1-200)" >> "$OUT/checks.log"
-    else
-      echo "FAIL $line :: $(echo "$out" | tr '\n' ' ' | cut -c1-400)" >> "$OUT/checks.log"; status=1
-    fi
+    check $cfg $shape --backward
   done
 done
 # Decode: forward prefills, then decode steps (lightningDecode), checked.
-for shape in "-B 2 -H 3 -N 300 --dk 128 --dv 128 --decode-steps 40 --layout bnhd" \
-             "-B 1 -H 2 -N 129 --dk 64 --dv 96 --decode-steps 129 --initial-state --final-state"; do
-  if out=$(timeout 120 $T/tessel run lightning $shape --check 2>&1); then
-    echo "ok   $shape :: $(echo "$out" | tr '\n' ' ' | cut -c1-200)" >> "$OUT/checks.log"
-  else
-    echo "FAIL $shape :: $(echo "$out" | tr '\n' ' ' | cut -c1-400)" >> "$OUT/checks.log"; status=1
-  fi
-done
+check -B 2 -H 3 -N 300 --dk 128 --dv 128 --decode-steps 40 --layout bnhd
+check -B 1 -H 2 -N 129 --dk 64 --dv 96 --decode-steps 129 --initial-state --final-state
 grep -c "^ok" "$OUT/checks.log"; grep "^FAIL" "$OUT/checks.log" | head -5
 fi
 

@@ -96,13 +96,10 @@ int runBench(const BenchOptions &o) {
              device.properties().smCount, device.properties().arch());
   // What an untuned call of shape (tokens / N, N) gets on this device.
   auto heuristicFor = [&](int64_t N) {
-    LightningShape shape = LightningShape::of(
-        {o.tokens / N, o.heads, N, o.d, o.e}, *dtype, Layout::BNHD, false, false);
-    kernels::LightningConfig c;
-    for (kernels::LightningPass pass : kernels::kLightningPasses)
-      c[pass] = heuristicConfig(pass, shape, device.properties().smCount,
-                                wgmmaTarget(device.properties().arch()));
-    return c;
+    return heuristicLightningConfig(
+        LightningShape::of({o.tokens / N, o.heads, N, o.d, o.e}, *dtype,
+                           Layout::BNHD, false, false),
+        device.properties().smCount, wgmmaTarget(device.properties().arch()));
   };
   std::string json = fmt::format("{{\"date\": \"{}\", \"device\": \"{}\", \"results\": [",
                                  date, device.properties().name);

@@ -32,14 +32,8 @@ struct Sequence {
 
   explicit Sequence(uint64_t seed) {
     std::mt19937_64 rng(seed);
-    std::normal_distribution<float> dist(0.0f, 1.0f);
-    auto fill = [&](std::vector<float> &x, size_t n) {
-      x.resize(n);
-      for (float &e : x)
-        e = dist(rng);
-    };
-    fill(q, B * H * N * D), fill(k, B * H * N * D), fill(v, B * H * N * E);
-    fill(s0, B * H * D * E);
+    q = test::normals(rng, B * H * N * D), k = test::normals(rng, B * H * N * D);
+    v = test::normals(rng, B * H * N * E), s0 = test::normals(rng, B * H * D * E);
     slopes = alibiSlopes(H);
   }
 

@@ -28,6 +28,15 @@ inline std::string errorText(llvm::Error err) {
   return err ? llvm::toString(std::move(err)) : "";
 }
 
+/// `n` samples of N(0, 1).
+inline std::vector<float> normals(std::mt19937_64 &rng, size_t n) {
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(n);
+  for (float &e : x)
+    e = dist(rng);
+  return x;
+}
+
 /// ‖a − b‖ / ‖b‖ in double precision.
 inline double relDiff(const std::vector<float> &a, const std::vector<float> &b) {
   return reference::relativeError(std::vector<double>(a.begin(), a.end()),

@@ -4,6 +4,7 @@
 #include "runtime/CudaModule.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -297,6 +298,23 @@ llvm::Error CudaFunction::launch(Grid grid, int threadsPerBlock,
             where + " MAX_DYNAMIC_SHARED_SIZE_BYTES = " +
                 std::to_string(dynamicSharedBytes)))
       return err;
+    // A kernel this large fits twice on an SM only when the SM gives shared
+    // memory its whole carveout (228 KiB on Hopper: two 113 KiB programs);
+    // left to the driver, it may keep L1 larger and run one program per SM,
+    // with one warpgroup to hide every latency. The kernels stage their
+    // operands in shared memory, so L1 loses little. TESSEL_SMEM_CARVEOUT=0
+    // leaves the driver's choice (an A/B switch).
+    const char *env = std::getenv("TESSEL_SMEM_CARVEOUT");
+    if (!carveoutSet_ && !(env && std::string(env) == "0")) {
+      if (llvm::Error err = checkCuda(
+              api,
+              api.cuFuncSetAttribute(
+                  function_, CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT,
+                  CU_SHAREDMEM_CARVEOUT_MAX_SHARED),
+              "cuFuncSetAttribute", where + " PREFERRED_SHARED_MEMORY_CARVEOUT"))
+        return err;
+      carveoutSet_ = true;
+    }
   }
 
   std::vector<void *> params;

@@ -62,6 +62,8 @@ private:
   /// paramSizesKnown_ (the driver has cuFuncGetParamInfo).
   std::vector<size_t> paramSizes_;
   bool paramSizesKnown_ = false;
+  // Whether the shared-memory carveout has been raised to its maximum.
+  mutable bool carveoutSet_ = false;
 };
 
 /// A loaded kernel image, unloaded when the object goes out of scope.

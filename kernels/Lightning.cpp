@@ -778,12 +778,12 @@ llvm::Error lightningDecode(const LightningDecodeArgs &a,
 
   LightningSpec spec{static_cast<int>(dims->d), static_cast<int>(dims->e),
                      a.q.dtype, false, false};
-  // 64 columns in 4 warps: checked on the H200 (run 34: 90.8 µs a step for
-  // 2048 states of 128 × 128, 2.96 TB/s). 32 columns in 2 warps ran 87.5 µs
-  // (run 35) but has not yet been checked on the GPU (LightningDecodeGpu
-  // covers it now): switch once it has.
+  // 32 columns in 2 warps: the fastest of five program shapes on the H200
+  // (run 35: 87.5 µs a step for 2048 states of 128 × 128, 3.07 TB/s, against
+  // 90.8 µs at 64 columns in 4 warps); twice the programs, each half the
+  // state, keep more loads in flight per SM. Checked there in run 36.
   kernels::PassConfig cfg =
-      options.decodeConfig.value_or(kernels::PassConfig{64, 64, 4});
+      options.decodeConfig.value_or(kernels::PassConfig{64, 32, 2});
   if (auto e = kernels::validateConfig(cfg, "LightningOptions.decodeConfig"))
     return e;
   auto kernel = getKernel("decode", kernels::buildLightningDecode, spec, cfg);

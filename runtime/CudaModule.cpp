@@ -152,7 +152,9 @@ llvm::Expected<CudaModule> CudaModule::loadCubin(CudaDevice &device,
   return load(device, KernelBinary::cubin(cubin.str()));
 }
 
-llvm::Expected<CudaFunction> CudaModule::function(llvm::StringRef name) const {
+llvm::Expected<CudaFunction>
+CudaModule::function(llvm::StringRef name,
+                     std::optional<size_t> expectedParams) const {
   if (!module_)
     return moduleError("CudaModule::function('" + name.str() +
                        "'): the module is empty");
@@ -185,17 +187,27 @@ llvm::Expected<CudaFunction> CudaModule::function(llvm::StringRef name) const {
                       "kernel '" + fn.name_ + "' " + a.what))
       return err;
 
-  // Parameters are listed until the driver says the index is out of range;
-  // any other answer means it cannot tell, and launches go unchecked.
+  // With the parameter count known (the launcher's kernel signature), only
+  // indices below it are asked: probing one past the end is answered with
+  // CUDA_ERROR_INVALID_VALUE, which compute-sanitizer reports as an API error
+  // on every load. Without a count, parameters are listed until the driver
+  // says the index is out of range; any other answer means it cannot tell,
+  // and launches go unchecked.
   if (api.cuFuncGetParamInfo) {
     constexpr size_t kMaxParams = 4096;
-    for (size_t i = 0; i < kMaxParams; ++i) {
+    size_t limit = expectedParams ? *expectedParams : kMaxParams;
+    fn.paramSizesKnown_ = true;
+    for (size_t i = 0; i < limit; ++i) {
       size_t offset = 0, size = 0;
       CUresult r = api.cuFuncGetParamInfo(fn.function_, i, &offset, &size);
       if (r == CUDA_SUCCESS) {
         fn.paramSizes_.push_back(size);
         continue;
       }
+      if (expectedParams && r == CUDA_ERROR_INVALID_VALUE)
+        return moduleError("kernel '" + fn.name_ + "' has " +
+                           std::to_string(i) + " parameters, its signature " +
+                           std::to_string(*expectedParams));
       fn.paramSizesKnown_ = r == CUDA_ERROR_INVALID_VALUE;
       break;
     }

@@ -13,6 +13,7 @@
 #include "llvm/Support/Error.h"
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,8 +88,12 @@ public:
   static llvm::Expected<CudaModule> loadCubin(CudaDevice &device,
                                               llvm::StringRef cubin);
 
-  /// The entry point called `name`, with its attributes read once.
-  llvm::Expected<CudaFunction> function(llvm::StringRef name) const;
+  /// The entry point called `name`, with its attributes read once. Given
+  /// `expectedParams` (the kernel signature's count), the driver is asked for
+  /// exactly that many parameter sizes, and a kernel with fewer is an error.
+  llvm::Expected<CudaFunction>
+  function(llvm::StringRef name,
+           std::optional<size_t> expectedParams = std::nullopt) const;
 
   CUmodule handle() const { return module_; }
   /// The driver JIT's info log for a PTX load (empty for a cubin).

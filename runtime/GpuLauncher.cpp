@@ -144,7 +144,7 @@ getGpuKernelSlow(const Kernel &kernel, const GpuLaunchOptions &options,
   if (!module)
     return module.takeError();
   entry->module = std::move(*module);
-  auto function = entry->module.function(kernel.name());
+  auto function = entry->module.function(kernel.name(), kernel.args().size());
   if (!function)
     return function.takeError();
   entry->function = *function;

@@ -304,8 +304,8 @@ int runBench(const BenchOptions &o) {
     d.state = deviceTensor(*stateBuf, DType::f32, {B, o.heads, o.d, o.e});
     // The default (first) and a few other shapes of program.
     for (kernels::PassConfig cfg :
-         {kernels::PassConfig{64, 64, 4}, kernels::PassConfig{64, 32, 4},
-          kernels::PassConfig{64, 32, 2}, kernels::PassConfig{64, 64, 8},
+         {kernels::PassConfig{64, 32, 2}, kernels::PassConfig{64, 32, 4},
+          kernels::PassConfig{64, 64, 4}, kernels::PassConfig{64, 64, 8},
           kernels::PassConfig{64, 128, 8}}) {
       LightningOptions lo;
       lo.backend = Backend::Gpu;

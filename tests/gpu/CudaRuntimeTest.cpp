@@ -296,6 +296,18 @@ TEST_F(CudaRuntime, ScalarArgumentsArePackedAsTheirCTypes) {
   EXPECT_NE(wrongCount.find("takes 4 parameters, got 2 arguments"),
             std::string::npos)
       << wrongCount;
+  // Told the signature's count, the lookup asks for no index past it (so
+  // compute-sanitizer sees no API error) and refuses a kernel with fewer.
+  ASSERT_EXPECTED(counted, module.function("store_args", 4));
+  std::string counted4 =
+      errorOf(counted.launch(Grid{}, 1, 0,
+                             {out.arg(DType::i32), LaunchArg::i32(1),
+                              LaunchArg::i64(2), LaunchArg::f32(3)}));
+  EXPECT_EQ(counted4, "") << counted4;
+  std::string tooMany = errorOf(module.function("store_args", 5));
+  EXPECT_NE(tooMany.find("kernel 'store_args' has 4 parameters, its signature 5"),
+            std::string::npos)
+      << tooMany;
 }
 
 TEST_F(CudaRuntime, CubinFromPtxas) {

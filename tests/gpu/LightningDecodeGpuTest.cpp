@@ -81,7 +81,7 @@ TEST(LightningDecodeGpu, StepsContinueAPrefillAsTheForwardDoes) {
   p.finalState = whole(dState, {B, H, D, E});
   // The default program shape, and the others the bench times.
   const std::optional<kernels::PassConfig> configs[] = {
-      std::nullopt, kernels::PassConfig{64, 32, 2},
+      std::nullopt, kernels::PassConfig{64, 64, 4},
       kernels::PassConfig{64, 128, 8}};
   for (const auto &config : configs) {
     SCOPED_TRACE(config ? config->str() : "default");

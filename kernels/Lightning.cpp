@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -330,6 +331,78 @@ Grid sweepGrid(int64_t bh, int blockW, int dim, int64_t segments) {
   return Grid{bh * kernels::columnBlocks(blockW, dim), 1, segments};
 }
 
+/// The device's SM count and whether its kernels lower to wgmma; an H100's
+/// 132 SMs and mma.sync for the interpreter (and when the device cannot be
+/// opened: the launch will report that).
+struct DeviceTraits {
+  int sms = 132;
+  bool wgmma = false;
+};
+DeviceTraits deviceTraits(const LightningOptions &options) {
+  DeviceTraits traits;
+  if (!usesGpu(options.backend))
+    return traits;
+  if (auto device = getCudaDevice(options.device)) {
+    traits.sms = device->properties().smCount;
+    traits.wgmma = wgmmaTarget(device->properties().arch());
+  } else {
+    llvm::consumeError(device.takeError());
+  }
+  return traits;
+}
+
+/// One pass's sequence split: `count` segments of `len` rows (whole
+/// blocks; count 1 = none), and the refinement of its state pass
+/// (stateRefinement): the state launch and the scan run over count·refine
+/// fine segments of len/refine rows, the output launch reads every
+/// refine-th scanned state.
+struct Split {
+  int64_t len = 0, count = 1, refine = 1;
+  int64_t fineLen() const { return len / refine; }
+  int64_t fineCount() const { return count * refine; }
+};
+
+/// TESSEL_STATE_REFINE: unset, the heuristic; 0 or 1, no refinement (the
+/// A/B switch); k, the largest divisor of the segment's blocks up to k.
+std::optional<int64_t> refinementOverride() {
+  const char *v = std::getenv("TESSEL_STATE_REFINE");
+  if (!v || !*v)
+    return std::nullopt;
+  return std::max<int64_t>(1, std::atoll(v));
+}
+
+/// The split of a pass over `seq` rows at `p`, its state launch having
+/// `programs` programs per segment and sweeping all segments but the last
+/// when `skipsLast`.
+Split splitOf(int64_t seq, const kernels::PassConfig &p, int64_t programs,
+              bool skipsLast, int sms) {
+  Split sp;
+  sp.len = cdiv(cdiv(seq, p.splits), p.blockC) * p.blockC;
+  sp.count = cdiv(seq, sp.len);
+  if (sp.count == 1)
+    return sp;
+  int64_t chunks = sp.len / p.blockC;
+  if (auto forced = refinementOverride()) {
+    for (int64_t k = std::min(*forced, chunks); k >= 1; --k)
+      if (chunks % k == 0) {
+        sp.refine = k;
+        break;
+      }
+  } else {
+    sp.refine = stateRefinement(programs, sp.count - (skipsLast ? 1 : 0),
+                                         chunks, sms);
+  }
+  return sp;
+}
+
+/// The arguments after segment_len of a segment-output launch: where its
+/// incoming state lies among the refined segments (kernels' SegmentArgs):
+/// the fine segment starting with it (forward) or ending with it (reverse).
+void pushSlotArgs(std::vector<LaunchArg> &args, const Split &sp, bool reverse) {
+  args.push_back(LaunchArg::i32(static_cast<int32_t>(sp.refine)));
+  args.push_back(LaunchArg::i32(static_cast<int32_t>(reverse ? sp.refine - 1 : 0)));
+}
+
 } // namespace
 
 namespace {
@@ -368,19 +441,10 @@ LightningConfig resolveConfig(const LightningOptions &options,
                               Layout layout, const LightningSpec &spec) {
   if (options.config)
     return *options.config;
-  int sms = 132;
-  bool wgmma = false;
-  if (usesGpu(options.backend)) {
-    if (auto device = getCudaDevice(options.device)) {
-      sms = device->properties().smCount;
-      wgmma = wgmmaTarget(device->properties().arch());
-    } else {
-      llvm::consumeError(device.takeError()); // the launch will report it
-    }
-  }
+  DeviceTraits traits = deviceTraits(options);
   LightningShape shape = LightningShape::of(dims, dtype, layout,
                                             spec.initialState, spec.finalState);
-  return heuristicLightningConfig(shape, sms, wgmma);
+  return heuristicLightningConfig(shape, traits.sms, traits.wgmma);
 }
 
 LaunchArg scratchLen(int64_t segLen) {
@@ -397,12 +461,13 @@ LaunchArg statesRows(int64_t seq, int64_t segLen, int64_t segments,
   return LaunchArg::i32(static_cast<int32_t>(rows));
 }
 
-/// The three launches of the sequence-split forward (LightningKernels.h).
+/// The three launches of the sequence-split forward (LightningKernels.h):
+/// segment states (at the split's refinement), their scan, the outputs.
 llvm::Expected<std::vector<LightningLaunch>>
 planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
                  const kernels::PassConfig &cfg, const LightningSpec &spec,
-                 int64_t seq, int64_t heads, int64_t bh, int64_t segLen,
-                 int64_t segments, std::array<const View *, 4> views) {
+                 int64_t seq, int64_t heads, int64_t bh, const Split &sp,
+                 std::array<const View *, 4> views) {
   auto statesKernel = getKernel("fwd_segment_states",
                                 kernels::buildLightningSegmentStates, spec, cfg);
   if (!statesKernel) return statesKernel.takeError();
@@ -417,40 +482,43 @@ planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
       spec, kernels::PassConfig{});
   if (!scanKernel) return scanKernel.takeError();
 
-  size_t stateBytes = size_t(bh) * segments * spec.d * spec.e * 4;
+  size_t stateBytes = size_t(bh) * sp.fineCount() * spec.d * spec.e * 4;
   auto scratch = segmentScratch(options, a.q.onDevice, stateBytes);
   if (!scratch) return scratch.takeError();
   auto [vq, vk, vv, vo] = views;
   auto n = LaunchArg::i32(static_cast<int32_t>(seq));
   auto h = LaunchArg::i32(static_cast<int32_t>(heads));
-  auto len = LaunchArg::i32(static_cast<int32_t>(segLen));
   unsigned warps = static_cast<unsigned>(cfg.numWarps);
 
   std::vector<LightningLaunch> plan;
   std::vector<LaunchArg> sArgs{bufferArg(a.k), bufferArg(a.v),
                                bufferArg(a.slopes), *scratch,
-                               statesRows(seq, segLen, segments, spec.finalState),
-                               h, LaunchArg::f32(a.scale), len};
+                               statesRows(seq, sp.len, sp.count, spec.finalState),
+                               h, LaunchArg::f32(a.scale),
+                               scratchLen(sp.fineLen())};
   pushStrides(sArgs, *vk);
   pushStrides(sArgs, *vv);
   plan.push_back({kernels::LightningPass::Forward, *statesKernel,
-                  sweepGrid(bh, cfg.blockW, spec.e, segments), std::move(sArgs),
-                  warps});
+                  sweepGrid(bh, cfg.blockW, spec.e, sp.fineCount()),
+                  std::move(sArgs), warps});
 
   std::vector<LaunchArg> cArgs{*scratch, bufferArg(a.slopes)};
   if (spec.initialState) cArgs.push_back(bufferArg(a.initialState));
   if (spec.finalState) cArgs.push_back(bufferArg(a.finalState));
-  cArgs.insert(cArgs.end(), {n, h, len, LaunchArg::i32(static_cast<int32_t>(segments))});
+  cArgs.insert(cArgs.end(),
+               {n, h, scratchLen(sp.fineLen()),
+                LaunchArg::i32(static_cast<int32_t>(sp.fineCount()))});
   plan.push_back({kernels::LightningPass::Forward, *scanKernel,
                   Grid{bh, cdiv(int64_t(spec.d) * spec.e, 1024), 1},
                   std::move(cArgs), 4});
 
   std::vector<LaunchArg> oArgs{bufferArg(a.q), bufferArg(a.k), bufferArg(a.v),
                                bufferArg(a.o), bufferArg(a.slopes), *scratch,
-                               n, h, LaunchArg::f32(a.scale), len};
+                               n, h, LaunchArg::f32(a.scale), scratchLen(sp.len)};
+  pushSlotArgs(oArgs, sp, /*reverse=*/false);
   for (const View *v : {vq, vk, vv, vo}) pushStrides(oArgs, *v);
   plan.push_back({kernels::LightningPass::Forward, *outputsKernel,
-                  sweepGrid(bh, cfg.blockW, spec.e, segments), std::move(oArgs),
+                  sweepGrid(bh, cfg.blockW, spec.e, sp.count), std::move(oArgs),
                   warps});
   return plan;
 }
@@ -489,11 +557,11 @@ planLightningForward(const LightningForwardArgs &a,
                                                a.layout, spec);
   const kernels::PassConfig &cfg = config.fwd;
   int64_t bh = dims->batch * dims->heads;
-  int64_t segLen = cdiv(cdiv(dims->seq, cfg.splits), cfg.blockC) * cfg.blockC;
-  int64_t segments = cdiv(dims->seq, segLen);
-  if (segments > 1)
+  Split sp = splitOf(dims->seq, cfg, bh * kernels::columnBlocks(cfg.blockW, spec.e),
+                     /*skipsLast=*/!spec.finalState, deviceTraits(options).sms);
+  if (sp.count > 1)
     return planSplitForward(a, options, cfg, spec, dims->seq, dims->heads, bh,
-                            segLen, segments, {&vq, &vk, &vv, &vo});
+                            sp, {&vq, &vk, &vv, &vo});
 
   auto kernel = getKernel("fwd", kernels::buildLightningForward, spec, cfg);
   if (!kernel) return kernel.takeError();
@@ -572,17 +640,22 @@ planLightningBackward(const LightningBackwardArgs &a,
     args.insert(args.end(), {n, h, scale});
   };
 
-  // Segments of each pass's sequence split (1 = none).
-  struct Split {
-    int64_t len, count;
-  };
-  auto splitOf = [&](const kernels::PassConfig &p) {
-    int64_t len = cdiv(cdiv(dims->seq, p.splits), p.blockC) * p.blockC;
-    return Split{len, cdiv(dims->seq, len)};
-  };
-  Split sq = splitOf(cfg.dq), sk = splitOf(cfg.dk), sv = splitOf(cfg.dv);
+  // Each pass's sequence split; its state launch's programs per segment:
+  // dq's sweeps columns of E like the forward's, the state gradients'
+  // columns of D.
+  const int sms = deviceTraits(options).sms;
+  Split sq = splitOf(dims->seq, cfg.dq,
+                     bh * kernels::columnBlocks(cfg.dq.blockW, spec.e),
+                     /*skipsLast=*/true, sms);
+  Split sk = splitOf(dims->seq, cfg.dk,
+                     bh * kernels::columnBlocks(cfg.dk.blockW, spec.d),
+                     /*skipsLast=*/false, sms);
+  Split sv = splitOf(dims->seq, cfg.dv,
+                     bh * kernels::columnBlocks(cfg.dv.blockW, spec.d),
+                     /*skipsLast=*/false, sms);
   // One scratch buffer serves all three passes: their launches run in order.
-  int64_t maxSegments = std::max({sq.count, sk.count, sv.count});
+  int64_t maxSegments =
+      std::max({sq.fineCount(), sk.fineCount(), sv.fineCount()});
   LaunchArg scratch;
   if (maxSegments > 1) {
     auto buffer = segmentScratch(
@@ -596,10 +669,6 @@ planLightningBackward(const LightningBackwardArgs &a,
                  Grid grid, std::vector<LaunchArg> args, int warps) {
     plan.push_back({pass, std::move(kernel), grid, std::move(args),
                     static_cast<unsigned>(warps)});
-  };
-  auto segmentTail = [&](std::vector<LaunchArg> &args, const Split &sp) {
-    tail(args);
-    args.push_back(scratchLen(sp.len));
   };
   // The scan over this pass's segments: forward (S0 in) for dq, reverse
   // (dS_N in, dS0 out when `writeDS0`) for dk and dv.
@@ -627,8 +696,8 @@ planLightningBackward(const LightningBackwardArgs &a,
     } else if (scanSpec.initialState) {
       args.push_back(bufferArg(a.initialState));
     }
-    args.insert(args.end(), {n, h, scratchLen(sp.len),
-                             LaunchArg::i32(static_cast<int32_t>(sp.count))});
+    args.insert(args.end(), {n, h, scratchLen(sp.fineLen()),
+                             LaunchArg::i32(static_cast<int32_t>(sp.fineCount()))});
     add(pass, *kernel, Grid{bh, cdiv(int64_t(spec.d) * spec.e, 1024), 1},
         std::move(args), 4);
     return llvm::Error::success();
@@ -641,11 +710,11 @@ planLightningBackward(const LightningBackwardArgs &a,
     if (!kernel) return kernel.takeError();
     std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.dO),
                                 bufferArg(a.slopes), scratch};
-    segmentTail(args, sp);
+    tail(args);
+    args.push_back(scratchLen(sp.fineLen()));
     pushStrides(args, vq);
     pushStrides(args, vdo);
-    add(pass, *kernel,
-        sweepGrid(bh, p.blockW, spec.d, sp.count),
+    add(pass, *kernel, sweepGrid(bh, p.blockW, spec.d, sp.fineCount()),
         std::move(args), p.numWarps);
     return llvm::Error::success();
   };
@@ -669,7 +738,9 @@ planLightningBackward(const LightningBackwardArgs &a,
     args.push_back(bufferArg(a.slopes));
     if (split) {
       args.push_back(scratch);
-      segmentTail(args, sp);
+      tail(args);
+      args.push_back(scratchLen(sp.len));
+      pushSlotArgs(args, sp, /*reverse=*/pass != LightningPass::BackwardDq);
     } else {
       for (const TensorRef *t : states)
         args.push_back(bufferArg(*t));
@@ -690,11 +761,11 @@ planLightningBackward(const LightningBackwardArgs &a,
     std::vector<LaunchArg> sArgs{bufferArg(a.k), bufferArg(a.v),
                                  bufferArg(a.slopes), scratch,
                                  statesRows(dims->seq, sq.len, sq.count, false),
-                                 h, scale, scratchLen(sq.len)};
+                                 h, scale, scratchLen(sq.fineLen())};
     pushStrides(sArgs, vk);
     pushStrides(sArgs, vv);
     add(LightningPass::BackwardDq, *states,
-        sweepGrid(bh, cfg.dq.blockW, spec.e, sq.count),
+        sweepGrid(bh, cfg.dq.blockW, spec.e, sq.fineCount()),
         std::move(sArgs), cfg.dq.numWarps);
     if (auto e = scan(LightningPass::BackwardDq, sq, false, false)) return e;
   }

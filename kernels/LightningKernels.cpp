@@ -274,8 +274,12 @@ enum class ForwardPart {
   SegmentOutputs,
 };
 
-/// What a segment program knows: its slot in the states buffer (segment seg
-/// of (b, h) owns slot bh·S + seg).
+/// What a segment program knows: its slot in the states buffer. Segment seg
+/// of (b, h) owns slot bh·S + seg. A program that reads its incoming state
+/// (SegmentOutputs) may follow a state pass run at a finer split, k fine
+/// segments per segment: its state is then in fine slot (bh·S + seg)·k +
+/// offset, the fine segment starting where it starts (offset 0, forward
+/// scans) or ending where it ends (offset k − 1, reverse scans).
 struct SegmentArgs {
   Tile states, segLen, slot;
   /// Pointers to rows `r`, columns `c` of this program's d×e slot.
@@ -287,13 +291,19 @@ struct SegmentArgs {
 
 /// Declares the segment arguments (after the pass's pointers and Common's
 /// scalars) and restricts `cm` to segment programId(2).
-SegmentArgs segmentArgs(KernelBuilder &kb, Common &cm, Tile states) {
+SegmentArgs segmentArgs(KernelBuilder &kb, Common &cm, Tile states,
+                        ForwardPart part) {
   SegmentArgs a;
   a.states = states;
   a.segLen = kb.scalarArg("segment_len", DType::i32);
   Tile seg = programId(2);
   cm.segment(seg, a.segLen);
   a.slot = cm.bh * numPrograms(2) + seg;
+  if (part == ForwardPart::SegmentOutputs) {
+    Tile stride = kb.scalarArg("state_slot_stride", DType::i32);
+    Tile offset = kb.scalarArg("state_slot_offset", DType::i32);
+    a.slot = a.slot * stride + offset;
+  }
   return a;
 }
 
@@ -325,7 +335,7 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
                                     : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, E));
-  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
+  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   Strides sq = outputs ? strideArgs(kb, "q") : Strides{};
   Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v");
   Strides so = outputs ? strideArgs(kb, "o") : Strides{};
@@ -427,7 +437,9 @@ llvm::Expected<Kernel> buildLightningStateScan(const LightningSpec &spec,
                 idx.to(DType::i64);
     Tile contribution = load(ptrs, mask);
     store(ptrs, state, mask);
-    Tile len = minimum(n - seg * segLen, segLen).to(DType::f32);
+    // A refined state pass has S·k fine segments where fewer cover n: those
+    // past the end hold zeros and must not decay (len 0, not negative).
+    Tile len = maximum(minimum(n - seg * segLen, segLen), 0).to(DType::f32);
     return std::vector<Tile>{state * exp(-s * len) + contribution};
   });
   if (hasOut)
@@ -469,7 +481,7 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
                                       : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, D));
-  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
+  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v"),
           sdo = strideArgs(kb, "do"), sdq = strideArgs(kb, "dq");
 
@@ -652,7 +664,7 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
     t.ds0 = kb.ptrArg("d_initial_state", DType::f32);
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, spec.d));
-  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
+  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   t.sq = strideArgs(kb, "q");
   if (outputs) t.sv = strideArgs(kb, "v");
   t.sdo = strideArgs(kb, "do");
@@ -678,7 +690,7 @@ llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
   if (full && spec.finalState) t.dsN = kb.ptrArg("d_final_state", DType::f32);
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, spec.e));
-  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
+  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   t.sq = strideArgs(kb, "q"), t.sk = strideArgs(kb, "k"),
   t.sdo = strideArgs(kb, "do"), t.sdv = strideArgs(kb, "dv");
   dvSweep(kb, spec, cfg, part, cm, seg, t);
@@ -713,7 +725,7 @@ llvm::Expected<Kernel> buildDkDv(const LightningSpec &spec, const PassConfig &cf
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   const int dkBlocks = columnBlocks(cfg.blockW, spec.d);
   Common cm(kb, spec, cfg, slopes, dkBlocks + columnBlocks(cfg.blockW, spec.e));
-  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states);
+  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
           sv = strideArgs(kb, "v"), sdo = strideArgs(kb, "do"),
           sdk = strideArgs(kb, "dk"), sdv = strideArgs(kb, "dv");

@@ -16,6 +16,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/SHA256.h"
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -240,6 +241,18 @@ kernels::LightningConfig heuristicLightningConfig(const LightningShape &shape,
   for (LightningPass pass : kernels::kLightningPasses)
     config[pass] = heuristicConfig(pass, shape, smCount, wgmma);
   return config;
+}
+
+int stateRefinement(int64_t programs, int64_t activeSegments,
+                    int64_t chunksPerSegment, int smCount) {
+  constexpr int64_t kProgramsPerSm = 3, kMaxRefinement = 16;
+  int64_t active = std::max<int64_t>(1, programs * activeSegments);
+  int64_t want = std::min(kMaxRefinement,
+                          (kProgramsPerSm * smCount + active - 1) / active);
+  for (int64_t k = std::min(want, chunksPerSegment); k > 1; --k)
+    if (chunksPerSegment % k == 0)
+      return static_cast<int>(k);
+  return 1;
 }
 
 bool wgmmaTarget(const std::string &arch) {

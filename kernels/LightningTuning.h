@@ -78,6 +78,17 @@ kernels::PassConfig heuristicConfig(kernels::LightningPass pass,
 kernels::LightningConfig heuristicLightningConfig(const LightningShape &shape,
                                                   int smCount, bool wgmma);
 
+/// How many fine segments each segment's state pass is cut into (k ≥ 1): a
+/// split pass's state launch has `programs` programs per segment and
+/// sweeps `activeSegments` of them (the forward skips its last), so at
+/// small B·H it leaves most SMs idle (run 36: 96 programs on 132 SMs, 2.6
+/// TB/s). The largest k dividing `chunksPerSegment`, at most 16, that
+/// brings the active programs to about three per SM (each is a few warps
+/// at ~150 registers). The scan then runs over k times the segments and
+/// the output pass reads every k-th state.
+int stateRefinement(int64_t programs, int64_t activeSegments,
+                    int64_t chunksPerSegment, int smCount);
+
 /// Whether kernels compiled for `arch` lower one-warpgroup dots to wgmma
 /// (heuristicConfig's `wgmma`).
 bool wgmmaTarget(const std::string &arch);

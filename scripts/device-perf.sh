@@ -46,6 +46,10 @@ done
 # Decode: forward prefills, then decode steps (lightningDecode), checked.
 check -B 2 -H 3 -N 300 --dk 128 --dv 128 --decode-steps 40 --layout bnhd
 check -B 1 -H 2 -N 129 --dk 64 --dv 96 --decode-steps 129 --initial-state --final-state
+# The sequence split, its state passes refined (the heuristic's k) and not.
+check -B 1 -H 2 -N 1000 --dk 128 --dv 128 --backward --splits 4 --initial-state --final-state
+check -B 2 -H 1 -N 777 --dk 64 --dv 128 --backward --splits 3 --layout bnhd
+TESSEL_STATE_REFINE=1 check -B 1 -H 2 -N 1000 --dk 128 --dv 128 --backward --splits 4 --initial-state --final-state
 grep -c "^ok" "$OUT/checks.log"; grep "^FAIL" "$OUT/checks.log" | head -5
 fi
 
@@ -62,14 +66,30 @@ i=0
 IFS=';' read -ra configs <<< "${BENCH_CONFIGS:---num-warps 4 --block-e 64}"
 for cfg in "${configs[@]}"; do
   i=$((i + 1))
-  echo "-- standard shape, $cfg" >> "$OUT/bench.log"
-  timeout 240 $T/tessel bench ${BENCH_ARGS:-} $cfg --json /tmp/json/bench-$i.json >> "$OUT/bench.log" 2>&1 || status=1
+  # Leading VAR=value words are environment for this config's runs (A/B
+  # switches such as TESSEL_STATE_REFINE=1).
+  envs=()
+  while [[ "$cfg" =~ ^\ *([A-Z_]+=[^ ]*)\ *(.*)$ ]]; do
+    envs+=("${BASH_REMATCH[1]}"); cfg=${BASH_REMATCH[2]}
+  done
+  echo "-- standard shape, ${envs[*]} $cfg" >> "$OUT/bench.log"
+  env "${envs[@]}" timeout 240 $T/tessel bench ${BENCH_ARGS:-} $cfg --json /tmp/json/bench-$i.json >> "$OUT/bench.log" 2>&1 || status=1
   pack
   # Configs that pick their own --seqs are long-sequence probes: no D=256.
   [[ "$cfg" == *--seqs* ]] && continue
   echo "-- B8 H32 N2048 D=E=256, $cfg" >> "$OUT/bench.log"
-  timeout 120 $T/tessel bench --tokens 16384 -H 32 --dk 256 --dv 256 --seqs 2048 $cfg \
+  env "${envs[@]}" timeout 120 $T/tessel bench --tokens 16384 -H 32 --dk 256 --dv 256 --seqs 2048 $cfg \
     --json /tmp/json/bench256-$i.json >> "$OUT/bench.log" 2>&1 || status=1
+  pack
+done
+# EXTRA_SHAPES="B,H,N,D;...": more shapes at the heuristic (fla's own
+# benchmark shapes), each a bench of its own; the peers time them too.
+IFS=';' read -ra extra <<< "${EXTRA_SHAPES:-}"
+for shape in "${extra[@]}"; do
+  IFS=',' read -r b h n d <<< "$shape"
+  echo "-- B$b H$h N$n D=E=$d, heuristic" >> "$OUT/bench.log"
+  timeout 120 $T/tessel bench --tokens $((b * n)) -H "$h" --dk "$d" --dv "$d" --seqs "$n" \
+    --json "/tmp/json/bench-extra-B$b-H$h-N$n-D$d.json" >> "$OUT/bench.log" 2>&1 || status=1
   pack
 done
 tail -40 "$OUT/bench.log"
@@ -79,13 +99,22 @@ if [ -d .peers ] && [ -z "${SKIP_PEERS:-}" ]; then
   echo "== peers"
   PYTHONUNBUFFERED=1 PYTHONPATH=.peers SKIP_IMPLS=${SKIP_IMPLS:-lightning_attn2,sdpa_causal} BUDGET_S=${BUDGET_S:-150} \
     ANCHORS_JSON=anchors.json timeout 240 python3 .peers/bench_peers.py > "$OUT/peers.log" 2>&1 || status=1
+  if [ -n "${EXTRA_SHAPES:-}" ]; then
+    PYTHONUNBUFFERED=1 PYTHONPATH=.peers SKIP_IMPLS=${SKIP_IMPLS:-lightning_attn2,sdpa_causal} BUDGET_S=${BUDGET_S:-150} \
+      SHAPES="$EXTRA_SHAPES" ANCHORS_JSON=anchors-extra.json timeout 240 python3 .peers/bench_peers.py >> "$OUT/peers.log" 2>&1 || status=1
+    mv "$OUT/anchors-extra.json" /tmp/json/ 2>/dev/null
+  fi
   mv "$OUT/anchors.json" /tmp/json/ 2>/dev/null
   pack
   if [ -z "${SKIP_YARDSTICK:-}" ]; then
+    # The Triton yardstick of the same fused forward: a trimmed copy of
+    # ../shared/peers/triton_fused_la2.py if one is in .peers, else the sweep.
+    yard=.peers/triton_yardstick.py
+    [ -f "$yard" ] || yard=.peers/triton_fused_la2.py
     PYTHONUNBUFFERED=1 PYTHONPATH=.peers YARD_BUDGET_S=${YARD_BUDGET_S:-150} timeout 200 \
-      python3 .peers/triton_yardstick.py >> "$OUT/peers.log" 2>&1 || status=1
+      python3 "$yard" >> "$OUT/peers.log" 2>&1 || status=1
   fi
-  mv "$OUT/triton-yardstick.json" /tmp/json/ 2>/dev/null
+  mv "$OUT/triton-yardstick.json" "$OUT/triton-fused.json" /tmp/json/ 2>/dev/null
   tail -30 "$OUT/peers.log"
 fi
 

@@ -6,6 +6,7 @@
 #include "kernels/LightningCheck.h"
 #include "kernels/Reference.h"
 #include "runtime/Half.h"
+#include "tests/unit/ScopedEnv.h"
 #include "tests/unit/TestSupport.h"
 
 #include "fmt/format.h"
@@ -494,7 +495,11 @@ TEST(LightningConfigs, SplitForwardPlansThreeLaunches) {
       EXPECT_EQ((*plan)[0].kernel->name().rfind("lightning_fwd_segment_states", 0), 0u);
       EXPECT_EQ((*plan)[1].kernel->name().rfind("lightning_state_scan", 0), 0u);
       EXPECT_EQ((*plan)[2].kernel->name().rfind("lightning_fwd_segment_outputs", 0), 0u);
-      EXPECT_EQ((*plan)[0].grid.z, c.segments);
+      // The state launch at the refinement the output launch reads by
+      // (state_slot_stride): k fine segments per segment.
+      int64_t k = (*plan)[2].args[10].intValue;
+      EXPECT_GE(k, 1);
+      EXPECT_EQ((*plan)[0].grid.z, c.segments * k);
       EXPECT_EQ((*plan)[2].grid.z, c.segments);
       EXPECT_EQ((*plan)[1].grid.z, 1);
     }
@@ -634,6 +639,86 @@ TEST(LightningConfigs, SplitWithoutStatesSkipsTheLastSegmentsContribution) {
   ASSERT_EQ(plan->size(), 3u);
   EXPECT_EQ((*plan)[0].args[4].intValue, 128);
   EXPECT_EQ((*plan)[2].args[6].intValue, 150) << "the outputs sweep every row";
+}
+
+TEST(LightningConfigs, RefinedStatePassesGiveTheSameAnswers) {
+  // The state launches run at k fine segments per segment (the heuristic's
+  // k on the interpreter's 132 SMs, or TESSEL_STATE_REFINE's): outputs,
+  // final state and dS0 match the whole-sequence run for each k, the last
+  // segment a partial one (N = 150, 64-row segments at C = 32, S = 3) so
+  // that fine segments past the end must neither decay nor contribute.
+  uint64_t seed = freshSeed();
+  SCOPED_TRACE(fmt::format("seed {} (replay with TESSEL_TEST_SEED)", seed));
+  DirectRun problem(seed);
+  std::vector<std::vector<std::vector<float>>> whole; // with, without states
+  for (bool states : {true, false}) {
+    problem.states = states;
+    auto run = problem.run(config(32, 32, 32, 32));
+    ASSERT_TRUE(static_cast<bool>(run)) << llvm::toString(run.takeError());
+    whole.push_back(std::move(*run));
+  }
+  for (const char *k : std::vector<const char *>{"1", "2", nullptr}) {
+    test::ScopedEnv refine("TESSEL_STATE_REFINE", k);
+    for (bool states : {true, false}) {
+      problem.states = states;
+      const auto &ref = whole[states ? 0 : 1];
+      auto got = problem.run(split(config(32, 32, 32, 32), 3));
+      ASSERT_TRUE(static_cast<bool>(got)) << llvm::toString(got.takeError());
+      for (size_t i = 0; i < got->size(); ++i) {
+        if (!states && (i == 1 || i == 5)) continue; // not asked for: NaN
+        EXPECT_LE(relDiff((*got)[i], ref[i]), 1e-5)
+            << "k " << (k ? k : "heuristic") << ", states " << states
+            << ", output " << i;
+      }
+    }
+  }
+  problem.states = true;
+
+  // The plan: the heuristic refines each 2-block segment into 2 (B·H = 2
+  // leaves the SMs idle): 6 fine state programs per column block, a scan
+  // over 6, outputs over 3 reading fine slot 2·s.
+  std::vector<float> o(problem.v.size());
+  LightningForwardArgs f;
+  f.q = problem.ref(problem.q, problem.act(problem.D));
+  f.k = problem.ref(problem.k, problem.act(problem.D));
+  f.v = problem.ref(problem.v, problem.act(problem.E));
+  f.o = problem.ref(o, problem.act(problem.E));
+  f.slopes = problem.ref(problem.slopes, {problem.H});
+  LightningOptions options;
+  options.config = split(config(32, 32, 32, 32), 3);
+  test::ScopedEnv heuristic("TESSEL_STATE_REFINE", nullptr);
+  auto plan = planLightningForward(f, options);
+  ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+  ASSERT_EQ(plan->size(), 3u);
+  EXPECT_EQ((*plan)[0].grid.z, 6);
+  EXPECT_EQ((*plan)[0].args[7].intValue, 32) << "fine segment_len";
+  EXPECT_EQ((*plan)[1].args.back().intValue, 6) << "the scan's segments";
+  EXPECT_EQ((*plan)[2].grid.z, 3);
+  EXPECT_EQ((*plan)[2].args[9].intValue, 64) << "segment_len";
+  EXPECT_EQ((*plan)[2].args[10].intValue, 2) << "state_slot_stride";
+  EXPECT_EQ((*plan)[2].args[11].intValue, 0) << "state_slot_offset";
+  {
+    test::ScopedEnv off("TESSEL_STATE_REFINE", "0");
+    auto unrefined = planLightningForward(f, options);
+    ASSERT_TRUE(static_cast<bool>(unrefined))
+        << llvm::toString(unrefined.takeError());
+    EXPECT_EQ((*unrefined)[0].grid.z, 3);
+    EXPECT_EQ((*unrefined)[2].args[10].intValue, 1);
+  }
+  // The backward's reverse passes read the fine slot ending their segment.
+  std::vector<std::vector<float>> out;
+  LightningBackwardArgs b = problem.backwardArgs(out);
+  auto bplan = planLightningBackward(b, options);
+  ASSERT_TRUE(static_cast<bool>(bplan)) << llvm::toString(bplan.takeError());
+  const LightningLaunch &last = bplan->back();
+  EXPECT_EQ(last.grid.z, 3);
+  bool sawOffset = false;
+  for (size_t i = 0; i + 1 < last.args.size(); ++i)
+    if (last.args[i].kind == KernelArg::Kind::Scalar &&
+        last.args[i].intValue == 64 && last.args[i + 1].intValue == 2 &&
+        i + 2 < last.args.size() && last.args[i + 2].intValue == 1)
+      sawOffset = true;
+  EXPECT_TRUE(sawOffset) << "segment_len 64, stride 2, offset k - 1 = 1";
 }
 
 TEST(LightningConfigs, ValidateConfigRejectsBadBlockSizes) {

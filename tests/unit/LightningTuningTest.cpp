@@ -147,6 +147,23 @@ TEST(LightningTuning, HeuristicPicksTheMeasuredWinners) {
   }
 }
 
+TEST(LightningTuning, StateRefinementFillsTheSmsWithDivisorsOfTheSegment) {
+  // B1 H16 N131072, W = 64: 32 programs per segment, 3 of 4 swept, 512
+  // blocks each: 3·132 / 96 → 5, and 4 is the largest divisor of 512 below.
+  EXPECT_EQ(stateRefinement(32, 3, 512, 132), 4);
+  // Enough programs already: none.
+  EXPECT_EQ(stateRefinement(512, 3, 512, 132), 1);
+  // Never more fine segments than blocks, and only divisors of them.
+  EXPECT_EQ(stateRefinement(2, 1, 2, 132), 2);
+  EXPECT_EQ(stateRefinement(2, 1, 7, 132), 7);
+  EXPECT_EQ(stateRefinement(2, 1, 11 * 13, 132), 13);
+  // At most 16.
+  EXPECT_EQ(stateRefinement(1, 1, 1024, 132), 16);
+  // A segment of one block cannot be cut; no programs is treated as one.
+  EXPECT_EQ(stateRefinement(4, 3, 1, 132), 1);
+  EXPECT_EQ(stateRefinement(0, 0, 8, 132), 8);
+}
+
 TEST(LightningTuning, ShapesParseAndBucket) {
   auto s = LightningShape::parse("4,8192,16,128");
   ASSERT_TRUE(static_cast<bool>(s));

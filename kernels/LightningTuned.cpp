@@ -234,7 +234,7 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
     }
   }
 
-  std::vector<std::string> failures(compiles.size());
+  std::vector<std::string> failures(compiles.size()), origins(compiles.size());
   std::vector<double> seconds(compiles.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
@@ -244,6 +244,8 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
       auto gk = getGpuKernel(*c.kernel, c.options, c.hints);
       if (!gk)
         failures[i] = llvm::toString(gk.takeError());
+      else
+        origins[i] = gk->origin;
       seconds[i] = secondsSince(compileStart);
     }
   };
@@ -258,7 +260,10 @@ llvm::Expected<StartupReport> startLightning(TunedLightning &tuned,
   for (size_t i = 0; i < compiles.size(); ++i) {
     if (!failures[i].empty())
       return llvm::createStringError(failures[i]);
-    report.items[compiles[i].item].compileSeconds += seconds[i];
+    StartupItem &item = report.items[compiles[i].item];
+    item.compileSeconds += seconds[i];
+    if (item.origin.empty() || origins[i] == "compiled")
+      item.origin = origins[i];
   }
   report.seconds = secondsSince(start);
   return report;

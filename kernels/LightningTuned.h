@@ -89,6 +89,9 @@ struct StartupItem {
   /// already loaded); the kernels compile in parallel, so these add up to
   /// more than StartupReport::seconds.
   double compileSeconds = 0;
+  /// Where its kernels came from: "compiled", or "disk" when every one was
+  /// in the disk cache (GpuKernel::origin).
+  std::string origin;
 };
 
 struct StartupReport {

@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -310,6 +311,21 @@ bool cudaAvailable() {
 // DeviceBuffer
 //===----------------------------------------------------------------------===//
 
+namespace {
+std::atomic<size_t> gLiveBytes{0}, gPeakBytes{0};
+
+void countAllocation(size_t bytes) {
+  size_t live = gLiveBytes.fetch_add(bytes) + bytes;
+  size_t peak = gPeakBytes.load();
+  while (live > peak && !gPeakBytes.compare_exchange_weak(peak, live)) {
+  }
+}
+} // namespace
+
+size_t DeviceBuffer::liveBytes() { return gLiveBytes.load(); }
+size_t DeviceBuffer::peakBytes() { return gPeakBytes.load(); }
+void DeviceBuffer::resetPeakBytes() { gPeakBytes.store(gLiveBytes.load()); }
+
 DeviceBuffer::DeviceBuffer(DeviceBuffer &&other) noexcept
     : device_(other.device_), address_(other.address_), bytes_(other.bytes_) {
   other.device_ = nullptr;
@@ -353,6 +369,7 @@ llvm::Expected<DeviceBuffer> DeviceBuffer::allocate(CudaDevice &device,
     return err;
   buffer.device_ = &device;
   buffer.bytes_ = bytes;
+  countAllocation(bytes);
   return buffer;
 }
 
@@ -419,6 +436,7 @@ llvm::Error DeviceBuffer::release() {
     return llvm::Error::success();
   CudaDevice *device = device_;
   CUdeviceptr address = address_;
+  gLiveBytes.fetch_sub(bytes_);
   device_ = nullptr;
   address_ = 0;
   bytes_ = 0;

@@ -177,6 +177,14 @@ public:
   /// Frees now and reports the driver's status (the destructor cannot).
   llvm::Error release();
 
+  /// Bytes held by all DeviceBuffers of the process (every device), and
+  /// the most held at once since the last resetPeakBytes(): what a call
+  /// allocates beyond its caller's tensors (the benchmark's high-water mark).
+  static size_t liveBytes();
+  static size_t peakBytes();
+  /// Starts a new high-water mark at the bytes held now.
+  static void resetPeakBytes();
+
 private:
   llvm::Error checkRange(llvm::StringRef what, size_t bytes,
                          size_t offset) const;

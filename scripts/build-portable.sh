@@ -7,13 +7,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-portable}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSEL_PORTABLE=ON >/dev/null
-ninja -C "$build" -j"${JOBS:-2}" tessel tessel-gpu-tests
+ninja -C "$build" -j"${JOBS:-2}" tessel tessel-gpu-tests tessel-host-bench
 mkdir -p .carry
-for bin in tools/tessel tests/tessel-gpu-tests; do
+for bin in tools/tessel tests/tessel-gpu-tests bench/tessel-host-bench; do
   name=$(basename "$bin")
   strip -o ".carry/$name" "$build/$bin"
   xz -6 -T2 -f ".carry/$name"
 done
+# Debian ships Google Benchmark as a shared library only: it travels beside
+# tessel-host-bench (run it with LD_LIBRARY_PATH=/tmp/tessel-bin there).
+bench_lib=$(ldd "$build/bench/tessel-host-bench" | awk '/libbenchmark/ {print $3}')
+if [ -n "$bench_lib" ]; then
+  cp "$bench_lib" ".carry/$(basename "$bench_lib")"
+  xz -6 -T2 -f ".carry/$(basename "$bench_lib")"
+fi
 cp scripts/device-run.sh .carry/
 ls -l .carry
 du -ch .carry/* | tail -1

@@ -7,7 +7,7 @@
 # (';'-separated flag sets), the peers in the same run (fla's
 # chunk_simple_gla, the Triton yardstick of the same fused forward), and an
 # Nsight Compute profile of the forward at N = 8192 (NCU_CONFIG: its run
-# flags). TUNE_ARGS, when set, runs `tessel tune lightning $TUNE_ARGS` before
+# flags), STARTUP=1 start-up times (cold and warm) and the host benchmarks. TUNE_ARGS, when set, runs `tessel tune lightning $TUNE_ARGS` before
 # the bench (so that a `--tuned` entry of BENCH_CONFIGS times the winners). SKIP_TESTS, SKIP_BENCH, SKIP_PEERS and SKIP_YARDSTICK leave parts
 # out, to split
 # the work over calls of 10 minutes. At most 8 files come back: logs, and
@@ -51,6 +51,23 @@ check -B 1 -H 2 -N 1000 --dk 128 --dv 128 --backward --splits 4 --initial-state 
 check -B 2 -H 1 -N 777 --dk 64 --dv 128 --backward --splits 3 --layout bnhd
 TESSEL_STATE_REFINE=1 check -B 1 -H 2 -N 1000 --dk 128 --dv 128 --backward --splits 4 --initial-state --final-state
 grep -c "^ok" "$OUT/checks.log"; grep "^FAIL" "$OUT/checks.log" | head -5
+fi
+
+# STARTUP=1: start-up of the standard shape's kernels (startLightning,
+# forward and backward) from an empty disk cache, then warm from it, and the
+# host-side benchmarks (IR build, each lowering stage, ptxas, cache hit,
+# launch overhead) on this machine's CPUs.
+if [ -n "${STARTUP:-}" ]; then
+  echo "== start-up: cold, then warm" | tee "$OUT/startup.log"
+  rm -rf "$TESSEL_CACHE_DIR"
+  for run in cold warm; do
+    timeout 120 $T/tessel bench --jit-only --json /tmp/json/startup-$run.json >> "$OUT/startup.log" 2>&1 || status=1
+  done
+  echo "-- tessel-host-bench" >> "$OUT/startup.log"
+  LD_LIBRARY_PATH=/tmp/tessel-bin timeout 240 $T/tessel-host-bench --benchmark_min_time=0.2 \
+    --benchmark_out=/tmp/json/host-bench.json --benchmark_out_format=json >> "$OUT/startup.log" 2>&1 || status=1
+  pack
+  grep -E "ready in|startLightning|BM_" "$OUT/startup.log" | head -40
 fi
 
 if [ -n "${TUNE_ARGS:-}" ]; then

@@ -104,33 +104,55 @@ int runBench(const BenchOptions &o) {
   std::string json = fmt::format("{{\"date\": \"{}\", \"device\": \"{}\", \"results\": [",
                                  date, device.properties().name);
 
-  // JIT: build, lower, assemble and load the four kernels.
+  // Start-up: what a program's first calls cost. Without a given config,
+  // startLightning (no tuning: the heuristic) readies the first shape's
+  // forward and backward kernels at once, as a program's start-up does;
+  // with one, the four kernels are built and loaded one after another.
   {
-    kernels::LightningSpec spec{static_cast<int>(o.d), static_cast<int>(o.e),
-                                *dtype, false, false};
+    int64_t N0 = o.seqs.front();
     auto start = std::chrono::steady_clock::now();
-    std::string origin;
-    // The first shape's configuration (the bench's time also covers the
-    // others').
-    kernels::LightningConfig first =
-        o.config ? *o.config : heuristicFor(o.seqs.front());
-    for (kernels::LightningPass pass : kernels::kLightningPasses) {
-      auto kernel = kernels::buildLightningKernel(pass, spec, first[pass]);
-      if (!kernel) TRY(kernel.takeError());
-      GpuLaunchOptions lo;
-      lo.numWarps = first[pass].numWarps;
-      auto gk = getGpuKernel(*kernel, lo);
-      if (!gk) TRY(gk.takeError());
-      origin = gk->origin;
-      fmt::print("  {}: {} registers, {} B shared, from {}\n", kernel->name(),
-                 gk->function.registers(), gk->sharedBytes, gk->origin);
+    bool cold = false;
+    if (!o.config) {
+      TunedLightningOptions to;
+      to.backend = Backend::Gpu;
+      to.tuneOnMiss = false;
+      TunedLightning tuned(to);
+      LightningShape shape = LightningShape::of(
+          {o.tokens / N0, o.heads, N0, o.d, o.e}, *dtype, Layout::BNHD, false,
+          false);
+      auto report = startLightning(tuned, {shape}, /*backward=*/true);
+      if (!report) TRY(report.takeError());
+      for (const StartupItem &item : report->items) {
+        cold |= item.origin == "compiled";
+        fmt::print("  {}: {} from {} in {:.0f} ms (its thread)\n",
+                   kernels::passName(item.choice.pass),
+                   toConfig(item.choice.config).str(), item.origin,
+                   item.compileSeconds * 1e3);
+      }
+      fmt::print("startLightning({}, forward and backward): ", shape.str());
+    } else {
+      kernels::LightningSpec spec{static_cast<int>(o.d), static_cast<int>(o.e),
+                                  *dtype, false, false};
+      for (kernels::LightningPass pass : kernels::kLightningPasses) {
+        auto kernel = kernels::buildLightningKernel(pass, spec, (*o.config)[pass]);
+        if (!kernel) TRY(kernel.takeError());
+        GpuLaunchOptions lo;
+        lo.numWarps = (*o.config)[pass].numWarps;
+        auto gk = getGpuKernel(*kernel, lo);
+        if (!gk) TRY(gk.takeError());
+        cold |= gk->origin == "compiled";
+        fmt::print("  {}: {} registers, {} B shared, from {}\n", kernel->name(),
+                   gk->function.registers(), gk->sharedBytes, gk->origin);
+      }
+      fmt::print("jit: 4 lightning kernels, one after another: ");
     }
     double ms = std::chrono::duration<double, std::milli>(
                     std::chrono::steady_clock::now() - start).count();
-    fmt::print("jit: 4 lightning kernels ready in {:.0f} ms ({})\n", ms,
-               origin == "disk" ? "warm: disk cache" : "cold: compiled");
-    json += fmt::format("{{\"kind\": \"jit\", \"cache\": \"{}\", \"ms\": {:.1f}}}",
-                        origin == "disk" ? "warm" : "cold", ms);
+    fmt::print("ready in {:.0f} ms ({})\n", ms,
+               cold ? "cold: compiled" : "warm: disk cache");
+    json += fmt::format("{{\"kind\": \"jit\", \"cache\": \"{}\", \"ms\": {:.1f}, "
+                        "\"startup\": {}}}",
+                        cold ? "cold" : "warm", ms, o.config ? "false" : "true");
   }
   if (o.jitOnly) {
     json += "]}\n";
@@ -160,9 +182,9 @@ int runBench(const BenchOptions &o) {
     json += fmt::format(", {{\"kind\": \"copy\", \"GBps\": {:.1f}}}", copyGBs);
   }
 
-  fmt::print("{:>7} {:>4} {:>4} {:>10} {:>10} {:>8} {:>12} {:>10} {:>8}\n", "N",
+  fmt::print("{:>7} {:>4} {:>4} {:>10} {:>10} {:>8} {:>12} {:>10} {:>8} {:>9}\n", "N",
              "B", "H", "fwd ms", "floor ms", "floor %", "fwd+bwd ms",
-             "floor ms", "floor %");
+             "floor ms", "floor %", "extra MiB");
   int64_t maxElems = o.tokens * o.heads * std::max(o.d, o.e);
   size_t esize = dtypeSize(*dtype);
   std::vector<uint16_t> hostBits(maxElems);
@@ -262,21 +284,31 @@ int runBench(const BenchOptions &o) {
       return lightningBackward(ba, lo);
     });
     if (!both) TRY(both.takeError());
+    // Device memory one forward+backward holds beyond the caller's tensors
+    // (the 8 of this loop and the slopes): the segment-state scratch, grown
+    // to the largest split seen so far (B·H·S·d·e·4 bytes), nothing else.
+    size_t ownBytes = slopesBuf->size();
+    for (const DeviceBuffer &b : bufs) ownBytes += b.size();
+    DeviceBuffer::resetPeakBytes();
+    TRY(lightningForward(fa, lo));
+    TRY(lightningBackward(ba, lo));
+    double extraMiB = double(DeviceBuffer::peakBytes() - ownBytes) / (1 << 20);
     // Minimum traffic: fwd reads q, k, v and writes o; bwd reads q, k, v, dO
     // and writes dq, dk, dv.
     double fwdBytes = double(2 * qElems + 2 * vElems) * esize;
     double bwdBytes = double(4 * qElems + 4 * vElems) * esize;
     double fwdFloor = fwdBytes / (copyGBs * 1e9) * 1e3;
     double bothFloor = (fwdBytes + bwdBytes) / (copyGBs * 1e9) * 1e3;
-    fmt::print("{:>7} {:>4} {:>4} {:>10.3f} {:>10.3f} {:>7.1f}% {:>12.3f} {:>10.3f} {:>7.1f}%\n",
+    fmt::print("{:>7} {:>4} {:>4} {:>10.3f} {:>10.3f} {:>7.1f}% {:>12.3f} {:>10.3f} {:>7.1f}% {:>9.1f}\n",
                N, B, o.heads, *fwd, fwdFloor, 100 * fwdFloor / *fwd, *both,
-               bothFloor, 100 * bothFloor / *both);
+               bothFloor, 100 * bothFloor / *both, extraMiB);
     json += fmt::format(
         ", {{\"kind\": \"lightning\", \"dtype\": \"{}\", \"B\": {}, \"N\": {}, "
         "\"H\": {}, \"D\": {}, \"E\": {}, \"fwd_ms\": {:.4f}, "
         "\"fwd_floor_ms\": {:.4f}, \"fwdbwd_ms\": {:.4f}, "
-        "\"fwdbwd_floor_ms\": {:.4f}, \"config\": \"{}\"}}",
+        "\"fwdbwd_floor_ms\": {:.4f}, \"extra_MiB\": {:.2f}, \"config\": \"{}\"}}",
         o.dtype, B, N, o.heads, o.d, o.e, *fwd, fwdFloor, *both, bothFloor,
+        extraMiB,
         o.tuned ? configSource : configSource + " " + lo.config->str());
   }
   if (o.decodeBatch > 0) {

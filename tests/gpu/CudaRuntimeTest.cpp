@@ -187,6 +187,25 @@ TEST_F(CudaRuntime, MemoryRoundTrip) {
   EXPECT_FALSE(static_cast<bool>(moved));
 }
 
+TEST_F(CudaRuntime, DeviceBuffersCountTheirBytesAndTheHighWaterMark) {
+  size_t before = DeviceBuffer::liveBytes();
+  DeviceBuffer::resetPeakBytes();
+  EXPECT_EQ(DeviceBuffer::peakBytes(), before);
+  {
+    ASSERT_EXPECTED(a, DeviceBuffer::allocate(*device, 1 << 20));
+    EXPECT_EQ(DeviceBuffer::liveBytes(), before + (1 << 20));
+    {
+      ASSERT_EXPECTED(b, DeviceBuffer::allocate(*device, 3 << 20));
+      DeviceBuffer moved = std::move(b); // a move neither adds nor frees
+      EXPECT_EQ(DeviceBuffer::liveBytes(), before + (4 << 20));
+    }
+    EXPECT_EQ(DeviceBuffer::liveBytes(), before + (1 << 20));
+    EXPECT_EQ(errorOf(a.release()), "");
+  }
+  EXPECT_EQ(DeviceBuffer::liveBytes(), before);
+  EXPECT_EQ(DeviceBuffer::peakBytes(), before + (4 << 20));
+}
+
 TEST_F(CudaRuntime, Memset) {
   ASSERT_EXPECTED(buffer, DeviceBuffer::allocate(*device, 4096));
   ASSERT_OK(buffer.memset(0x00));

@@ -335,6 +335,15 @@ struct DirectRun {
     return b;
   }
 
+  /// Forward arguments over this problem (no states, scale 1) writing `o`.
+  LightningForwardArgs forwardArgs(std::vector<float> &o) {
+    LightningForwardArgs f;
+    f.q = ref(q, act(D)), f.k = ref(k, act(D)), f.v = ref(v, act(E));
+    f.o = ref(o, act(E));
+    f.slopes = ref(slopes, {H});
+    return f;
+  }
+
   /// {o, final_state, dq, dk, dv, d_initial_state} under `cfg`.
   llvm::Expected<std::vector<std::vector<float>>>
   run(const kernels::LightningConfig &cfg, LightningOptions options = {}) {
@@ -343,10 +352,7 @@ struct DirectRun {
     std::vector<float> dq(q.size(), nan), dk(k.size(), nan), dv(v.size(), nan);
     std::vector<float> dS0(s0.size(), nan);
     options.config = cfg;
-    LightningForwardArgs f;
-    f.q = ref(q, act(D)), f.k = ref(k, act(D)), f.v = ref(v, act(E));
-    f.o = ref(o, act(E));
-    f.slopes = ref(slopes, {H});
+    LightningForwardArgs f = forwardArgs(o);
     f.scale = scale;
     if (states) {
       f.initialState = ref(s0, state());
@@ -471,12 +477,7 @@ TEST(LightningConfigs, NonDefaultBlocksMatchTheReference) {
 TEST(LightningConfigs, SplitForwardPlansThreeLaunches) {
   DirectRun problem(3);
   std::vector<float> o(problem.B * problem.H * problem.N * problem.E);
-  LightningForwardArgs f;
-  f.q = problem.ref(problem.q, problem.act(problem.D));
-  f.k = problem.ref(problem.k, problem.act(problem.D));
-  f.v = problem.ref(problem.v, problem.act(problem.E));
-  f.o = problem.ref(o, problem.act(problem.E));
-  f.slopes = problem.ref(problem.slopes, {problem.H});
+  LightningForwardArgs f = problem.forwardArgs(o);
   struct Case {
     int blockC, splits;
     int64_t launches, segments;
@@ -626,12 +627,7 @@ TEST(LightningConfigs, SplitWithoutStatesSkipsTheLastSegmentsContribution) {
   }
   // The launch: n = (S - 1) · segment_len = 2 · 64 of 150 rows (C = 32).
   std::vector<float> o(problem.v.size());
-  LightningForwardArgs f;
-  f.q = problem.ref(problem.q, problem.act(problem.D));
-  f.k = problem.ref(problem.k, problem.act(problem.D));
-  f.v = problem.ref(problem.v, problem.act(problem.E));
-  f.o = problem.ref(o, problem.act(problem.E));
-  f.slopes = problem.ref(problem.slopes, {problem.H});
+  LightningForwardArgs f = problem.forwardArgs(o);
   LightningOptions options;
   options.config = split(config(32, 32, 32, 32), 3);
   auto plan = planLightningForward(f, options);
@@ -678,12 +674,7 @@ TEST(LightningConfigs, RefinedStatePassesGiveTheSameAnswers) {
   // leaves the SMs idle): 6 fine state programs per column block, a scan
   // over 6, outputs over 3 reading fine slot 2·s.
   std::vector<float> o(problem.v.size());
-  LightningForwardArgs f;
-  f.q = problem.ref(problem.q, problem.act(problem.D));
-  f.k = problem.ref(problem.k, problem.act(problem.D));
-  f.v = problem.ref(problem.v, problem.act(problem.E));
-  f.o = problem.ref(o, problem.act(problem.E));
-  f.slopes = problem.ref(problem.slopes, {problem.H});
+  LightningForwardArgs f = problem.forwardArgs(o);
   LightningOptions options;
   options.config = split(config(32, 32, 32, 32), 3);
   test::ScopedEnv heuristic("TESSEL_STATE_REFINE", nullptr);

@@ -286,6 +286,25 @@ LogicalResult DotOp::verify() {
   return success();
 }
 
+LogicalResult CumsumOp::verify() {
+  auto src = cast<RankedTensorType>(getSrc().getType());
+  int64_t axis = getAxisAttr().getInt();
+  if (axis < 0 || axis >= src.getRank())
+    return emitOpError() << "axis " << axis << " is out of range [0, "
+                         << src.getRank() << ")";
+  Type elem = src.getElementType();
+  if (elem.isInteger(1) || isa<PtrType>(elem))
+    return emitOpError() << "cannot sum elements of type " << elem;
+  auto res = cast<RankedTensorType>(getResult().getType());
+  if (res.getShape() != src.getShape() || res.getElementType() != elem)
+    return emitOpError() << "result must have the shape and element type of "
+                            "its operand, "
+                         << shapeStr(src.getShape()) << " " << elem << ", got "
+                         << shapeStr(res.getShape()) << " "
+                         << res.getElementType();
+  return success();
+}
+
 LogicalResult ReduceOp::verify() {
   auto src = cast<RankedTensorType>(getSrc().getType());
   if (getKind() != "sum" && getKind() != "max" && getKind() != "min")

@@ -294,6 +294,20 @@ def Tile_ReduceOp : Tile_Op<"reduce", [Pure]> {
   let assemblyFormat = "$kind $src attr-dict `:` type($src) `->` type($result)";
 }
 
+def Tile_CumsumOp : Tile_Op<"cumsum", [Pure]> {
+  let summary = "running sum along one axis";
+  let description = [{
+    result[..., i, ...] = Σ src[..., j, ...] over j ≤ i along `axis` (j < i
+    when `exclusive`; j ≥ i, resp. j > i, when `reverse`). Floats accumulate
+    in f32 and round once to the element type; integers wrap. The gates of
+    gated linear attention take it along a chunk: the cumulative log-decay.
+  }];
+  let arguments = (ins Tile_Tensor:$src, I32Attr:$axis, UnitAttr:$exclusive,
+                       UnitAttr:$reverse);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+}
+
 def Tile_ConvertOp : Tile_Op<"convert", [Pure]> {
   let summary = "elementwise dtype conversion (round to nearest even)";
   let arguments = (ins Tile_Value:$src);

@@ -741,4 +741,25 @@ Tile min(const Tile &x, int axis, bool keepdims, Loc loc) {
   return reduceImpl(x, axis, "min", keepdims, loc);
 }
 
+Tile cumsum(const Tile &x, int axis, bool exclusive, bool reverse, Loc loc) {
+  if (!x.valid())
+    return Tile();
+  KernelBuilder &k = kb(loc);
+  Shape s = x.shape();
+  if (s.empty())
+    return k.error(loc, "cumsum needs a tensor, got a scalar");
+  if (axis < 0 || axis >= static_cast<int>(s.size()))
+    return k.error(loc, "cumsum: axis " + std::to_string(axis) +
+                            " is out of range for shape " + str(s));
+  if (!isFloatType(x.elementType()) && !isIntType(x.elementType()))
+    return k.error(loc, "cumsum cannot sum " + str(x.elementType()));
+  auto op = tile::CumsumOp::create(k.builder(), k.location(loc), x.value().getType(),
+                                   x.value(), axis);
+  if (exclusive)
+    op.setExclusive(true);
+  if (reverse)
+    op.setReverse(true);
+  return Tile(op.getResult());
+}
+
 } // namespace tessel::dsl

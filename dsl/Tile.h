@@ -144,6 +144,11 @@ Tile max(const Tile &x, int axis, bool keepdims = false,
          Loc loc = Loc::current());
 Tile min(const Tile &x, int axis, bool keepdims = false,
          Loc loc = Loc::current());
+/// Running sum along `axis`, same shape: out[i] = Σ x[j] over j ≤ i (j < i
+/// when `exclusive`; from the end, j ≥ i or j > i, when `reverse`). Floats
+/// accumulate in f32. E.g. a chunk's cumulative log-decay from its gates.
+Tile cumsum(const Tile &x, int axis, bool exclusive = false,
+            bool reverse = false, Loc loc = Loc::current());
 
 } // namespace tessel::dsl
 

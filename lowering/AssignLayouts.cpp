@@ -289,6 +289,11 @@ private:
       setLayout(re.getResult(), defaultLayout(re.getType().getRank()));
       return success();
     }
+    if (auto cs = dyn_cast<CumsumOp>(op)) {
+      // Staged through shared memory whatever its layout: keep the source's.
+      setLayout(cs.getResult(), layoutOf(cs.getSrc()));
+      return success();
+    }
     if (auto red = dyn_cast<ReduceOp>(op)) {
       if (auto t = dyn_cast<RankedTensorType>(red.getType()))
         setLayout(red.getResult(),

@@ -161,6 +161,10 @@ int64_t scratchBytes(Operation *op) {
     auto src = r.getSrc().getType();
     return src.getNumElements() * stagedElementBytes(src.getElementType());
   }
+  if (auto c = dyn_cast<CumsumOp>(op)) {
+    // The operand and the running sums, 4-byte words each (ScanToLLVM).
+    return 2 * c.getSrc().getType().getNumElements() * 4;
+  }
   if (auto r = dyn_cast<ReduceOp>(op)) {
     // One partial per warp along the axis for every output element.
     auto src = r.getSrc().getType();

@@ -105,6 +105,7 @@ struct TileToLLVM : tessel::lowering::impl::TileToLLVMBase<TileToLLVM> {
     populateAsyncToLLVMPatterns(converter, patterns, axisInfo);
     populateLayoutToLLVMPatterns(converter, patterns, useLdmatrix, staged);
     populateReduceToLLVMPatterns(converter, patterns);
+    populateScanToLLVMPatterns(converter, patterns);
     populateDotToLLVMPatterns(converter, patterns, staged);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);

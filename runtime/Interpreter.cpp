@@ -434,6 +434,40 @@ private:
     bind(op.getResult(), r);
   }
 
+  void runCumsum(tile::CumsumOp op) {
+    const Val &a = get(op.getSrc());
+    auto r = makeVal(op.getResult().getType());
+    int64_t axis = op.getAxis();
+    int64_t outer = 1, inner = 1, len = a.shape[axis];
+    for (int64_t d = 0; d < axis; ++d)
+      outer *= a.shape[d];
+    for (size_t d = axis + 1; d < a.shape.size(); ++d)
+      inner *= a.shape[d];
+    bool exclusive = op.getExclusive(), reverse = op.getReverse();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t in = 0; in < inner; ++in) {
+        // In f32 steps, as the GPU accumulates; integers wrap.
+        float facc = 0;
+        int64_t iacc = 0;
+        for (int64_t step = 0; step < len; ++step) {
+          int64_t l = reverse ? len - 1 - step : step;
+          size_t at = (o * len + l) * inner + in;
+          if (a.isFloat()) {
+            float x = static_cast<float>(a.f[at]);
+            if (!exclusive) facc += x;
+            r->f[at] = roundTo(r->elem, facc);
+            if (exclusive) facc += x;
+          } else {
+            int64_t x = a.i[at];
+            if (!exclusive) iacc = wrapInt(r->elem, iacc + x);
+            r->i[at] = iacc;
+            if (exclusive) iacc = wrapInt(r->elem, iacc + x);
+          }
+        }
+      }
+    bind(op.getResult(), r);
+  }
+
   void runReduce(tile::ReduceOp op) {
     const Val &a = get(op.getSrc());
     auto r = makeVal(op.getResult().getType());
@@ -657,6 +691,7 @@ private:
         .Case([&](tile::StoreOp o) { runStore(o); })
         .Case([&](tile::DotOp o) { runDot(o); })
         .Case([&](tile::ReduceOp o) { runReduce(o); })
+        .Case([&](tile::CumsumOp o) { runCumsum(o); })
         .Case([&](scf::ForOp o) { runFor(o); })
         .Case([&](scf::IfOp o) { runIf(o); })
         .Case([&](scf::YieldOp o) {

@@ -59,6 +59,9 @@ void populateLayoutToLLVMPatterns(const mlir::TypeConverter &converter,
 /// reduce: in registers, across lanes by shuffles, across warps in shared.
 void populateReduceToLLVMPatterns(const mlir::TypeConverter &converter,
                                   mlir::RewritePatternSet &patterns);
+/// cumsum: through shared memory, whole lines per thread.
+void populateScanToLLVMPatterns(const mlir::TypeConverter &converter,
+                                mlir::RewritePatternSet &patterns);
 /// dot on tensor cores (mma.sync m16n8k16), reading `staged` operands from
 /// shared memory per k-step.
 void populateDotToLLVMPatterns(const mlir::TypeConverter &converter,

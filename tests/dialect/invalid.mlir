@@ -328,6 +328,34 @@ func.func @dot_accumulator(%a: tensor<16x32xbf16>, %b: tensor<32x64xbf16>, %c: t
 }
 
 //===----------------------------------------------------------------------===//
+// cumsum
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @cumsum_axis(%x: tensor<16x8xf32>) {
+  // expected-error @+1 {{'tile.cumsum' op axis -1 is out of range [0, 2)}}
+  %0 = tile.cumsum %x {axis = -1 : i32} : tensor<16x8xf32> -> tensor<16x8xf32>
+  return
+}
+
+// -----
+
+func.func @cumsum_mask(%x: tensor<16xi1>) {
+  // expected-error @+1 {{'tile.cumsum' op cannot sum elements of type 'i1'}}
+  %0 = tile.cumsum %x {axis = 0 : i32} : tensor<16xi1> -> tensor<16xi1>
+  return
+}
+
+// -----
+
+func.func @cumsum_shape(%x: tensor<16x8xf32>) {
+  // expected-error @+1 {{'tile.cumsum' op result must have the shape and element type of its operand, [16x8] 'f32', got [8x16] 'f32'}}
+  %0 = tile.cumsum %x {axis = 0 : i32} : tensor<16x8xf32> -> tensor<8x16xf32>
+  return
+}
+
+//===----------------------------------------------------------------------===//
 // reduce
 //===----------------------------------------------------------------------===//
 

@@ -35,6 +35,10 @@ func.func @all_ops(%p: !tile.ptr<bf16>, %n: i32) attributes {tile.kernel} {
   %s = tile.reduce "sum" %d {axis = 1 : i32} : tensor<16x16xf32> -> tensor<16xf32>
   // CHECK: tile.reduce "max" %{{.*}} {axis = 0 : i32} : tensor<16xf32> -> f32
   %m = tile.reduce "max" %s {axis = 0 : i32} : tensor<16xf32> -> f32
+  // CHECK: tile.cumsum %{{.*}} {axis = 0 : i32} : tensor<16x16xf32> -> tensor<16x16xf32>
+  %cs = tile.cumsum %d {axis = 0 : i32} : tensor<16x16xf32> -> tensor<16x16xf32>
+  // CHECK: tile.cumsum %{{.*}} {axis = 0 : i32, exclusive, reverse} : tensor<16xf32> -> tensor<16xf32>
+  %cr = tile.cumsum %s {axis = 0 : i32, exclusive, reverse} : tensor<16xf32> -> tensor<16xf32>
   // CHECK: tile.reshape %{{.*}} : tensor<16x16xf32> -> tensor<256xf32>
   %flat = tile.reshape %d : tensor<16x16xf32> -> tensor<256xf32>
   // CHECK: tile.convert %{{.*}} : tensor<16x16xf32> -> tensor<16x16xbf16>

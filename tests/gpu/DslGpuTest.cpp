@@ -195,4 +195,29 @@ TEST_F(DslGpu, SmallDotsMatchTheInterpreter) {
   }
 }
 
+// cumsum on the GPU (through shared memory, whatever the layout) against
+// the interpreter: a gate vector along a chunk, both axes of a C × C tile
+// inclusive/exclusive and reverse, and a bf16 tile, in 4 warps.
+TEST_F(DslGpu, CumsumMatchesTheInterpreter) {
+  KernelBuilder kb("running_sums");
+  Tile g = kb.ptrArg("g", DType::f32), x = kb.ptrArg("x", DType::f32),
+       out = kb.ptrArg("out", DType::f32);
+  Tile r = arange(0, 64), c = arange(0, 64);
+  Tile at = column(r) * 64 + row(c);
+  Tile gates = load(g + r);
+  store(out + r, cumsum(gates, 0));
+  store(out + 64 + r, cumsum(gates, 0, /*exclusive=*/true, /*reverse=*/true));
+  Tile t = load(x + at);
+  store(out + 128 + at, cumsum(t, 0));
+  store(out + 128 + 4096 + at, cumsum(t, 1, /*exclusive=*/true));
+  store(out + 128 + 8192 + at,
+        cumsum(t.to(DType::bf16), 1, false, /*reverse=*/true).to(DType::f32));
+  auto k = kb.finish();
+  ASSERT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
+  expectSameOnBothBackends(*k, {1, 1, 1},
+                           {random(64, 21), random(4096, 22),
+                            std::vector<float>(128 + 3 * 4096, NAN)},
+                           {}, 1e-4);
+}
+
 } // namespace

@@ -32,3 +32,15 @@ func.func @wait_on_sync_dot(%x: bf16) attributes {tile.kernel} {
   %w = tile.dot_wait %d {pending = 0 : i32} : (tensor<16x16xf32, #m>) -> tensor<16x16xf32, #m>
   return
 }
+
+// -----
+
+// A running sum longer than the lowering unrolls is refused with the sizes.
+#b1 = #tile.blocked<spt = [1], tpw = [32], wpc = [1], order = [0]>
+func.func @cumsum_too_long(%x: f32) attributes {tile.kernel} {
+  %a = tile.splat %x : f32 -> tensor<512xf32, #b1>
+  // expected-error @+2 {{cumsum over 512 elements along axis 0 in 1 lines: the GPU back end sums at most 256 along the axis and 4 lines per thread (32 threads)}}
+  // expected-error @+1 {{failed to legalize operation 'tile.cumsum'}}
+  %s = tile.cumsum %a {axis = 0 : i32} : tensor<512xf32, #b1> -> tensor<512xf32, #b1>
+  return
+}

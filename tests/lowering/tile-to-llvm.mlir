@@ -46,6 +46,23 @@ func.func @sum(%p: !tile.ptr<f32>) attributes {tile.kernel} {
   return
 }
 
+// A running sum: the operand into shared memory, a barrier, each thread's
+// line summed unrolled (32 loads, adds and stores: 1 line, 32 threads), a
+// barrier, the thread's element read back.
+// CHECK-LABEL: func.func @cumsum
+// CHECK: llvm.store {{.*}} : f32, !llvm.ptr<3>
+// CHECK: nvvm.barrier0
+// CHECK-COUNT-32: arith.addf
+// CHECK: nvvm.barrier0
+// CHECK: llvm.load {{.*}} : !llvm.ptr<3> -> f32
+func.func @cumsum(%p: !tile.ptr<f32>) attributes {tile.kernel} {
+  %ps = tile.splat %p : !tile.ptr<f32> -> tensor<32x!tile.ptr<f32>, #b1>
+  %x = tile.load %ps : (tensor<32x!tile.ptr<f32>, #b1>) -> tensor<32xf32, #b1>
+  %s = tile.cumsum %x {axis = 0 : i32, exclusive} : tensor<32xf32, #b1> -> tensor<32xf32, #b1>
+  tile.store %ps, %s : (tensor<32x!tile.ptr<f32>, #b1>, tensor<32xf32, #b1>) -> ()
+  return
+}
+
 // Operands staged for a dot are read by the dot one k-step at a time: the
 // stagings store 16-byte vectors into padded rows and synchronize once;
 // then each k-step's ldmatrix sits right before its mma (A from the

@@ -38,6 +38,37 @@ TEST(Dsl, BroadcastingAddBuildsSplatAndBroadcast) {
   EXPECT_NE(ir.find("tile.addptr"), std::string::npos);
 }
 
+TEST(Dsl, CumsumMistakesAreReportedAtTheAuthorsLine) {
+  {
+    KernelBuilder kb("cumsum_axis");
+    int line = __LINE__ + 1;
+    Tile c = cumsum(zeros({16, 8}, DType::f32), 2);
+    EXPECT_FALSE(c.valid());
+    std::string err = errorOf(kb.finish());
+    EXPECT_NE(err.find("DslTest.cpp:" + std::to_string(line) + ":"),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("cumsum: axis 2 is out of range for shape [16x8]"),
+              std::string::npos)
+        << err;
+  }
+  {
+    KernelBuilder kb("cumsum_scalar");
+    Tile s = cumsum(zeros({}, DType::f32), 0);
+    EXPECT_FALSE(s.valid());
+    std::string err = errorOf(kb.finish());
+    EXPECT_NE(err.find("cumsum needs a tensor, got a scalar"), std::string::npos)
+        << err;
+  }
+  {
+    KernelBuilder kb("cumsum_mask");
+    Tile m = cumsum(arange(0, 16) < 3, 0);
+    EXPECT_FALSE(m.valid());
+    std::string err = errorOf(kb.finish());
+    EXPECT_NE(err.find("cumsum cannot sum i1"), std::string::npos) << err;
+  }
+}
+
 TEST(Dsl, PromotesMixedFloatTypesToF32) {
   KernelBuilder kb("promote");
   Tile a = zeros({16}, DType::bf16);

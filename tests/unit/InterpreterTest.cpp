@@ -917,4 +917,56 @@ TEST(Interpreter, MinReductionAndKeepdims) {
   EXPECT_EQ(o[52], all);
 }
 
+// cumsum along each axis of a 2-D tile, inclusive and exclusive, forward
+// and reverse, against sums in f32 steps; and on i32, wrapping.
+TEST(Interpreter, CumsumAlongEachAxisBothWays) {
+  KernelBuilder kb("running_sums");
+  Tile x = kb.ptrArg("x", DType::f32), out = kb.ptrArg("out", DType::f32);
+  Tile xi = kb.ptrArg("xi", DType::i32), outi = kb.ptrArg("outi", DType::i32);
+  Tile r = arange(0, 4), c = arange(0, 8);
+  Tile at = column(r) * 8 + row(c);
+  Tile t = load(x + at); // 4 × 8
+  store(out + at, cumsum(t, 0));
+  store(out + 32 + at, cumsum(t, 1, /*exclusive=*/true));
+  store(out + 64 + at, cumsum(t, 1, /*exclusive=*/false, /*reverse=*/true));
+  store(out + 96 + at, cumsum(t, 0, /*exclusive=*/true, /*reverse=*/true));
+  store(outi + c, cumsum(load(xi + c), 0));
+  Kernel kernel = finishOrDie(kb);
+  std::vector<float> in = randomFloats(32);
+  std::vector<float> o(128, -1.0f);
+  std::vector<int32_t> ints{2147483647, 1, 5, -7, 0, 3, -2147483647 - 1, 9};
+  std::vector<int32_t> oi(8, 0);
+  ASSERT_EQ(run(kernel, {}, {buf(in, DType::f32), buf(o, DType::f32),
+                             buf(ints, DType::i32), buf(oi, DType::i32)}),
+            "");
+  auto v = [&](int i, int j) { return in[i * 8 + j]; };
+  for (int j = 0; j < 8; ++j) {
+    float down = 0, up = 0;
+    for (int i = 0; i < 4; ++i) {
+      down += v(i, j);
+      EXPECT_EQ(o[i * 8 + j], down) << i << "," << j;
+    }
+    for (int i = 3; i >= 0; --i) {
+      EXPECT_EQ(o[96 + i * 8 + j], up) << "exclusive reverse " << i << "," << j;
+      up += v(i, j);
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    float right = 0, left = 0;
+    for (int j = 0; j < 8; ++j) {
+      EXPECT_EQ(o[32 + i * 8 + j], right) << "exclusive " << i << "," << j;
+      right += v(i, j);
+    }
+    for (int j = 7; j >= 0; --j) {
+      left += v(i, j);
+      EXPECT_EQ(o[64 + i * 8 + j], left) << "reverse " << i << "," << j;
+    }
+  }
+  uint32_t acc = 0;
+  for (int j = 0; j < 8; ++j) {
+    acc += static_cast<uint32_t>(ints[j]);
+    EXPECT_EQ(oi[j], static_cast<int32_t>(acc)) << j;
+  }
+}
+
 } // namespace

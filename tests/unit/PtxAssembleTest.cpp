@@ -135,4 +135,21 @@ TEST(PtxAssembleDsl, MinAndKeepdimsReductions) {
   expectLowersAndAssembles(*kernel, 4, "min.");
 }
 
+// cumsum (a gate vector and both axes of a C × C tile, f32 and bf16)
+// lowers through shared memory and assembles.
+TEST(PtxAssembleDsl, CumsumAlongAChunk) {
+  using namespace tessel::dsl;
+  KernelBuilder kb("running_sums");
+  Tile g = kb.ptrArg("g", DType::f32), out = kb.ptrArg("out", DType::f32);
+  Tile r = arange(0, 64), c = arange(0, 64);
+  Tile gates = load(g + r);
+  Tile decay = cumsum(gates, 0);
+  Tile t = column(decay) - row(decay); // log-decay between positions
+  store(out + column(r) * 64 + row(c),
+        cumsum(t, 1, true) + cumsum(t.to(DType::bf16), 0, false, true).to(DType::f32));
+  auto kernel = kb.finish();
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  expectLowersAndAssembles(*kernel, 4, "bar.sync");
+}
+
 } // namespace

@@ -219,6 +219,49 @@ llvm::Error checkSlopes(const TensorRef &t, int64_t heads) {
   return llvm::Error::success();
 }
 
+/// The (b, h, n) strides of a simple GLA's gates: f32, (B, H, N) in bhnd
+/// order or (B, N, H) in bnhd, positive strides; host values must be finite
+/// log-decays ≤ 0.
+llvm::Expected<std::array<int64_t, 3>> checkGates(const TensorRef &t,
+                                                  const LightningDims &dims,
+                                                  Layout layout) {
+  if (t.dtype != DType::f32)
+    return fail(fmt::format("gates: dtype must be f32, got {}",
+                            dtypeName(t.dtype)));
+  if (auto err = checkAligned(t, "gates"))
+    return std::move(err);
+  bool bhnd = layout == Layout::BHND;
+  std::vector<int64_t> want = bhnd ? std::vector<int64_t>{dims.batch, dims.heads, dims.seq}
+                                   : std::vector<int64_t>{dims.batch, dims.seq, dims.heads};
+  if (t.shape != want)
+    return fail(fmt::format("gates: expected shape [{}] ({}), got [{}]",
+                            fmt::join(want, ", "), bhnd ? "B, H, N" : "B, N, H",
+                            fmt::join(t.shape, ", ")));
+  if (!t.strides.empty() && t.strides.size() != 3)
+    return fail(fmt::format("gates: expected 3 strides, got {}", t.strides.size()));
+  auto s = t.effectiveStrides();
+  for (int64_t st : s)
+    if (st < 1)
+      return fail(fmt::format("gates: strides must be positive, got [{}]",
+                              fmt::join(s, ", ")));
+  std::array<int64_t, 3> bhn = bhnd ? std::array<int64_t, 3>{s[0], s[1], s[2]}
+                                    : std::array<int64_t, 3>{s[0], s[2], s[1]};
+  if (!t.onDevice) {
+    const float *g = static_cast<const float *>(t.data);
+    for (int64_t b = 0; b < dims.batch; ++b)
+      for (int64_t h = 0; h < dims.heads; ++h)
+        for (int64_t n = 0; n < dims.seq; ++n) {
+          float x = g[b * bhn[0] + h * bhn[1] + n * bhn[2]];
+          if (!std::isfinite(x) || x > 0)
+            return fail(fmt::format(
+                "gates[{}, {}, {}] = {}: a log-decay must be a finite number "
+                "≤ 0 (exp(g) ≤ 1)",
+                b, bhnd ? h : n, bhnd ? n : h, x));
+        }
+  }
+  return bhn;
+}
+
 /// Shared checks of q, k, v and the tensors shaped like them.
 llvm::Expected<LightningDims>
 checkQKV(const TensorRef &q, const TensorRef &k, const TensorRef &v,
@@ -534,7 +577,19 @@ planLightningForward(const LightningForwardArgs &a,
   auto dims = checkQKV(a.q, a.k, a.v, a.layout, vq, vk, vv);
   if (!dims) return dims.takeError();
   if (auto e = checkOutputLike(a.o, "o", a.v, "v", a.layout, vo)) return e;
-  if (auto e = checkSlopes(a.slopes, dims->heads)) return e;
+  const bool gated = a.gates.present();
+  std::array<int64_t, 3> gateStrides{};
+  if (auto e = checkOptional(a.gates, "gates")) return e;
+  if (gated) {
+    if (a.slopes.present())
+      return fail("slopes and gates: a simple GLA's gates replace the "
+                  "slopes; pass one of them");
+    auto g = checkGates(a.gates, *dims, a.layout);
+    if (!g) return g.takeError();
+    gateStrides = *g;
+  } else if (auto e = checkSlopes(a.slopes, dims->heads)) {
+    return e;
+  }
   if (!std::isfinite(a.scale))
     return fail(fmt::format("scale must be finite, got {}", a.scale));
   if (auto e = checkOptional(a.initialState, "initial_state")) return e;
@@ -546,15 +601,29 @@ planLightningForward(const LightningForwardArgs &a,
   if (auto e = checkDisjoint(
           {{&a.o, "o"}, {&a.finalState, "final_state"}},
           {{&a.q, "q"}, {&a.k, "k"}, {&a.v, "v"}, {&a.o, "o"},
-           {&a.slopes, "slopes"}, {&a.initialState, "initial_state"},
-           {&a.finalState, "final_state"}}))
+           {&a.slopes, "slopes"}, {&a.gates, "gates"},
+           {&a.initialState, "initial_state"}, {&a.finalState, "final_state"}}))
     return e;
 
   LightningSpec spec{static_cast<int>(dims->d), static_cast<int>(dims->e),
                      a.q.dtype, a.initialState.present(),
                      a.finalState.present()};
-  const LightningConfig config = resolveConfig(options, *dims, a.q.dtype,
-                                               a.layout, spec);
+  spec.gated = gated;
+  LightningConfig config = resolveConfig(options, *dims, a.q.dtype,
+                                         a.layout, spec);
+  if (gated) {
+    // The segment scan decays by a slope: a gated call sweeps whole.
+    if (options.config && options.config->fwd.splits > 1)
+      return fail(fmt::format("LightningConfig.fwd.splits = {}: a simple GLA "
+                              "(gates) does not split the sequence yet; use 1",
+                              options.config->fwd.splits));
+    config.fwd.splits = 1;
+    // The per-block decay tiles of a gated block take registers the
+    // heuristic's 64 columns in 4 warps do not have (ptxas spills 88–104 B
+    // with states); 32 columns spill nothing (PtxAssembleDsl.SimpleGlaForward).
+    if (!options.config && config.fwd.numWarps == 4)
+      config.fwd.blockW = std::min(config.fwd.blockW, 32);
+  }
   const kernels::PassConfig &cfg = config.fwd;
   int64_t bh = dims->batch * dims->heads;
   Split sp = splitOf(dims->seq, cfg, bh * kernels::columnBlocks(cfg.blockW, spec.e),
@@ -567,12 +636,14 @@ planLightningForward(const LightningForwardArgs &a,
   if (!kernel) return kernel.takeError();
 
   std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.v),
-                              bufferArg(a.o), bufferArg(a.slopes)};
+                              bufferArg(a.o), bufferArg(gated ? a.gates : a.slopes)};
   if (spec.initialState) args.push_back(bufferArg(a.initialState));
   if (spec.finalState) args.push_back(bufferArg(a.finalState));
   args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->seq)));
   args.push_back(LaunchArg::i32(static_cast<int32_t>(dims->heads)));
   args.push_back(LaunchArg::f32(a.scale));
+  if (gated)
+    for (int64_t st : gateStrides) args.push_back(LaunchArg::i64(st));
   for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
   Grid grid = sweepGrid(bh, cfg.blockW, spec.e, 1);
   return std::vector<LightningLaunch>{

@@ -63,6 +63,11 @@ struct LightningForwardArgs {
   float scale = 1.0f;
   TensorRef initialState; ///< optional input (B,H,D,E) f32, contiguous
   TensorRef finalState;   ///< optional output (B,H,D,E) f32, contiguous
+  /// Simple GLA (fla's chunk_simple_gla with g): optional (B,H,N) f32 per-
+  /// token log-decays g ≤ 0 in `layout` order ((B,N,H) for bnhd), any
+  /// strides; token t then decays the state by exp(g_t) and `slopes` must be
+  /// left empty. The sequence is not split for it yet.
+  TensorRef gates;
 };
 
 struct LightningBackwardArgs {

@@ -16,11 +16,14 @@
 namespace tessel {
 
 std::string LightningProblem::str() const {
-  return fmt::format("B={} H={} N={} D={} E={} {} {}{}{}{}{} seed={}", batch,
+  return fmt::format("B={} H={} N={} D={} E={} {} {}{}{}{}{}{} seed={}", batch,
                      heads, seq, d, e, layoutName(layout), dtypeName(dtype),
                      initialState ? " +S0" : "", finalState ? " +SN" : "",
                      backward ? " bwd" : "",
                      decodeSteps ? fmt::format(" decode {}", decodeSteps) : "",
+                     gateRange ? fmt::format(" gates [{}, {}]", gateRange->first,
+                                             gateRange->second)
+                               : "",
                      seed);
 }
 
@@ -172,6 +175,16 @@ struct State {
 
 llvm::Expected<LightningCheckResult>
 checkLightning(const LightningProblem &p, const LightningOptions &options) {
+  if (p.gateRange && (p.backward || p.decodeSteps > 0))
+    return llvm::createStringError(
+        "a simple GLA (gates) is checked forward only: its backward and "
+        "decode are not built yet");
+  if (p.gateRange && !(p.gateRange->first <= p.gateRange->second &&
+                       p.gateRange->second <= 0))
+    return llvm::createStringError(
+        "gate range must be lo ≤ hi ≤ 0 (log-decays), got [" +
+        std::to_string(p.gateRange->first) + ", " +
+        std::to_string(p.gateRange->second) + "]");
   if (p.decodeSteps < 0 || (p.decodeSteps > 0 && p.backward))
     return llvm::createStringError(
         "decode steps must be ≥ 0 and apply to the forward only, got " +
@@ -195,6 +208,30 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
   State s0(p.batch, p.heads, p.d, p.e);
   if (p.initialState)
     ref.initial = s0.randomize(rng);
+  // Gates in the layout's order ((B, H, N) or (B, N, H)), the reference's in
+  // (B, H, N).
+  std::vector<float> gates;
+  TensorRef gatesRef;
+  if (p.gateRange) {
+    std::uniform_real_distribution<float> dist(p.gateRange->first,
+                                               p.gateRange->second);
+    bool bhnd = p.layout == Layout::BHND;
+    gates.resize(p.batch * p.heads * p.seq);
+    ref.gates.resize(gates.size());
+    for (int64_t b = 0; b < p.batch; ++b)
+      for (int64_t h = 0; h < p.heads; ++h)
+        for (int64_t n = 0; n < p.seq; ++n) {
+          float g = std::min(dist(rng), p.gateRange->second);
+          int64_t at = bhnd ? (b * p.heads + h) * p.seq + n
+                            : (b * p.seq + n) * p.heads + h;
+          gates[at] = g;
+          ref.gates[(b * p.heads + h) * p.seq + n] = g;
+        }
+    gatesRef.data = gates.data();
+    gatesRef.dtype = DType::f32;
+    gatesRef.shape = bhnd ? std::vector<int64_t>{p.batch, p.heads, p.seq}
+                          : std::vector<int64_t>{p.batch, p.seq, p.heads};
+  }
 
   LightningCheckResult result;
   result.tolerance = toleranceFor(p.dtype);
@@ -206,7 +243,10 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
     LightningForwardArgs args;
     args.q = q.ref(), args.k = k.ref(), args.v = v.ref(), args.o = o.ref();
     args.layout = p.layout;
-    args.slopes = slopesRef;
+    if (p.gateRange)
+      args.gates = gatesRef;
+    else
+      args.slopes = slopesRef;
     args.scale = p.scale;
     if (p.initialState) args.initialState = s0.ref();
     if (p.finalState) args.finalState = sN.ref();

@@ -7,6 +7,7 @@
 
 #include "kernels/Lightning.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,10 @@ struct LightningProblem {
   DType dtype = DType::bf16;
   /// One decay rate per head (size `heads`).
   std::vector<float> slopes;
+  /// Simple GLA: random per-token log-decays drawn uniformly from [lo, hi]
+  /// (≤ 0) in place of the slopes (LightningForwardArgs::gates). Forward
+  /// only, for now.
+  std::optional<std::pair<float, float>> gateRange;
   float scale = 1.0f;
   bool initialState = false;
   bool finalState = false;

@@ -70,7 +70,7 @@ std::string LightningConfig::str() const {
 std::string LightningSpec::str() const {
   return "d" + std::to_string(d) + "_e" + std::to_string(e) + "_" +
          dtypeName(dtype) + (initialState ? "_s0" : "") +
-         (finalState ? "_sn" : "");
+         (finalState ? "_sn" : "") + (gated ? "_gated" : "");
 }
 
 int padToPow2(int dim) {
@@ -146,8 +146,12 @@ struct Common {
   Tile colBlock;    // this program's block of columns
   Tile rows;        // [C] i32
   Tile fi;          // [C] f32 row index
-  Tile intraDecay;  // [C, C] λ^(i−j) where i ≥ j, else 0
-  Tile qDecay;      // [C] λ^(i+1)
+  Tile causal;      // [C, C] i ≥ j
+  Tile intraDecay;  // [C, C] λ^(i−j) where i ≥ j, else 0 (not gated)
+  Tile qDecay;      // [C] λ^(i+1) (not gated)
+  /// Gated (simple GLA): this (b, h)'s log-decays and their row stride.
+  bool gated = false;
+  Tile gatesBase, gatesRow;
   /// The rows this program sweeps, [first, end): the whole sequence (first
   /// = 0, not materialized), or one segment under the sequence-split
   /// strategy.
@@ -160,9 +164,11 @@ struct Common {
   /// bh · blocksPerHead + block), so they run together and the q and k tiles that all of them
   /// read come from DRAM once and from L2 for the others (H200, 4 warps,
   /// W = 64: DRAM-bound at 85 % when the blocks of a head ran a wave apart).
+  /// `decay` is the slopes (H) or, for a gated spec, the gates (b, h, n),
+  /// whose strides follow `scale`.
   Common(KernelBuilder &kb, const LightningSpec &spec,
-         const PassConfig &cfg, Tile slopes, int blocksPerHead)
-      : C(cfg.blockC), T(spec.dtype) {
+         const PassConfig &cfg, Tile decay, int blocksPerHead)
+      : C(cfg.blockC), T(spec.dtype), gated(spec.gated) {
     n = kb.scalarArg("n", DType::i32);
     heads = kb.scalarArg("heads", DType::i32);
     scale = kb.scalarArg("scale", DType::f32);
@@ -171,7 +177,15 @@ struct Common {
     colBlock = pid % blocksPerHead;
     b = bh / heads;
     h = bh % heads;
-    s = load(slopes + h);
+    if (gated) {
+      Strides sg{kb.scalarArg("gates_stride_b", DType::i64),
+                 kb.scalarArg("gates_stride_h", DType::i64),
+                 kb.scalarArg("gates_stride_n", DType::i64)};
+      gatesBase = base(decay, sg);
+      gatesRow = sg.row;
+    } else {
+      s = load(decay + h);
+    }
     rowTiles();
     end = n;
     numBlocks = cdiv(n, C);
@@ -183,7 +197,9 @@ struct Common {
   void rowTiles() {
     rows = arange(0, C);
     fi = rows.to(DType::f32);
-    Tile causal = column(rows) >= row(rows);
+    causal = column(rows) >= row(rows);
+    if (gated)
+      return; // per block, from the block's gates
     intraDecay = where(causal, exp(-s * (column(fi) - row(fi))), 0.0);
     qDecay = exp(-s * (fi + 1.0));
   }
@@ -215,8 +231,11 @@ struct Common {
   }
 
   /// The per-block quantities: first row, real length and row mask.
+  /// The decays: M = intraDecay, Λ_q = qDecay, Λ_k = kDecay and λ^L =
+  /// blockDecay of the block form (the file comment).
   struct Block {
-    Tile start, len, fLen, rowIdx, rowMask, kDecay, blockDecay;
+    Tile start, len, fLen, rowIdx, rowMask;
+    Tile intraDecay, qDecay, kDecay, blockDecay;
   };
   Block block(const Tile &blk) const {
     Block bl;
@@ -225,6 +244,22 @@ struct Common {
     bl.fLen = bl.len.to(DType::f32);
     bl.rowIdx = bl.start + rows;
     bl.rowMask = rows < bl.len;
+    if (gated) {
+      // b_i = g_0 + … + g_i, the log-decay from the block's start through
+      // row i (rows past L add 0): M_ij = e^(b_i − b_j), Λ_q = e^b, Λ_k =
+      // e^(b_L − b), λ^L = e^(b_L). Every exponent is ≤ 0.
+      Tile g = load(gatesBase + bl.rowIdx.to(DType::i64) * gatesRow,
+                    bl.rowMask, 0.0);
+      Tile cum = cumsum(g, 0);
+      Tile total = sum(g, 0);
+      bl.intraDecay = where(causal, exp(column(cum) - row(cum)), 0.0);
+      bl.qDecay = exp(cum);
+      bl.kDecay = where(bl.rowMask, exp(total - cum), 0.0);
+      bl.blockDecay = exp(total);
+      return bl;
+    }
+    bl.intraDecay = intraDecay;
+    bl.qDecay = qDecay;
     bl.kDecay = where(bl.rowMask, exp(-s * (bl.fLen - 1.0 - fi)), 0.0);
     bl.blockDecay = exp(-s * bl.fLen);
     return bl;
@@ -257,6 +292,15 @@ llvm::Error validateSpec(const LightningSpec &spec) {
                                                "f16 or f32, got ") +
                                    dtypeName(spec.dtype));
   return llvm::Error::success();
+}
+
+/// The backward kernels do not take gates yet: their dg pass is not built.
+llvm::Error notGated(const LightningSpec &spec, const char *kernel) {
+  if (!spec.gated)
+    return llvm::Error::success();
+  return llvm::createStringError(std::string(kernel) +
+                                 ": a simple GLA (gated) backward is not built "
+                                 "yet; only its forward is");
 }
 
 } // namespace
@@ -317,6 +361,10 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
   const bool full = part == ForwardPart::Full;
   const bool outputs = part != ForwardPart::SegmentStates;
 
+  if (spec.gated && !full)
+    return llvm::createStringError(
+        "a simple GLA (gated) forward sweeps the whole sequence: its segment "
+        "scan is not built yet");
   const char *name = full ? "fwd"
                      : outputs ? "fwd_segment_outputs"
                                : "fwd_segment_states";
@@ -328,7 +376,8 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
   Tile q = outputs ? kb.ptrArg("q", T) : Tile();
   Tile k = kb.ptrArg("k", T), v = kb.ptrArg("v", T);
   Tile o = outputs ? kb.ptrArg("o", T) : Tile();
-  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  // Per-head slopes, or a simple GLA's per-token gates (Common).
+  Tile slopes = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
   Tile s0 = full && spec.initialState ? kb.ptrArg("initial_state", DType::f32)
                                       : Tile();
   Tile sN = full && spec.finalState ? kb.ptrArg("final_state", DType::f32)
@@ -364,9 +413,9 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
     Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), ioMask);
     if (outputs) {
       Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qkMask);
-      Tile scores = dot(qb, trans(kb_)) * cm.intraDecay;
+      Tile scores = dot(qb, trans(kb_)) * bl.intraDecay;
       Tile intra = dot(scores.to(T), vb);
-      Tile inter = dot(qb, kv.to(T)) * column(cm.qDecay);
+      Tile inter = dot(qb, kv.to(T)) * column(bl.qDecay);
       store(cm.ptrs(oBase, so.row, bl.rowIdx, ecols),
             ((intra + inter) * cm.scale).to(T), ioMask);
     }
@@ -466,6 +515,7 @@ const char *partSuffix(ForwardPart part) {
 llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
                                ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = notGated(spec, "bwd")) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockW, D);
   const DType T = spec.dtype;
@@ -507,9 +557,9 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
     Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), vMask);
     Tile dob = load(cm.ptrs(doBase, sdo.row, bl.rowIdx, ecols), vMask);
 
-    Tile dScores = dot(dob, trans(vb)) * cm.intraDecay;
+    Tile dScores = dot(dob, trans(vb)) * bl.intraDecay;
     Tile intra = dot(dScores.to(T), kb_);
-    Tile inter = dot(dob, trans(kv).to(T)) * column(cm.qDecay);
+    Tile inter = dot(dob, trans(kv).to(T)) * column(bl.qDecay);
     store(cm.ptrs(dqBase, sdq.row, bl.rowIdx, dcols),
           ((intra + inter) * cm.scale).to(T), kMask);
 
@@ -582,14 +632,14 @@ void dkSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg
       Tile vb = load(cm.ptrs(vBase, t.sv.row, bl.rowIdx, ecols), vMask);
       // The scale goes on the scores, so that the sum below folds into
       // one dot with the inter-block term as its accumulator.
-      Tile dScores = dot(dob, trans(vb)) * (cm.intraDecay * cm.scale);
+      Tile dScores = dot(dob, trans(vb)) * (bl.intraDecay * cm.scale);
       Tile intra = dot(trans(dScores).to(T), qb);
       Tile inter = dot(vb, trans(g).to(T)) * column(bl.kDecay);
       store(cm.ptrs(dkBase, t.sdk.row, bl.rowIdx, dcols), (intra + inter).to(T),
             qMask);
     }
     return std::vector<Tile>{g * bl.blockDecay +
-                             cm.weightedUpdate(qb, dob, cm.qDecay * cm.scale)};
+                             cm.weightedUpdate(qb, dob, bl.qDecay * cm.scale)};
   });
   if (full && spec.initialState)
     store(cm.statePtrs(t.ds0, D, E, dcols, ecols), out[0], stateMask);
@@ -629,20 +679,21 @@ void dvSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg
     Tile dob = load(cm.ptrs(doBase, t.sdo.row, bl.rowIdx, ecols), ioMask);
 
     // Scaled before the dot so that intra + inter is one accumulation.
-    Tile scores = dot(qb, trans(kb_)) * (cm.intraDecay * cm.scale);
+    Tile scores = dot(qb, trans(kb_)) * (bl.intraDecay * cm.scale);
     Tile intra = dot(trans(scores).to(T), dob);
     Tile inter = dot(kb_, g.to(T)) * column(bl.kDecay);
     store(cm.ptrs(dvBase, t.sdv.row, bl.rowIdx, ecols), (intra + inter).to(T),
           ioMask);
 
     return std::vector<Tile>{g * bl.blockDecay +
-                             cm.weightedUpdate(qb, dob, cm.qDecay * cm.scale)};
+                             cm.weightedUpdate(qb, dob, bl.qDecay * cm.scale)};
   });
 }
 
 llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
                                ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = notGated(spec, "bwd")) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
@@ -676,6 +727,7 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
 llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
                                ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = notGated(spec, "bwd")) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
@@ -704,6 +756,7 @@ llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
 llvm::Expected<Kernel> buildDkDv(const LightningSpec &spec, const PassConfig &cfg,
                                  ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = notGated(spec, "bwd")) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   if (part == ForwardPart::SegmentStates)
     return llvm::createStringError(

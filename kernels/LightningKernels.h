@@ -65,6 +65,10 @@ struct LightningSpec {
   bool initialState = false;
   /// Forward: write the final state; backward: read its gradient dS_N.
   bool finalState = false;
+  /// Simple GLA: a (b, h, n) log-decay g_t ≤ 0 per token in place of the
+  /// per-head slope (the `slopes` argument becomes `gates`, with its (batch,
+  /// head, row) strides after `scale`). Forward, whole sequence, for now.
+  bool gated = false;
 
   std::string str() const;
 };

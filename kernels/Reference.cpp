@@ -34,21 +34,25 @@ void forEachHead(int64_t count, const std::function<void(int64_t)> &fn) {
 
 } // namespace
 
+double Problem::decay(int64_t bh, int64_t t) const {
+  return gates.empty() ? std::exp(-slopes[bh % heads])
+                       : std::exp(gates[bh * seq + t]);
+}
+
 Forward forward(const Problem &p) {
   const int64_t N = p.seq, D = p.d, E = p.e;
   Forward out;
   out.o.assign(p.batch * p.heads * N * E, 0.0);
   out.final.assign(p.batch * p.heads * D * E, 0.0);
   forEachHead(p.batch * p.heads, [&](int64_t bh) {
-      int64_t h = bh % p.heads;
       std::vector<double> S(D * E);
-      double lambda = std::exp(-p.slopes[h]);
       if (p.initial.empty())
         std::fill(S.begin(), S.end(), 0.0);
       else
         std::copy(p.initial.begin() + bh * D * E,
                   p.initial.begin() + (bh + 1) * D * E, S.begin());
       for (int64_t t = 0; t < N; ++t) {
+        double lambda = p.decay(bh, t);
         const double *q = &p.q[(bh * N + t) * D];
         const double *k = &p.k[(bh * N + t) * D];
         const double *v = &p.v[(bh * N + t) * E];
@@ -74,10 +78,13 @@ Backward backward(const Problem &p, const std::vector<double> &dO,
   out.dv.assign(p.batch * p.heads * N * E, 0.0);
   if (!p.initial.empty())
     out.dInitial.assign(p.batch * p.heads * D * E, 0.0);
+  if (!p.gates.empty())
+    out.dGates.assign(p.batch * p.heads * N, 0.0);
   forEachHead(p.batch * p.heads, [&](int64_t bh) {
-      int64_t h = bh % p.heads;
       std::vector<double> S(D * E), G(D * E);
-      double lambda = std::exp(-p.slopes[h]);
+      // Gated: every S_{t−1} kept for ∂L/∂g_t (test sizes only).
+      bool gated = !p.gates.empty();
+      std::vector<double> before(gated ? N * D * E : 0);
       // dq_t = scale · dO_t S_tᵀ, with S_t replayed forward.
       if (p.initial.empty())
         std::fill(S.begin(), S.end(), 0.0);
@@ -85,6 +92,9 @@ Backward backward(const Problem &p, const std::vector<double> &dO,
         std::copy(p.initial.begin() + bh * D * E,
                   p.initial.begin() + (bh + 1) * D * E, S.begin());
       for (int64_t t = 0; t < N; ++t) {
+        double lambda = p.decay(bh, t);
+        if (gated)
+          std::copy(S.begin(), S.end(), before.begin() + t * D * E);
         const double *k = &p.k[(bh * N + t) * D];
         const double *v = &p.v[(bh * N + t) * E];
         const double *go = &dO[(bh * N + t) * E];
@@ -126,6 +136,13 @@ Backward backward(const Problem &p, const std::vector<double> &dO,
           for (int64_t i = 0; i < D; ++i)
             acc += k[i] * G[i * E + j];
           dv[j] = acc;
+        }
+        double lambda = p.decay(bh, t);
+        if (gated) {
+          double dot = 0;
+          for (int64_t i = 0; i < D * E; ++i)
+            dot += before[t * D * E + i] * G[i];
+          out.dGates[bh * N + t] = lambda * dot;
         }
         for (double &g : G)
           g *= lambda;

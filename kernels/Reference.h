@@ -15,6 +15,13 @@ struct Problem {
   std::vector<double> q, k, v;   // (B, H, N, D|E)
   std::vector<double> slopes;    // (H), λ_h = exp(−s_h)
   std::vector<double> initial;   // (B, H, D, E) or empty
+  /// (B, H, N) log-decays g ≤ 0 of a gated variant (simple GLA): token t
+  /// decays the state by λ_t = exp(g_t) instead of its head's λ_h. Empty:
+  /// the slopes' constant decay.
+  std::vector<double> gates;
+
+  /// λ of token t of (b, h) slice bh.
+  double decay(int64_t bh, int64_t t) const;
 };
 
 struct Forward {
@@ -25,6 +32,8 @@ struct Forward {
 struct Backward {
   std::vector<double> dq, dk, dv; // like q, k, v
   std::vector<double> dInitial;   // (B, H, D, E), empty when no initial state
+  /// (B, H, N): ∂L/∂g_t = λ_t ⟨S_{t−1}, ∂L/∂S_t⟩, for gated problems only.
+  std::vector<double> dGates;
 };
 
 Forward forward(const Problem &p);

@@ -136,6 +136,11 @@ int main(int argc, char **argv) {
                            "step (lightningDecode), one by one, after a forward "
                            "over the others")
       ->capture_default_str();
+  std::vector<float> gateRange;
+  runLightning->add_option("--gate-range", gateRange,
+                           "simple GLA: random per-token log-decays g in "
+                           "[LO, HI] (≤ 0) in place of --decay; forward only")
+      ->expected(2)->delimiter(',');
   runLightning->add_flag("--check", check,
                          "compare with the float64 reference; exit 1 when over tolerance");
   runLightning->add_option("--seed", seed, "random seed (default: fresh)");
@@ -348,6 +353,14 @@ int main(int argc, char **argv) {
                          "'{}'\n", decay);
       return 2;
     }
+  }
+  if (!gateRange.empty()) {
+    if (runLightning->count("--decay")) {
+      fmt::print(stderr, "error: --gate-range replaces --decay (a simple GLA's "
+                         "gates replace the slopes); pass one of them\n");
+      return 2;
+    }
+    p.gateRange = std::pair{gateRange[0], gateRange[1]};
   }
   p.seed = seed ? *seed : freshSeed();
   LightningOptions options;

@@ -135,6 +135,42 @@ TEST(PtxAssembleDsl, MinAndKeepdimsReductions) {
   expectLowersAndAssembles(*kernel, 4, "min.");
 }
 
+// The simple GLA forward (per-token gates: a cumsum per block, the decays
+// from it) lowers with wgmma on sm_90a and mma.sync on sm_80, assembles,
+// and spills nothing at the configuration a gated call defaults to (32
+// columns in 4 warps: at 64 its per-block decay tiles spill 88–104 B).
+TEST(PtxAssembleDsl, SimpleGlaForward) {
+  kernels::LightningSpec spec{128, 128, DType::bf16, true, true};
+  spec.gated = true;
+  auto kernel = kernels::buildLightningForward(spec, kernels::PassConfig{64, 32, 4, 1, 2});
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  auto ptxas = findPtxas();
+  if (!ptxas) {
+    llvm::consumeError(ptxas.takeError());
+    GTEST_SKIP() << "ptxas not found";
+  }
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    auto module = lowering::specializeDivisibility(
+        kernel->module(), llvm::SmallVector<bool>(kernel->args().size(), true));
+    lowering::TargetOptions target;
+    target.arch = arch;
+    target.numWarps = 4;
+    auto compiled = lowering::compileToPTX(*module, target);
+    ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
+    EXPECT_NE(compiled->ptx.find(std::string(arch) == "sm_90a" ? "wgmma.mma_async"
+                                                              : "mma.sync.aligned"),
+              std::string::npos) << arch;
+    auto assembled = assemblePtx(compiled->ptx, arch);
+    ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
+    const PtxasResources *res = assembled->find(kernel->name());
+    ASSERT_NE(res, nullptr) << assembled->log;
+    std::printf("ptxas %-7s simple GLA fwd: %3d registers, %lld B spills\n", arch,
+                res->registers, static_cast<long long>(res->spillStoreBytes));
+    EXPECT_EQ(res->spillStoreBytes, 0) << arch;
+    EXPECT_EQ(res->stackBytes, 0) << arch;
+  }
+}
+
 // cumsum (a gate vector and both axes of a C × C tile, f32 and bf16)
 // lowers through shared memory and assembles.
 TEST(PtxAssembleDsl, CumsumAlongAChunk) {

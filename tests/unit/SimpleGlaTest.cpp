@@ -1,0 +1,170 @@
+// Simple GLA (per-token log-decays g ≤ 0 in place of the per-head slopes)
+// through lightningForward on the interpreter: the float64 recurrence
+// S_t = exp(g_t) S_{t−1} + k_tᵀ v_t on shapes with tails, odd D and E, both
+// layouts, every dtype, states, strong and weak gates; the argument errors.
+#include "kernels/Lightning.h"
+#include "kernels/LightningCheck.h"
+#include "tests/unit/TestSupport.h"
+
+#include "fmt/format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <vector>
+
+using namespace tessel;
+using ::testing::HasSubstr;
+
+namespace {
+
+using test::errorText;
+using test::freshSeed;
+
+struct GlaCase {
+  int64_t n, d, e, b, h;
+  Layout layout;
+  DType dtype;
+  float lo, hi;
+  bool s0, sN;
+};
+
+// N: 1, C−1, C, C+1 and longer (C = 64 by the heuristic); gates from weak
+// (exp(g) ≈ 1) to strong (exp(−8): λ^C underflows) and a constant
+// (g = −0.1 everywhere, Lightning's slope in disguise).
+const std::vector<GlaCase> kGlaCases = {
+    {1,    16,  16,  2, 2, Layout::BHND, DType::f32,  -1.0f,  0.0f,   false, true},
+    {63,   64,  96,  1, 3, Layout::BNHD, DType::bf16, -0.5f,  -0.01f, true,  true},
+    {64,   48,  80,  2, 2, Layout::BHND, DType::f16,  -0.2f,  0.0f,   false, false},
+    {65,   128, 128, 1, 2, Layout::BNHD, DType::f32,  -8.0f,  -2.0f,  true,  false},
+    {300,  80,  256, 1, 1, Layout::BHND, DType::bf16, -1e-4f, 0.0f,   true,  true},
+    {1000, 32,  32,  2, 2, Layout::BNHD, DType::f32,  -0.1f,  -0.1f,  false, true},
+};
+
+class SimpleGlaNumerics : public ::testing::TestWithParam<GlaCase> {};
+
+TEST_P(SimpleGlaNumerics, ForwardMatchesFloat64Reference) {
+  const GlaCase &c = GetParam();
+  LightningProblem p;
+  p.batch = c.b, p.heads = c.h, p.seq = c.n, p.d = c.d, p.e = c.e;
+  p.layout = c.layout;
+  p.dtype = c.dtype;
+  p.gateRange = std::pair{c.lo, c.hi};
+  p.initialState = c.s0;
+  p.finalState = c.sN;
+  p.seed = freshSeed();
+  SCOPED_TRACE(p.str());
+  auto result = checkLightning(p);
+  ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
+  ASSERT_EQ(result->errors.size(), c.sN ? 2u : 1u);
+  for (auto &[name, err] : result->errors) {
+    EXPECT_FALSE(std::isnan(err)) << name;
+    EXPECT_LE(err, result->tolerance) << name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, SimpleGlaNumerics, ::testing::ValuesIn(kGlaCases));
+
+/// Dense f32 (B, H, N, ·) tensors of a small problem, for the error cases.
+struct Args {
+  int64_t B = 1, H = 2, N = 70, D = 16, E = 16;
+  std::vector<float> q, k, v, o, gates, slopes;
+  LightningForwardArgs f;
+  explicit Args(int64_t n = 70)
+      : N(n), q(B * H * N * D, 0.5f), k(q), v(B * H * N * E, 0.25f), o(v),
+        gates(B * H * N, -0.1f), slopes(H, 0.1f) {
+    auto ref = [](std::vector<float> &x, std::vector<int64_t> shape) {
+      TensorRef r;
+      r.data = x.data();
+      r.dtype = DType::f32;
+      r.shape = std::move(shape);
+      return r;
+    };
+    f.q = ref(q, {B, H, N, D}), f.k = ref(k, {B, H, N, D});
+    f.v = ref(v, {B, H, N, E}), f.o = ref(o, {B, H, N, E});
+    f.gates = ref(gates, {B, H, N});
+  }
+};
+
+TEST(SimpleGla, BadGatesAreRefusedWithTheReason) {
+  {
+    Args a;
+    EXPECT_EQ(errorText(lightningForward(a.f)), "");
+  }
+  {
+    Args a;
+    a.f.slopes.data = a.slopes.data();
+    a.f.slopes.dtype = DType::f32;
+    a.f.slopes.shape = {a.H};
+    EXPECT_THAT(errorText(lightningForward(a.f)),
+                HasSubstr("slopes and gates: a simple GLA's gates replace the "
+                          "slopes; pass one of them"));
+  }
+  {
+    Args a;
+    a.gates[17] = 0.5f;
+    EXPECT_THAT(errorText(lightningForward(a.f)),
+                HasSubstr("gates[0, 0, 17] = 0.5: a log-decay must be a finite "
+                          "number ≤ 0"));
+  }
+  {
+    Args a;
+    a.gates[a.N + 3] = NAN;
+    EXPECT_THAT(errorText(lightningForward(a.f)),
+                HasSubstr("gates[0, 1, 3] = nan"));
+  }
+  {
+    Args a;
+    a.f.gates.shape = {a.B, a.N, a.H}; // bnhd order under a bhnd call
+    EXPECT_THAT(errorText(lightningForward(a.f)),
+                HasSubstr("gates: expected shape [1, 2, 70] (B, H, N), got "
+                          "[1, 70, 2]"));
+  }
+  {
+    Args a;
+    a.f.gates.dtype = DType::bf16;
+    EXPECT_THAT(errorText(lightningForward(a.f)),
+                HasSubstr("gates: dtype must be f32, got bf16"));
+  }
+  {
+    Args a;
+    LightningOptions options;
+    options.config = kernels::LightningConfig{};
+    options.config->fwd.splits = 2;
+    EXPECT_THAT(errorText(lightningForward(a.f, options)),
+                HasSubstr("LightningConfig.fwd.splits = 2: a simple GLA "
+                          "(gates) does not split the sequence yet"));
+  }
+  {
+    // The heuristic's split (B·H = 2 on 132 SMs asks for one) is dropped.
+    Args a(4096);
+    EXPECT_EQ(errorText(lightningForward(a.f)), "");
+  }
+  {
+    LightningProblem p;
+    p.gateRange = std::pair{-1.0f, 0.0f};
+    p.backward = true;
+    auto r = checkLightning(p);
+    EXPECT_THAT(errorText(r.takeError()),
+                HasSubstr("a simple GLA (gates) is checked forward only"));
+  }
+}
+
+TEST(SimpleGla, ConstantGatesEqualTheSlopesDecay) {
+  // g = −s everywhere is Lightning with slope s: the same outputs.
+  Args a;
+  std::vector<float> gated(a.o.size()), plain(a.o.size());
+  a.f.o.data = gated.data();
+  ASSERT_EQ(errorText(lightningForward(a.f)), "");
+  LightningForwardArgs f = a.f;
+  f.gates = TensorRef{};
+  f.o.data = plain.data();
+  f.slopes.data = a.slopes.data();
+  f.slopes.dtype = DType::f32;
+  f.slopes.shape = {a.H};
+  ASSERT_EQ(errorText(lightningForward(f)), "");
+  for (size_t i = 0; i < gated.size(); ++i)
+    ASSERT_NEAR(gated[i], plain[i], 1e-5 * (1 + std::fabs(plain[i]))) << i;
+}
+
+} // namespace

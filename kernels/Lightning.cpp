@@ -405,12 +405,15 @@ struct Split {
   int64_t fineCount() const { return count * refine; }
 };
 
-/// TESSEL_STATE_REFINE: unset, the heuristic; 0 or 1, no refinement (the
-/// A/B switch); k, the largest divisor of the segment's blocks up to k.
-std::optional<int64_t> refinementOverride() {
+/// TESSEL_STATE_REFINE: unset, 0 or 1, none (stateRefinement says why);
+/// "auto", stateRefinement's k; k, the largest divisor of the segment's
+/// blocks up to k. Returns 0 for "auto".
+int64_t refinementSetting() {
   const char *v = std::getenv("TESSEL_STATE_REFINE");
   if (!v || !*v)
-    return std::nullopt;
+    return 1;
+  if (std::string(v) == "auto")
+    return 0;
   return std::max<int64_t>(1, std::atoll(v));
 }
 
@@ -425,15 +428,15 @@ Split splitOf(int64_t seq, const kernels::PassConfig &p, int64_t programs,
   if (sp.count == 1)
     return sp;
   int64_t chunks = sp.len / p.blockC;
-  if (auto forced = refinementOverride()) {
-    for (int64_t k = std::min(*forced, chunks); k >= 1; --k)
+  if (int64_t setting = refinementSetting()) {
+    for (int64_t k = std::min(setting, chunks); k >= 1; --k)
       if (chunks % k == 0) {
         sp.refine = k;
         break;
       }
   } else {
     sp.refine = stateRefinement(programs, sp.count - (skipsLast ? 1 : 0),
-                                         chunks, sms);
+                                chunks, sms);
   }
   return sp;
 }

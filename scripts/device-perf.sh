@@ -46,10 +46,14 @@ done
 # Decode: forward prefills, then decode steps (lightningDecode), checked.
 check -B 2 -H 3 -N 300 --dk 128 --dv 128 --decode-steps 40 --layout bnhd
 check -B 1 -H 2 -N 129 --dk 64 --dv 96 --decode-steps 129 --initial-state --final-state
-# The sequence split, its state passes refined (the heuristic's k) and not.
+# The sequence split, its state passes unrefined (the default) and refined.
 check -B 1 -H 2 -N 1000 --dk 128 --dv 128 --backward --splits 4 --initial-state --final-state
 check -B 2 -H 1 -N 777 --dk 64 --dv 128 --backward --splits 3 --layout bnhd
-TESSEL_STATE_REFINE=1 check -B 1 -H 2 -N 1000 --dk 128 --dv 128 --backward --splits 4 --initial-state --final-state
+TESSEL_STATE_REFINE=auto check -B 1 -H 2 -N 1000 --dk 128 --dv 128 --backward --splits 4 --initial-state --final-state
+# Simple GLA forward (per-token gates), tails, odd D/E, states, both layouts.
+check -B 2 -H 3 -N 300 --dk 128 --dv 128 --gate-range -0.5,0
+check -B 1 -H 2 -N 129 --dk 64 --dv 96 --gate-range -3,-0.01 --initial-state --final-state --layout bnhd
+check -B 1 -H 2 -N 77 --dk 256 --dv 32 --dtype f32 --gate-range -1,0
 grep -c "^ok" "$OUT/checks.log"; grep "^FAIL" "$OUT/checks.log" | head -5
 fi
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <random>
 
@@ -81,6 +82,11 @@ int runBench(const BenchOptions &o) {
     return 1;
   }
   CudaDevice &device = *deviceOr;
+  if (o.gated && o.tuned) {
+    fmt::print(stderr, "error: --gated and --tuned: simple GLA has no tuning "
+                       "space yet\n");
+    return 1;
+  }
   auto dtype = parseDType(o.dtype);
   if (!dtype || !isFloat(*dtype)) {
     fmt::print(stderr, "error: --dtype must be bf16, f16 or f32\n");
@@ -233,6 +239,16 @@ int runBench(const BenchOptions &o) {
     fa.o = deviceTensor(bufs[3], *dtype, vs);
     fa.layout = Layout::BNHD;
     fa.slopes = deviceTensor(*slopesBuf, DType::f32, {o.heads});
+    // Simple GLA: (B, N, H) gates, every byte 0xBD (g = −0.0925 in f32).
+    DeviceBuffer gatesBuf;
+    if (o.gated) {
+      auto g = DeviceBuffer::allocate(device, B * N * o.heads * 4);
+      if (!g) TRY(g.takeError());
+      gatesBuf = std::move(*g);
+      TRY(gatesBuf.memset(0xBD));
+      fa.slopes = TensorRef{};
+      fa.gates = deviceTensor(gatesBuf, DType::f32, {B, N, o.heads});
+    }
     LightningBackwardArgs ba;
     ba.q = fa.q, ba.k = fa.k, ba.v = fa.v;
     ba.dO = deviceTensor(bufs[4], *dtype, vs);
@@ -245,6 +261,12 @@ int runBench(const BenchOptions &o) {
     lo.backend = Backend::Gpu;
     lo.config = o.config ? *o.config : heuristicFor(N);
     std::string configSource = o.config ? "given" : "heuristic";
+    if (o.gated && !o.config) {
+      // What an untuned gated call runs: the heuristic, whole sequence, 32
+      // columns in 4 warps (planLightningForward).
+      lo.config.reset();
+      configSource = "gated default";
+    }
     if (o.tuned) {
       // The cached winners for this shape's bucket (the default on a miss:
       // the bench never tunes).
@@ -268,6 +290,11 @@ int runBench(const BenchOptions &o) {
                                     toConfig(c.config).str(), sourceName(c.source));
       fmt::print("  N={} tuned configs: {}\n", N, configSource);
     }
+    if ((o.stagesFwd || o.stagesBwd) && !lo.config) {
+      fmt::print(stderr, "error: --gated with --stages needs the block flags "
+                         "too (the gated default is chosen per call)\n");
+      return 1;
+    }
     if (o.stagesFwd)
       lo.config->fwd.stages = *o.stagesFwd;
     if (o.stagesBwd)
@@ -279,19 +306,22 @@ int runBench(const BenchOptions &o) {
     auto fwd = medianMs(device, o.warmup, o.reps,
                         [&] { return lightningForward(fa, lo); });
     if (!fwd) TRY(fwd.takeError());
-    auto both = medianMs(device, o.warmup, o.reps, [&]() -> llvm::Error {
-      if (auto err = lightningForward(fa, lo)) return err;
-      return lightningBackward(ba, lo);
-    });
+    // A gated call has no backward yet: its forward+backward is not timed.
+    auto both = o.gated ? llvm::Expected<double>(NAN)
+                        : medianMs(device, o.warmup, o.reps, [&]() -> llvm::Error {
+                            if (auto err = lightningForward(fa, lo)) return err;
+                            return lightningBackward(ba, lo);
+                          });
     if (!both) TRY(both.takeError());
     // Device memory one forward+backward holds beyond the caller's tensors
     // (the 8 of this loop and the slopes): the segment-state scratch, grown
     // to the largest split seen so far (B·H·S·d·e·4 bytes), nothing else.
-    size_t ownBytes = slopesBuf->size();
+    size_t ownBytes = slopesBuf->size() + gatesBuf.size();
     for (const DeviceBuffer &b : bufs) ownBytes += b.size();
     DeviceBuffer::resetPeakBytes();
     TRY(lightningForward(fa, lo));
-    TRY(lightningBackward(ba, lo));
+    if (!o.gated)
+      TRY(lightningBackward(ba, lo));
     double extraMiB = double(DeviceBuffer::peakBytes() - ownBytes) / (1 << 20);
     // Minimum traffic: fwd reads q, k, v and writes o; bwd reads q, k, v, dO
     // and writes dq, dk, dv.
@@ -302,14 +332,16 @@ int runBench(const BenchOptions &o) {
     fmt::print("{:>7} {:>4} {:>4} {:>10.3f} {:>10.3f} {:>7.1f}% {:>12.3f} {:>10.3f} {:>7.1f}% {:>9.1f}\n",
                N, B, o.heads, *fwd, fwdFloor, 100 * fwdFloor / *fwd, *both,
                bothFloor, 100 * bothFloor / *both, extraMiB);
+    std::string bothJson = std::isnan(*both) ? "null" : fmt::format("{:.4f}", *both);
     json += fmt::format(
-        ", {{\"kind\": \"lightning\", \"dtype\": \"{}\", \"B\": {}, \"N\": {}, "
+        ", {{\"kind\": \"{}\", \"dtype\": \"{}\", \"B\": {}, \"N\": {}, "
         "\"H\": {}, \"D\": {}, \"E\": {}, \"fwd_ms\": {:.4f}, "
-        "\"fwd_floor_ms\": {:.4f}, \"fwdbwd_ms\": {:.4f}, "
+        "\"fwd_floor_ms\": {:.4f}, \"fwdbwd_ms\": {}, "
         "\"fwdbwd_floor_ms\": {:.4f}, \"extra_MiB\": {:.2f}, \"config\": \"{}\"}}",
-        o.dtype, B, N, o.heads, o.d, o.e, *fwd, fwdFloor, *both, bothFloor,
-        extraMiB,
-        o.tuned ? configSource : configSource + " " + lo.config->str());
+        o.gated ? "simple_gla" : "lightning", o.dtype, B, N, o.heads, o.d, o.e,
+        *fwd, fwdFloor, bothJson, bothFloor, extraMiB,
+        o.tuned || !lo.config ? configSource
+                              : configSource + " " + lo.config->str());
   }
   if (o.decodeBatch > 0) {
     // One decode step for decodeBatch × H states of D × E: the fp32 state

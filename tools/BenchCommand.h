@@ -19,6 +19,9 @@ struct BenchOptions {
   std::string dtype = "bf16";
   int warmup = 3, reps = 10;
   bool jitOnly = false;
+  /// Simple GLA: per-token gates (g ≈ −0.09 everywhere) in place of the
+  /// slopes; the forward only (its backward is not built yet).
+  bool gated = false;
   /// > 0: also time one decode step for this batch × heads states.
   int64_t decodeBatch = 0;
   std::string json;

@@ -198,6 +198,8 @@ int main(int argc, char **argv) {
   bench->add_option("--warmup", benchOptions.warmup, "untimed calls")->capture_default_str();
   bench->add_option("--reps", benchOptions.reps, "timed calls (median)")->capture_default_str();
   bench->add_flag("--jit-only", benchOptions.jitOnly, "only time the JIT (cold, or warm from the disk cache)");
+  bench->add_flag("--gated", benchOptions.gated,
+                  "simple GLA: per-token gates in place of the slopes (forward only)");
   bench->add_option("--json", benchOptions.json, "write the results as JSON");
   bench->add_option("--decode-batch", benchOptions.decodeBatch,
                     "also time a decode step (lightningDecode) for this batch "

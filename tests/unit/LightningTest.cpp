@@ -638,8 +638,9 @@ TEST(LightningConfigs, SplitWithoutStatesSkipsTheLastSegmentsContribution) {
 }
 
 TEST(LightningConfigs, RefinedStatePassesGiveTheSameAnswers) {
-  // The state launches run at k fine segments per segment (the heuristic's
-  // k on the interpreter's 132 SMs, or TESSEL_STATE_REFINE's): outputs,
+  // The state launches run at k fine segments per segment (none by default,
+  // TESSEL_STATE_REFINE's k, or stateRefinement's on the interpreter's 132
+  // SMs under "auto"): outputs,
   // final state and dS0 match the whole-sequence run for each k, the last
   // segment a partial one (N = 150, 64-row segments at C = 32, S = 3) so
   // that fine segments past the end must neither decay nor contribute.
@@ -653,7 +654,7 @@ TEST(LightningConfigs, RefinedStatePassesGiveTheSameAnswers) {
     ASSERT_TRUE(static_cast<bool>(run)) << llvm::toString(run.takeError());
     whole.push_back(std::move(*run));
   }
-  for (const char *k : std::vector<const char *>{"1", "2", nullptr}) {
+  for (const char *k : std::vector<const char *>{nullptr, "2", "auto"}) {
     test::ScopedEnv refine("TESSEL_STATE_REFINE", k);
     for (bool states : {true, false}) {
       problem.states = states;
@@ -663,21 +664,21 @@ TEST(LightningConfigs, RefinedStatePassesGiveTheSameAnswers) {
       for (size_t i = 0; i < got->size(); ++i) {
         if (!states && (i == 1 || i == 5)) continue; // not asked for: NaN
         EXPECT_LE(relDiff((*got)[i], ref[i]), 1e-5)
-            << "k " << (k ? k : "heuristic") << ", states " << states
+            << "k " << (k ? k : "unset") << ", states " << states
             << ", output " << i;
       }
     }
   }
   problem.states = true;
 
-  // The plan: the heuristic refines each 2-block segment into 2 (B·H = 2
-  // leaves the SMs idle): 6 fine state programs per column block, a scan
-  // over 6, outputs over 3 reading fine slot 2·s.
+  // The plan under "auto": stateRefinement cuts each 2-block segment in 2
+  // (B·H = 2 leaves the SMs idle): 6 fine state programs per column block,
+  // a scan over 6, outputs over 3 reading fine slot 2·s.
   std::vector<float> o(problem.v.size());
   LightningForwardArgs f = problem.forwardArgs(o);
   LightningOptions options;
   options.config = split(config(32, 32, 32, 32), 3);
-  test::ScopedEnv heuristic("TESSEL_STATE_REFINE", nullptr);
+  test::ScopedEnv heuristic("TESSEL_STATE_REFINE", "auto");
   auto plan = planLightningForward(f, options);
   ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
   ASSERT_EQ(plan->size(), 3u);
@@ -689,7 +690,7 @@ TEST(LightningConfigs, RefinedStatePassesGiveTheSameAnswers) {
   EXPECT_EQ((*plan)[2].args[10].intValue, 2) << "state_slot_stride";
   EXPECT_EQ((*plan)[2].args[11].intValue, 0) << "state_slot_offset";
   {
-    test::ScopedEnv off("TESSEL_STATE_REFINE", "0");
+    test::ScopedEnv off("TESSEL_STATE_REFINE", nullptr); // the default
     auto unrefined = planLightningForward(f, options);
     ASSERT_TRUE(static_cast<bool>(unrefined))
         << llvm::toString(unrefined.takeError());

@@ -675,7 +675,42 @@ planLightningBackward(const LightningBackwardArgs &a,
   if (auto e = checkOutputLike(a.dq, "dq", a.q, "q", a.layout, vdq)) return e;
   if (auto e = checkOutputLike(a.dk, "dk", a.k, "k", a.layout, vdk)) return e;
   if (auto e = checkOutputLike(a.dv, "dv", a.v, "v", a.layout, vdv)) return e;
-  if (auto e = checkSlopes(a.slopes, dims->heads)) return e;
+  const bool gated = a.gates.present();
+  std::array<int64_t, 3> gateStrides{}, dGateStrides{};
+  if (auto e = checkOptional(a.gates, "gates")) return e;
+  if (auto e = checkOptional(a.dGates, "d_gates")) return e;
+  if (gated) {
+    if (a.slopes.present())
+      return fail("slopes and gates: a simple GLA's gates replace the "
+                  "slopes; pass one of them");
+    auto g = checkGates(a.gates, *dims, a.layout);
+    if (!g) return g.takeError();
+    gateStrides = *g;
+    if (!a.dGates.present())
+      return fail("d_gates: required when gates are given (the gradient of "
+                  "the gates)");
+    if (a.dGates.shape != a.gates.shape || a.dGates.dtype != DType::f32)
+      return fail(fmt::format("d_gates: expected f32 of the gates' shape [{}], "
+                              "got {} [{}]",
+                              fmt::join(a.gates.shape, ", "),
+                              dtypeName(a.dGates.dtype),
+                              fmt::join(a.dGates.shape, ", ")));
+    if (auto err = checkAligned(a.dGates, "d_gates")) return err;
+    auto ds = a.dGates.effectiveStrides();
+    if (ds.size() != 3 || llvm::any_of(ds, [](int64_t x) { return x < 1; }))
+      return fail(fmt::format("d_gates: expected 3 positive strides, got [{}]",
+                              fmt::join(ds, ", ")));
+    dGateStrides = a.layout == Layout::BHND
+                       ? std::array<int64_t, 3>{ds[0], ds[1], ds[2]}
+                       : std::array<int64_t, 3>{ds[0], ds[2], ds[1]};
+    if (a.dFinalState.present())
+      return fail("d_final_state with gates: a simple GLA's backward does not "
+                  "take dS_N yet (its gate gradient needs S_N)");
+  } else {
+    if (a.dGates.present())
+      return fail("d_gates: given without gates");
+    if (auto e = checkSlopes(a.slopes, dims->heads)) return e;
+  }
   if (!std::isfinite(a.scale))
     return fail(fmt::format("scale must be finite, got {}", a.scale));
   if (auto e = checkOptional(a.initialState, "initial_state")) return e;
@@ -693,9 +728,10 @@ planLightningBackward(const LightningBackwardArgs &a,
     if (auto e = checkState(a.dFinalState, "d_final_state", *dims)) return e;
   if (auto e = checkDisjoint(
           {{&a.dq, "dq"}, {&a.dk, "dk"}, {&a.dv, "dv"},
-           {&a.dInitialState, "d_initial_state"}},
+           {&a.dInitialState, "d_initial_state"}, {&a.dGates, "d_gates"}},
           {{&a.q, "q"}, {&a.k, "k"}, {&a.v, "v"}, {&a.dO, "do"},
            {&a.dq, "dq"}, {&a.dk, "dk"}, {&a.dv, "dv"}, {&a.slopes, "slopes"},
+           {&a.gates, "gates"}, {&a.dGates, "d_gates"},
            {&a.initialState, "initial_state"},
            {&a.dInitialState, "d_initial_state"},
            {&a.dFinalState, "d_final_state"}}))
@@ -704,8 +740,24 @@ planLightningBackward(const LightningBackwardArgs &a,
   LightningSpec spec{static_cast<int>(dims->d), static_cast<int>(dims->e),
                      a.q.dtype, a.initialState.present(),
                      a.dFinalState.present()};
-  const LightningConfig cfg =
-      resolveConfig(options, *dims, a.q.dtype, a.layout, spec);
+  spec.gated = gated;
+  LightningConfig cfg = resolveConfig(options, *dims, a.q.dtype, a.layout, spec);
+  if (gated) {
+    // Whole sequences (the segment scan decays by a slope), as the forward.
+    for (kernels::LightningPass pass :
+         {kernels::LightningPass::BackwardDq, kernels::LightningPass::BackwardDk,
+          kernels::LightningPass::BackwardDv}) {
+      if (options.config && cfg[pass].splits > 1)
+        return fail(fmt::format("LightningConfig.{}.splits = {}: a simple GLA "
+                                "(gates) does not split the sequence yet; use 1",
+                                kernels::passName(pass) + 4, cfg[pass].splits));
+      cfg[pass].splits = 1;
+    }
+    // As the forward: dq's per-block decays spill at 64 columns in 4 warps
+    // (52 B on sm_90a), not at 32 (PtxAssembleDsl.SimpleGlaBackward).
+    if (!options.config && cfg.dq.numWarps == 4)
+      cfg.dq.blockW = std::min(cfg.dq.blockW, 32);
+  }
   int64_t bh = dims->batch * dims->heads;
   auto n = LaunchArg::i32(static_cast<int32_t>(dims->seq));
   auto h = LaunchArg::i32(static_cast<int32_t>(dims->heads));
@@ -809,7 +861,7 @@ planLightningBackward(const LightningBackwardArgs &a,
     std::vector<LaunchArg> args;
     for (const TensorRef *t : tensors)
       args.push_back(bufferArg(*t));
-    args.push_back(bufferArg(a.slopes));
+    args.push_back(bufferArg(gated ? a.gates : a.slopes));
     if (split) {
       args.push_back(scratch);
       tail(args);
@@ -819,6 +871,8 @@ planLightningBackward(const LightningBackwardArgs &a,
       for (const TensorRef *t : states)
         args.push_back(bufferArg(*t));
       tail(args);
+      if (gated)
+        for (int64_t st : gateStrides) args.push_back(LaunchArg::i64(st));
     }
     for (const View *v : views) pushStrides(args, *v);
     add(pass, *kernel, Grid{bh * blocks, 1, sp.count}, std::move(args),
@@ -861,6 +915,25 @@ planLightningBackward(const LightningBackwardArgs &a,
     if (auto e = gradStates(LightningPass::BackwardDk, cfg.dk, sk)) return e;
     if (auto e = scan(LightningPass::BackwardDk, sk, true, true)) return e;
   }
+  // Simple GLA: dL/dg from q, k and the finished dq and dk, a reverse
+  // running sum per (b, h) (kernels::buildSimpleGlaGateGradient); it counts
+  // as dk's pass, the last gradient it reads.
+  auto gateGradient = [&]() -> llvm::Error {
+    if (!gated)
+      return llvm::Error::success();
+    kernels::PassConfig p{16, 16, 4};
+    auto kernel =
+        getKernel("dgates", kernels::buildSimpleGlaGateGradient, spec, p);
+    if (!kernel) return kernel.takeError();
+    std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dq),
+                                bufferArg(a.dk), bufferArg(a.dGates), n, h};
+    for (const View *v : {&vq, &vk, &vdq, &vdk}) pushStrides(args, *v);
+    for (int64_t st : dGateStrides) args.push_back(LaunchArg::i64(st));
+    add(LightningPass::BackwardDk, *kernel, Grid{bh, 1, 1}, std::move(args),
+        p.numWarps);
+    return llvm::Error::success();
+  };
+
   // One launch for both when they share a configuration: one pass of state
   // gradients serves both (the same G, whoever computes it), and the fused
   // kernel counts as dk's.
@@ -874,6 +947,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                              kernels::columnBlocks(cfg.dk.blockW, spec.e),
                          dkStates))
       return e;
+    if (auto e = gateGradient()) return e;
     return plan;
   }
   if (auto e = outputs(LightningPass::BackwardDk, "bwd_dk",
@@ -895,6 +969,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                        {&a.q, &a.k, &a.dO, &a.dv}, {&vq, &vk, &vdo, &vdv},
                        kernels::columnBlocks(cfg.dv.blockW, spec.e), dvStates))
     return e;
+  if (auto e = gateGradient()) return e;
   return plan;
 }
 

@@ -79,6 +79,10 @@ struct LightningBackwardArgs {
   TensorRef initialState;  ///< the forward's S0, if it had one
   TensorRef dInitialState; ///< output dL/dS0; required iff initialState is
   TensorRef dFinalState;   ///< optional input dL/dS_N
+  /// Simple GLA: the forward's gates (as LightningForwardArgs::gates, with
+  /// `slopes` empty) and the output dL/dg, f32, shaped like them; no
+  /// dFinalState with gates yet.
+  TensorRef gates, dGates;
 };
 
 /// One decode step: a new token per (b, h) against the running state.

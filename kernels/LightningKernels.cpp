@@ -294,13 +294,14 @@ llvm::Error validateSpec(const LightningSpec &spec) {
   return llvm::Error::success();
 }
 
-/// The backward kernels do not take gates yet: their dg pass is not built.
-llvm::Error notGated(const LightningSpec &spec, const char *kernel) {
-  if (!spec.gated)
+/// A gated (simple GLA) kernel sweeps whole sequences: the segment scan
+/// decays by a slope.
+llvm::Error wholeIfGated(const LightningSpec &spec, bool full) {
+  if (!spec.gated || full)
     return llvm::Error::success();
-  return llvm::createStringError(std::string(kernel) +
-                                 ": a simple GLA (gated) backward is not built "
-                                 "yet; only its forward is");
+  return llvm::createStringError(
+      "a simple GLA (gated) kernel sweeps the whole sequence: its segment "
+      "scan is not built yet");
 }
 
 } // namespace
@@ -359,12 +360,9 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
   const int DP = padToPow2(D);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
+  if (auto err = wholeIfGated(spec, full)) return std::move(err);
   const bool outputs = part != ForwardPart::SegmentStates;
 
-  if (spec.gated && !full)
-    return llvm::createStringError(
-        "a simple GLA (gated) forward sweeps the whole sequence: its segment "
-        "scan is not built yet");
   const char *name = full ? "fwd"
                      : outputs ? "fwd_segment_outputs"
                                : "fwd_segment_states";
@@ -515,18 +513,18 @@ const char *partSuffix(ForwardPart part) {
 llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
                                ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
-  if (auto err = notGated(spec, "bwd")) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockW, D);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
+  if (auto err = wholeIfGated(spec, full)) return std::move(err);
 
   KernelBuilder kb(kernelName((std::string("bwd_dq") + partSuffix(part)).c_str(),
                               segmentSpec(spec, part), cfg));
   kb.setNumStages(cfg.stages);
   Tile k = kb.ptrArg("k", T), v = kb.ptrArg("v", T), dO = kb.ptrArg("do", T),
        dq = kb.ptrArg("dq", T);
-  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  Tile slopes = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
   Tile s0 = full && spec.initialState ? kb.ptrArg("initial_state", DType::f32)
                                       : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
@@ -693,10 +691,10 @@ void dvSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg
 llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
                                ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
-  if (auto err = notGated(spec, "bwd")) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
+  if (auto err = wholeIfGated(spec, full)) return std::move(err);
   const bool outputs = part != ForwardPart::SegmentStates;
 
   // The state-gradient contributions need only q and dO.
@@ -709,7 +707,7 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
   if (outputs) t.v = kb.ptrArg("v", T);
   t.dO = kb.ptrArg("do", T);
   if (outputs) t.dk = kb.ptrArg("dk", T);
-  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  Tile slopes = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
   if (full && spec.finalState) t.dsN = kb.ptrArg("d_final_state", DType::f32);
   if (full && spec.initialState)
     t.ds0 = kb.ptrArg("d_initial_state", DType::f32);
@@ -727,10 +725,10 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
 llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
                                ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
-  if (auto err = notGated(spec, "bwd")) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
+  if (auto err = wholeIfGated(spec, full)) return std::move(err);
 
   KernelBuilder kb(kernelName((std::string("bwd_dv") + partSuffix(part)).c_str(),
                               segmentSpec(spec, part), cfg));
@@ -738,7 +736,7 @@ llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
   DvTensors t;
   t.q = kb.ptrArg("q", T), t.k = kb.ptrArg("k", T), t.dO = kb.ptrArg("do", T),
   t.dv = kb.ptrArg("dv", T);
-  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  Tile slopes = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
   if (full && spec.finalState) t.dsN = kb.ptrArg("d_final_state", DType::f32);
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, spec.e));
@@ -756,20 +754,20 @@ llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
 llvm::Expected<Kernel> buildDkDv(const LightningSpec &spec, const PassConfig &cfg,
                                  ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
-  if (auto err = notGated(spec, "bwd")) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   if (part == ForwardPart::SegmentStates)
     return llvm::createStringError(
         "buildDkDv: the segment state gradients are bwd_segment_grad_states");
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
+  if (auto err = wholeIfGated(spec, full)) return std::move(err);
 
   KernelBuilder kb(kernelName((std::string("bwd_dkdv") + partSuffix(part)).c_str(),
                               segmentSpec(spec, part), cfg));
   kb.setNumStages(cfg.stages);
   Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), v = kb.ptrArg("v", T),
        dO = kb.ptrArg("do", T), dk = kb.ptrArg("dk", T), dv = kb.ptrArg("dv", T);
-  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  Tile slopes = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
   Tile dsN = full && spec.finalState ? kb.ptrArg("d_final_state", DType::f32)
                                      : Tile();
   Tile ds0 = full && spec.initialState
@@ -834,6 +832,48 @@ llvm::Expected<Kernel> buildLightningBackwardDkDv(const LightningSpec &spec,
 llvm::Expected<Kernel> buildLightningDkDvSegmentOutputs(const LightningSpec &spec,
                                                         const PassConfig &cfg) {
   return buildDkDv(spec, cfg, ForwardPart::SegmentOutputs);
+}
+
+llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
+                                                  const PassConfig &cfg) {
+  if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
+  const int D = spec.d, DP = padToPow2(D), C = 16;
+  const DType T = spec.dtype;
+  KernelBuilder kb("simple_gla_dgates_d" + std::to_string(D) + "_" +
+                   dtypeName(T) + "_w" + std::to_string(cfg.numWarps));
+  Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), dq = kb.ptrArg("dq", T),
+       dk = kb.ptrArg("dk", T), dg = kb.ptrArg("d_gates", DType::f32);
+  Tile n = kb.scalarArg("n", DType::i32);
+  Tile heads = kb.scalarArg("heads", DType::i32);
+  Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
+          sdq = strideArgs(kb, "dq"), sdk = strideArgs(kb, "dk"),
+          sdg = strideArgs(kb, "d_gates");
+  Tile bh = programId(0);
+  Tile b = (bh / heads).to(DType::i64), h = (bh % heads).to(DType::i64);
+  auto base = [&](const Tile &ptr, const Strides &st) {
+    return ptr + b * st.batch + h * st.head;
+  };
+  Tile qB = base(q, sq), kB = base(k, sk), dqB = base(dq, sdq),
+       dkB = base(dk, sdk), dgB = base(dg, sdg);
+  Tile rows = arange(0, C), cols = arange(0, DP);
+  Tile numBlocks = cdiv(n, C);
+  kb.forRange(0, numBlocks, {zeros({}, DType::f32)}, [&](Tile blk, auto carried) {
+    Tile acc = carried[0]; // Σ ∂L/∂b over the rows after this block
+    Tile r = (numBlocks - 1 - blk) * C + rows;
+    Tile live = r < n;
+    Tile m = column(live) & row(cols < D);
+    Tile r64 = r.to(DType::i64);
+    auto tile = [&](const Tile &bp, const Strides &st) {
+      return load(bp + column(r64 * st.row) + row(cols), m, 0.0).to(DType::f32);
+    };
+    Tile dLdb = sum(tile(qB, sq) * tile(dqB, sdq), 1) -
+                sum(tile(kB, sk) * tile(dkB, sdk), 1); // [C]
+    store(dgB + r64 * sdg.row, cumsum(dLdb, 0, false, /*reverse=*/true) + acc,
+          live);
+    return std::vector<Tile>{acc + sum(dLdb, 0)};
+  });
+  return kb.finish();
 }
 
 llvm::Expected<Kernel> buildLightningDecode(const LightningSpec &spec,

@@ -157,6 +157,16 @@ llvm::Expected<Kernel> buildLightningBackwardDkDv(const LightningSpec &spec,
 llvm::Expected<Kernel> buildLightningDkDvSegmentOutputs(const LightningSpec &spec,
                                                         const PassConfig &config);
 
+/// Simple GLA's gate gradient from the other gradients: with b_t the
+/// cumulative log-decay, ∂L/∂b_t = q_t·dq_t − k_t·dk_t (every term of L
+/// that holds e^(b_t) is linear in q_t, every one that holds e^(−b_t) in
+/// k_t), and dg_t = Σ_{s ≥ t} ∂L/∂b_s, a reverse running sum along the
+/// sequence. One program per (b, h) sweeps blocks of 16 rows from the end.
+/// Arguments: q k dq dk d_gates(f32) n heads, then (batch, head, row)
+/// strides of q, k, dq, dk and d_gates. Whole sequences; no dS_N term.
+llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
+                                                  const PassConfig &cfg);
+
 /// One decode step per (b, h): S ← λ S + kᵀ v in place, then o = scale · q S,
 /// for one new token. Grid (B·H·ceil(E / blockW)); blockC is unused.
 /// Arguments: q k v o slopes state heads scale, the (b, h, n) strides of q k

@@ -12,6 +12,13 @@ echo "== GPU tests (${GTEST_FILTER:-*})"
 timeout ${TEST_TIMEOUT:-200} $T/tessel-gpu-tests --gtest_filter="${GTEST_FILTER:-*}" > "$OUT/gpu-tests.log" 2>&1
 echo "rc=$?"
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]|\[ fuzz|Failure|relative error" "$OUT/gpu-tests.log" | head -40
+echo "== checked runs"
+for c in "-B 2 -H 3 -N 300 --dk 128 --dv 128 --backward --gate-range -0.5,0 --initial-state" \
+         "-B 1 -H 2 -N 129 --dk 64 --dv 96 --backward --gate-range -3,-0.01 --layout bnhd" \
+         "-B 1 -H 2 -N 77 --dk 256 --dv 32 --dtype f32 --backward --gate-range -1,0" \
+         "-B 2 -H 3 -N 300 --dk 128 --dv 128 --backward --splits 3 --initial-state --final-state"; do
+  if out=$(timeout 60 $T/tessel run lightning $c --check 2>&1); then echo "ok   $c"; else echo "FAIL $c"; echo "$out" | tail -8; fi
+done
 echo "== bench"
 timeout 45 $T/tessel bench --gated --seqs 2048 8192 --json "$OUT/bench-gated.json" > "$OUT/bench.log" 2>&1
 timeout 45 $T/tessel bench --seqs 2048 8192 --json "$OUT/bench.json" >> "$OUT/bench.log" 2>&1

@@ -54,6 +54,8 @@ TESSEL_STATE_REFINE=auto check -B 1 -H 2 -N 1000 --dk 128 --dv 128 --backward --
 check -B 2 -H 3 -N 300 --dk 128 --dv 128 --gate-range -0.5,0
 check -B 1 -H 2 -N 129 --dk 64 --dv 96 --gate-range -3,-0.01 --initial-state --final-state --layout bnhd
 check -B 1 -H 2 -N 77 --dk 256 --dv 32 --dtype f32 --gate-range -1,0
+check -B 2 -H 3 -N 300 --dk 128 --dv 128 --backward --gate-range -0.5,0 --initial-state
+check -B 1 -H 2 -N 129 --dk 64 --dv 96 --backward --gate-range -3,-0.01 --layout bnhd
 grep -c "^ok" "$OUT/checks.log"; grep "^FAIL" "$OUT/checks.log" | head -5
 fi
 

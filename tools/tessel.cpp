@@ -416,7 +416,8 @@ int main(int argc, char **argv) {
   if (check) {
     for (auto &[name, err] : result->errors)
       fmt::print("  {:<16} relative error {:.3e}  (tolerance {:.0e}) {}\n", name,
-                 err, result->tolerance, err <= result->tolerance ? "ok" : "FAIL");
+                 err, result->toleranceOf(name),
+                 err <= result->toleranceOf(name) ? "ok" : "FAIL");
     return result->ok() ? 0 : 1;
   }
   return 0;

@@ -171,6 +171,46 @@ TEST(PtxAssembleDsl, SimpleGlaForward) {
   }
 }
 
+// The simple GLA backward kernels (dq, dk and dv fused, the gate gradient)
+// at a gated call's default configuration lower, assemble and spill
+// nothing.
+TEST(PtxAssembleDsl, SimpleGlaBackward) {
+  kernels::LightningSpec spec{128, 128, DType::bf16, true, false};
+  spec.gated = true;
+  auto ptxas = findPtxas();
+  if (!ptxas) {
+    llvm::consumeError(ptxas.takeError());
+    GTEST_SKIP() << "ptxas not found";
+  }
+  // dq at the 32 columns a gated call defaults to (52 B of spills at 64).
+  kernels::PassConfig bwd{64, 64, 4, 1, 3}, dq{64, 32, 4, 1, 3};
+  for (const char *name : {"dq", "dkdv", "dgates"}) {
+    auto kernel = std::string(name) == "dq"
+                      ? kernels::buildLightningBackwardDq(spec, dq)
+                  : std::string(name) == "dkdv"
+                      ? kernels::buildLightningBackwardDkDv(spec, bwd)
+                      : kernels::buildSimpleGlaGateGradient(spec, {16, 16, 4});
+    ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+    for (const char *arch : {"sm_80", "sm_90a"}) {
+      auto module = lowering::specializeDivisibility(
+          kernel->module(), llvm::SmallVector<bool>(kernel->args().size(), true));
+      lowering::TargetOptions target;
+      target.arch = arch;
+      target.numWarps = 4;
+      auto compiled = lowering::compileToPTX(*module, target);
+      ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
+      auto assembled = assemblePtx(compiled->ptx, arch);
+      ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
+      const PtxasResources *res = assembled->find(kernel->name());
+      ASSERT_NE(res, nullptr) << assembled->log;
+      std::printf("ptxas %-7s simple GLA %-6s: %3d registers, %lld B spills\n",
+                  arch, name, res->registers,
+                  static_cast<long long>(res->spillStoreBytes));
+      EXPECT_EQ(res->spillStoreBytes, 0) << name << " " << arch;
+    }
+  }
+}
+
 // cumsum (a gate vector and both axes of a C × C tile, f32 and bf16)
 // lowers through shared memory and assembles.
 TEST(PtxAssembleDsl, CumsumAlongAChunk) {

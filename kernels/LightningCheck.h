@@ -21,8 +21,8 @@ struct LightningProblem {
   /// One decay rate per head (size `heads`).
   std::vector<float> slopes;
   /// Simple GLA: random per-token log-decays drawn uniformly from [lo, hi]
-  /// (≤ 0) in place of the slopes (LightningForwardArgs::gates). Forward
-  /// only, for now.
+  /// (≤ 0) in place of the slopes (LightningForwardArgs::gates); the
+  /// backward also checks d_gates. No decode steps, no dS_N yet.
   std::optional<std::pair<float, float>> gateRange;
   float scale = 1.0f;
   bool initialState = false;

@@ -239,12 +239,15 @@ int runBench(const BenchOptions &o) {
     fa.o = deviceTensor(bufs[3], *dtype, vs);
     fa.layout = Layout::BNHD;
     fa.slopes = deviceTensor(*slopesBuf, DType::f32, {o.heads});
-    // Simple GLA: (B, N, H) gates, every byte 0xBD (g = −0.0925 in f32).
-    DeviceBuffer gatesBuf;
+    // Simple GLA: (B, N, H) gates, every byte 0xBD (g = −0.0925 in f32),
+    // and their gradient.
+    DeviceBuffer gatesBuf, dGatesBuf;
     if (o.gated) {
-      auto g = DeviceBuffer::allocate(device, B * N * o.heads * 4);
-      if (!g) TRY(g.takeError());
-      gatesBuf = std::move(*g);
+      for (DeviceBuffer *buf : {&gatesBuf, &dGatesBuf}) {
+        auto g = DeviceBuffer::allocate(device, B * N * o.heads * 4);
+        if (!g) TRY(g.takeError());
+        *buf = std::move(*g);
+      }
       TRY(gatesBuf.memset(0xBD));
       fa.slopes = TensorRef{};
       fa.gates = deviceTensor(gatesBuf, DType::f32, {B, N, o.heads});
@@ -257,6 +260,10 @@ int runBench(const BenchOptions &o) {
     ba.dv = deviceTensor(bufs[7], *dtype, vs);
     ba.layout = Layout::BNHD;
     ba.slopes = fa.slopes;
+    if (o.gated) {
+      ba.gates = fa.gates;
+      ba.dGates = deviceTensor(dGatesBuf, DType::f32, {B, N, o.heads});
+    }
     LightningOptions lo;
     lo.backend = Backend::Gpu;
     lo.config = o.config ? *o.config : heuristicFor(N);
@@ -306,22 +313,19 @@ int runBench(const BenchOptions &o) {
     auto fwd = medianMs(device, o.warmup, o.reps,
                         [&] { return lightningForward(fa, lo); });
     if (!fwd) TRY(fwd.takeError());
-    // A gated call has no backward yet: its forward+backward is not timed.
-    auto both = o.gated ? llvm::Expected<double>(NAN)
-                        : medianMs(device, o.warmup, o.reps, [&]() -> llvm::Error {
-                            if (auto err = lightningForward(fa, lo)) return err;
-                            return lightningBackward(ba, lo);
-                          });
+    auto both = medianMs(device, o.warmup, o.reps, [&]() -> llvm::Error {
+      if (auto err = lightningForward(fa, lo)) return err;
+      return lightningBackward(ba, lo);
+    });
     if (!both) TRY(both.takeError());
     // Device memory one forward+backward holds beyond the caller's tensors
     // (the 8 of this loop and the slopes): the segment-state scratch, grown
     // to the largest split seen so far (B·H·S·d·e·4 bytes), nothing else.
-    size_t ownBytes = slopesBuf->size() + gatesBuf.size();
+    size_t ownBytes = slopesBuf->size() + gatesBuf.size() + dGatesBuf.size();
     for (const DeviceBuffer &b : bufs) ownBytes += b.size();
     DeviceBuffer::resetPeakBytes();
     TRY(lightningForward(fa, lo));
-    if (!o.gated)
-      TRY(lightningBackward(ba, lo));
+    TRY(lightningBackward(ba, lo));
     double extraMiB = double(DeviceBuffer::peakBytes() - ownBytes) / (1 << 20);
     // Minimum traffic: fwd reads q, k, v and writes o; bwd reads q, k, v, dO
     // and writes dq, dk, dv.

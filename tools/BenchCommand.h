@@ -20,7 +20,7 @@ struct BenchOptions {
   int warmup = 3, reps = 10;
   bool jitOnly = false;
   /// Simple GLA: per-token gates (g ≈ −0.09 everywhere) in place of the
-  /// slopes; the forward only (its backward is not built yet).
+  /// slopes (the backward also writes dg).
   bool gated = false;
   /// > 0: also time one decode step for this batch × heads states.
   int64_t decodeBatch = 0;

@@ -139,7 +139,8 @@ int main(int argc, char **argv) {
   std::vector<float> gateRange;
   runLightning->add_option("--gate-range", gateRange,
                            "simple GLA: random per-token log-decays g in "
-                           "[LO, HI] (≤ 0) in place of --decay; forward only")
+                           "[LO, HI] (≤ 0) in place of --decay (no decode "
+                           "steps, no dS_N with --backward yet)")
       ->expected(2)->delimiter(',');
   runLightning->add_flag("--check", check,
                          "compare with the float64 reference; exit 1 when over tolerance");
@@ -199,7 +200,7 @@ int main(int argc, char **argv) {
   bench->add_option("--reps", benchOptions.reps, "timed calls (median)")->capture_default_str();
   bench->add_flag("--jit-only", benchOptions.jitOnly, "only time the JIT (cold, or warm from the disk cache)");
   bench->add_flag("--gated", benchOptions.gated,
-                  "simple GLA: per-token gates in place of the slopes (forward only)");
+                  "simple GLA: per-token gates in place of the slopes");
   bench->add_option("--json", benchOptions.json, "write the results as JSON");
   bench->add_option("--decode-batch", benchOptions.decodeBatch,
                     "also time a decode step (lightningDecode) for this batch "

@@ -262,6 +262,23 @@ llvm::Expected<std::array<int64_t, 3>> checkGates(const TensorRef &t,
   return bhn;
 }
 
+/// The decay of a call: the per-head slopes, or a simple GLA's gates (their
+/// (b, h, n) strides returned; zeros for slopes). Exactly one is given.
+llvm::Expected<std::array<int64_t, 3>> checkDecay(const TensorRef &slopes,
+                                                  const TensorRef &gates,
+                                                  const LightningDims &dims,
+                                                  Layout layout) {
+  if (auto e = checkOptional(gates, "gates")) return std::move(e);
+  if (!gates.present()) {
+    if (auto e = checkSlopes(slopes, dims.heads)) return std::move(e);
+    return std::array<int64_t, 3>{};
+  }
+  if (slopes.present())
+    return fail("slopes and gates: a simple GLA's gates replace the slopes; "
+                "pass one of them");
+  return checkGates(gates, dims, layout);
+}
+
 /// Shared checks of q, k, v and the tensors shaped like them.
 llvm::Expected<LightningDims>
 checkQKV(const TensorRef &q, const TensorRef &k, const TensorRef &v,
@@ -581,18 +598,9 @@ planLightningForward(const LightningForwardArgs &a,
   if (!dims) return dims.takeError();
   if (auto e = checkOutputLike(a.o, "o", a.v, "v", a.layout, vo)) return e;
   const bool gated = a.gates.present();
-  std::array<int64_t, 3> gateStrides{};
-  if (auto e = checkOptional(a.gates, "gates")) return e;
-  if (gated) {
-    if (a.slopes.present())
-      return fail("slopes and gates: a simple GLA's gates replace the "
-                  "slopes; pass one of them");
-    auto g = checkGates(a.gates, *dims, a.layout);
-    if (!g) return g.takeError();
-    gateStrides = *g;
-  } else if (auto e = checkSlopes(a.slopes, dims->heads)) {
-    return e;
-  }
+  auto decay = checkDecay(a.slopes, a.gates, *dims, a.layout);
+  if (!decay) return decay.takeError();
+  const std::array<int64_t, 3> gateStrides = *decay;
   if (!std::isfinite(a.scale))
     return fail(fmt::format("scale must be finite, got {}", a.scale));
   if (auto e = checkOptional(a.initialState, "initial_state")) return e;
@@ -676,16 +684,12 @@ planLightningBackward(const LightningBackwardArgs &a,
   if (auto e = checkOutputLike(a.dk, "dk", a.k, "k", a.layout, vdk)) return e;
   if (auto e = checkOutputLike(a.dv, "dv", a.v, "v", a.layout, vdv)) return e;
   const bool gated = a.gates.present();
-  std::array<int64_t, 3> gateStrides{}, dGateStrides{};
-  if (auto e = checkOptional(a.gates, "gates")) return e;
+  auto decay = checkDecay(a.slopes, a.gates, *dims, a.layout);
+  if (!decay) return decay.takeError();
+  const std::array<int64_t, 3> gateStrides = *decay;
+  std::array<int64_t, 3> dGateStrides{};
   if (auto e = checkOptional(a.dGates, "d_gates")) return e;
   if (gated) {
-    if (a.slopes.present())
-      return fail("slopes and gates: a simple GLA's gates replace the "
-                  "slopes; pass one of them");
-    auto g = checkGates(a.gates, *dims, a.layout);
-    if (!g) return g.takeError();
-    gateStrides = *g;
     if (!a.dGates.present())
       return fail("d_gates: required when gates are given (the gradient of "
                   "the gates)");
@@ -706,10 +710,8 @@ planLightningBackward(const LightningBackwardArgs &a,
     if (a.dFinalState.present())
       return fail("d_final_state with gates: a simple GLA's backward does not "
                   "take dS_N yet (its gate gradient needs S_N)");
-  } else {
-    if (a.dGates.present())
-      return fail("d_gates: given without gates");
-    if (auto e = checkSlopes(a.slopes, dims->heads)) return e;
+  } else if (a.dGates.present()) {
+    return fail("d_gates: given without gates");
   }
   if (!std::isfinite(a.scale))
     return fail(fmt::format("scale must be finite, got {}", a.scale));

@@ -12,6 +12,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <array>
 #include "llvm/Support/raw_ostream.h"
 
 #include <atomic>
@@ -434,15 +436,22 @@ private:
     bind(op.getResult(), r);
   }
 
+  /// A tensor seen along `axis`: the elements before it (outer), along it
+  /// (len) and after it (inner), row-major.
+  static std::array<int64_t, 3> axisExtents(llvm::ArrayRef<int64_t> shape,
+                                            int64_t axis) {
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < axis; ++d)
+      outer *= shape[d];
+    for (size_t d = axis + 1; d < shape.size(); ++d)
+      inner *= shape[d];
+    return {outer, shape[axis], inner};
+  }
+
   void runCumsum(tile::CumsumOp op) {
     const Val &a = get(op.getSrc());
     auto r = makeVal(op.getResult().getType());
-    int64_t axis = op.getAxis();
-    int64_t outer = 1, inner = 1, len = a.shape[axis];
-    for (int64_t d = 0; d < axis; ++d)
-      outer *= a.shape[d];
-    for (size_t d = axis + 1; d < a.shape.size(); ++d)
-      inner *= a.shape[d];
+    auto [outer, len, inner] = axisExtents(a.shape, op.getAxis());
     bool exclusive = op.getExclusive(), reverse = op.getReverse();
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t in = 0; in < inner; ++in) {
@@ -471,12 +480,7 @@ private:
   void runReduce(tile::ReduceOp op) {
     const Val &a = get(op.getSrc());
     auto r = makeVal(op.getResult().getType());
-    int64_t axis = op.getAxis();
-    int64_t outer = 1, inner = 1, len = a.shape[axis];
-    for (int64_t d = 0; d < axis; ++d)
-      outer *= a.shape[d];
-    for (size_t d = axis + 1; d < a.shape.size(); ++d)
-      inner *= a.shape[d];
+    auto [outer, len, inner] = axisExtents(a.shape, op.getAxis());
     bool isMax = op.getKind() == "max", isMin = op.getKind() == "min";
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t in = 0; in < inner; ++in) {

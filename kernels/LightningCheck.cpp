@@ -235,8 +235,8 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
 
   LightningCheckResult result;
   result.tolerance = toleranceFor(p.dtype);
-  if (p.gateRange && p.dtype != DType::f32)
-    result.gateTolerance = 3e-2;
+  if (p.gateRange)
+    result.gateTolerance = 5 * result.tolerance;
   auto start = std::chrono::steady_clock::now();
   if (!p.backward) {
     Activation o(p.batch, p.heads, p.seq, p.e, p.layout, p.dtype);

@@ -985,7 +985,9 @@ llvm::Error lightningDecode(const LightningDecodeArgs &a,
                             "got {} (run the forward over a prefill)",
                             dims->seq));
   if (auto e = checkOutputLike(a.o, "o", a.v, "v", a.layout, vo)) return e;
-  if (auto e = checkSlopes(a.slopes, dims->heads)) return e;
+  const bool gated = a.gates.present();
+  auto decay = checkDecay(a.slopes, a.gates, *dims, a.layout);
+  if (!decay) return decay.takeError();
   if (!std::isfinite(a.scale))
     return fail(fmt::format("scale must be finite, got {}", a.scale));
   if (!a.state.present())
@@ -995,11 +997,12 @@ llvm::Error lightningDecode(const LightningDecodeArgs &a,
   if (auto e = checkDisjoint(
           {{&a.o, "o"}, {&a.state, "state"}},
           {{&a.q, "q"}, {&a.k, "k"}, {&a.v, "v"}, {&a.o, "o"},
-           {&a.slopes, "slopes"}, {&a.state, "state"}}))
+           {&a.slopes, "slopes"}, {&a.gates, "gates"}, {&a.state, "state"}}))
     return e;
 
   LightningSpec spec{static_cast<int>(dims->d), static_cast<int>(dims->e),
                      a.q.dtype, false, false};
+  spec.gated = gated;
   // 32 columns in 2 warps: the fastest of five program shapes on the H200
   // (run 35: 87.5 µs a step for 2048 states of 128 × 128, 3.07 TB/s, against
   // 90.8 µs at 64 columns in 4 warps); twice the programs, each half the
@@ -1011,10 +1014,12 @@ llvm::Error lightningDecode(const LightningDecodeArgs &a,
   auto kernel = getKernel("decode", kernels::buildLightningDecode, spec, cfg);
   if (!kernel) return kernel.takeError();
   std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.v),
-                              bufferArg(a.o), bufferArg(a.slopes),
+                              bufferArg(a.o), bufferArg(gated ? a.gates : a.slopes),
                               bufferArg(a.state),
                               LaunchArg::i32(static_cast<int32_t>(dims->heads)),
                               LaunchArg::f32(a.scale)};
+  if (gated)
+    for (int64_t st : *decay) args.push_back(LaunchArg::i64(st));
   for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
   int64_t bh = dims->batch * dims->heads;
   return launch(**kernel, sweepGrid(bh, cfg.blockW, spec.e, 1), args,

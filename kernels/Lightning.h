@@ -96,6 +96,9 @@ struct LightningDecodeArgs {
   /// o = scale · q S. A forward's final state continues here, and T steps
   /// give what a forward over those T tokens from the same state gives.
   TensorRef state;
+  /// Simple GLA: this token's log-decays g ≤ 0, (B,H,1) in bhnd order or
+  /// (B,1,H) in bnhd, in place of `slopes`: S ← exp(g) S + kᵀv.
+  TensorRef gates;
 };
 
 llvm::Error lightningForward(const LightningForwardArgs &args,

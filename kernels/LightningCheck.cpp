@@ -175,10 +175,9 @@ struct State {
 
 llvm::Expected<LightningCheckResult>
 checkLightning(const LightningProblem &p, const LightningOptions &options) {
-  if (p.gateRange && (p.decodeSteps > 0 || (p.backward && p.finalState)))
+  if (p.gateRange && p.backward && p.finalState)
     return llvm::createStringError(
-        "a simple GLA (gates) has no decode step and no dS_N in its backward "
-        "yet");
+        "a simple GLA (gates) takes no dS_N in its backward yet");
   if (p.gateRange && !(p.gateRange->first <= p.gateRange->second &&
                        p.gateRange->second <= 0))
     return llvm::createStringError(
@@ -232,6 +231,15 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
     gatesRef.shape = bhnd ? std::vector<int64_t>{p.batch, p.heads, p.seq}
                           : std::vector<int64_t>{p.batch, p.seq, p.heads};
   }
+  // Rows [first, first + count) of the gates, strided like the whole.
+  auto gateRows = [&](int64_t first, int64_t count) {
+    TensorRef r = gatesRef;
+    r.strides = r.effectiveStrides();
+    bool bhnd = p.layout == Layout::BHND;
+    r.data = gates.data() + first * (bhnd ? 1 : p.heads);
+    r.shape[bhnd ? 2 : 1] = count;
+    return r;
+  };
 
   LightningCheckResult result;
   result.tolerance = toleranceFor(p.dtype);
@@ -265,6 +273,7 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
         LightningForwardArgs pre = args;
         pre.q = q.rows(0, prefill), pre.k = k.rows(0, prefill);
         pre.v = v.rows(0, prefill), pre.o = o.rows(0, prefill);
+        if (p.gateRange) pre.gates = gateRows(0, prefill);
         pre.finalState = sN.ref();
         if (auto err = lightningForward(pre, options))
           return std::move(err);
@@ -274,7 +283,10 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
         step.q = q.rows(t, 1), step.k = k.rows(t, 1), step.v = v.rows(t, 1);
         step.o = o.rows(t, 1);
         step.layout = p.layout;
-        step.slopes = slopesRef;
+        if (p.gateRange)
+          step.gates = gateRows(t, 1);
+        else
+          step.slopes = slopesRef;
         step.scale = p.scale;
         step.state = sN.ref();
         if (auto err = lightningDecode(step, options))

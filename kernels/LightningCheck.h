@@ -22,7 +22,8 @@ struct LightningProblem {
   std::vector<float> slopes;
   /// Simple GLA: random per-token log-decays drawn uniformly from [lo, hi]
   /// (≤ 0) in place of the slopes (LightningForwardArgs::gates); the
-  /// backward also checks d_gates. No decode steps, no dS_N yet.
+  /// backward also checks d_gates, decode steps take each token's gates. No
+  /// dS_N in the backward yet.
   std::optional<std::pair<float, float>> gateRange;
   float scale = 1.0f;
   bool initialState = false;

@@ -888,10 +888,12 @@ llvm::Expected<Kernel> buildLightningDecode(const LightningSpec &spec,
   KernelBuilder kb(kernelName("decode", named, cfg));
   Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), v = kb.ptrArg("v", T),
        o = kb.ptrArg("o", T);
-  Tile slopes = kb.ptrArg("slopes", DType::f32);
+  // Per-head slopes, or this token's gates (simple GLA) with their strides.
+  Tile decay = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
   Tile state = kb.ptrArg("state", DType::f32);
   Tile heads = kb.scalarArg("heads", DType::i32);
   Tile scale = kb.scalarArg("scale", DType::f32);
+  Strides sg = spec.gated ? strideArgs(kb, "gates") : Strides{};
   Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
           sv = strideArgs(kb, "v"), so = strideArgs(kb, "o");
 
@@ -901,8 +903,9 @@ llvm::Expected<Kernel> buildLightningDecode(const LightningSpec &spec,
   Tile pid = programId(0);
   Tile bh = pid / blocks, colBlock = pid % blocks;
   Tile b = (bh / heads).to(DType::i64), h = bh % heads;
-  Tile lambda = exp(-load(slopes + h));
   Tile hh = h.to(DType::i64);
+  Tile lambda = spec.gated ? exp(load(decay + b * sg.batch + hh * sg.head))
+                           : exp(-load(decay + h));
   auto at = [&](const Tile &ptr, const Strides &st) {
     return ptr + b * st.batch + hh * st.head;
   };

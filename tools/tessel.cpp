@@ -139,8 +139,8 @@ int main(int argc, char **argv) {
   std::vector<float> gateRange;
   runLightning->add_option("--gate-range", gateRange,
                            "simple GLA: random per-token log-decays g in "
-                           "[LO, HI] (≤ 0) in place of --decay (no decode "
-                           "steps, no dS_N with --backward yet)")
+                           "[LO, HI] (≤ 0) in place of --decay (no dS_N with "
+                           "--backward yet)")
       ->expected(2)->delimiter(',');
   runLightning->add_flag("--check", check,
                          "compare with the float64 reference; exit 1 when over tolerance");

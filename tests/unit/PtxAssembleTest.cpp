@@ -172,8 +172,8 @@ TEST(PtxAssembleDsl, SimpleGlaForward) {
 }
 
 // The simple GLA backward kernels (dq, dk and dv fused, the gate gradient)
-// at a gated call's default configuration lower, assemble and spill
-// nothing.
+// and its decode step at a gated call's default configuration lower,
+// assemble and spill nothing.
 TEST(PtxAssembleDsl, SimpleGlaBackward) {
   kernels::LightningSpec spec{128, 128, DType::bf16, true, false};
   spec.gated = true;
@@ -184,19 +184,20 @@ TEST(PtxAssembleDsl, SimpleGlaBackward) {
   }
   // dq at the 32 columns a gated call defaults to (52 B of spills at 64).
   kernels::PassConfig bwd{64, 64, 4, 1, 3}, dq{64, 32, 4, 1, 3};
-  for (const char *name : {"dq", "dkdv", "dgates"}) {
-    auto kernel = std::string(name) == "dq"
-                      ? kernels::buildLightningBackwardDq(spec, dq)
-                  : std::string(name) == "dkdv"
-                      ? kernels::buildLightningBackwardDkDv(spec, bwd)
-                      : kernels::buildSimpleGlaGateGradient(spec, {16, 16, 4});
+  for (const char *name : {"dq", "dkdv", "dgates", "decode"}) {
+    std::string n = name;
+    auto kernel = n == "dq"     ? kernels::buildLightningBackwardDq(spec, dq)
+                  : n == "dkdv" ? kernels::buildLightningBackwardDkDv(spec, bwd)
+                  : n == "dgates"
+                      ? kernels::buildSimpleGlaGateGradient(spec, {16, 16, 4})
+                      : kernels::buildLightningDecode(spec, {64, 32, 2});
     ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
     for (const char *arch : {"sm_80", "sm_90a"}) {
       auto module = lowering::specializeDivisibility(
           kernel->module(), llvm::SmallVector<bool>(kernel->args().size(), true));
       lowering::TargetOptions target;
       target.arch = arch;
-      target.numWarps = 4;
+      target.numWarps = n == "decode" ? 2 : 4;
       auto compiled = lowering::compileToPTX(*module, target);
       ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
       auto assembled = assemblePtx(compiled->ptx, arch);

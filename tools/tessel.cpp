@@ -113,43 +113,56 @@ int main(int argc, char **argv) {
       config.dq.stages = config.dk.stages = config.dv.stages = n;
     }, "GPU: pipeline stages of the backward kernels only");
   };
-  runLightning->add_option("--batch,-B", p.batch, "batch size")->capture_default_str();
-  runLightning->add_option("--heads,-H", p.heads, "heads")->capture_default_str();
-  runLightning->add_option("--seq,-N", p.seq, "sequence length")->capture_default_str();
-  runLightning->add_option("--dk", p.d, "head dimension of q and k (D)")->capture_default_str();
-  runLightning->add_option("--dv", p.e, "head dimension of v and o (E)")->capture_default_str();
-  runLightning->add_option("--layout", layout, "bhnd or bnhd")
-      ->check(CLI::IsMember({"bhnd", "bnhd"}))->capture_default_str();
-  runLightning->add_option("--dtype", dtype, "bf16, f16 or f32")
-      ->check(CLI::IsMember({"bf16", "f16", "f32"}))->capture_default_str();
-  runLightning->add_option("--decay", decay,
-                           "alibi, zero, or a rate s ≥ 0 for every head")
-      ->capture_default_str();
-  runLightning->add_option("--scale", p.scale, "scale applied to q")->capture_default_str();
-  runLightning->add_flag("--backward", p.backward, "run the backward pass");
-  runLightning->add_flag("--initial-state", p.initialState,
-                         "pass a random initial state S0");
-  runLightning->add_flag("--final-state", p.finalState,
-                         "forward: write the final state; backward: pass dS_N");
-  runLightning->add_option("--decode-steps", p.decodeSteps,
-                           "forward: run the last T tokens through the decode "
-                           "step (lightningDecode), one by one, after a forward "
-                           "over the others")
-      ->capture_default_str();
+  // The options of one checked run; `gated` (run simple-gla) trades
+  // --decay for the gates.
   std::vector<float> gateRange;
-  runLightning->add_option("--gate-range", gateRange,
-                           "simple GLA: random per-token log-decays g in "
-                           "[LO, HI] (≤ 0) in place of --decay (no dS_N with "
-                           "--backward yet)")
-      ->expected(2)->delimiter(',');
-  runLightning->add_flag("--check", check,
-                         "compare with the float64 reference; exit 1 when over tolerance");
-  runLightning->add_option("--seed", seed, "random seed (default: fresh)");
   bool tuned = false;
-  runLightning->add_flag("--tuned", tuned,
-                         "use the tuned block sizes for this shape (from the "
-                         "tuning cache; tune on a miss)");
-  addConfig(runLightning);
+  auto addRunOptions = [&](CLI::App *cmd, bool gated) {
+    cmd->add_option("--batch,-B", p.batch, "batch size")->capture_default_str();
+    cmd->add_option("--heads,-H", p.heads, "heads")->capture_default_str();
+    cmd->add_option("--seq,-N", p.seq, "sequence length")->capture_default_str();
+    cmd->add_option("--dk", p.d, "head dimension of q and k (D)")->capture_default_str();
+    cmd->add_option("--dv", p.e, "head dimension of v and o (E)")->capture_default_str();
+    cmd->add_option("--layout", layout, "bhnd or bnhd")
+        ->check(CLI::IsMember({"bhnd", "bnhd"}))->capture_default_str();
+    cmd->add_option("--dtype", dtype, "bf16, f16 or f32")
+        ->check(CLI::IsMember({"bf16", "f16", "f32"}))->capture_default_str();
+    if (!gated)
+      cmd->add_option("--decay", decay,
+                      "alibi, zero, or a rate s ≥ 0 for every head")
+          ->capture_default_str();
+    cmd->add_option("--scale", p.scale, "scale applied to q")->capture_default_str();
+    cmd->add_flag("--backward", p.backward, "run the backward pass");
+    cmd->add_flag("--initial-state", p.initialState,
+                           "pass a random initial state S0");
+    cmd->add_flag("--final-state", p.finalState,
+                           "forward: write the final state; backward: pass dS_N");
+    cmd->add_option("--decode-steps", p.decodeSteps,
+                             "forward: run the last T tokens through the decode "
+                             "step (lightningDecode), one by one, after a forward "
+                             "over the others")
+        ->capture_default_str();
+    cmd->add_option("--gate-range", gateRange,
+                    gated ? "random per-token log-decays g in [LO, HI] (≤ 0; "
+                            "default -1,0); no dS_N with --backward yet"
+                          : "simple GLA: random per-token log-decays g in "
+                            "[LO, HI] (≤ 0) in place of --decay (as `run "
+                            "simple-gla`)")
+        ->expected(2)->delimiter(',');
+    cmd->add_flag("--check", check,
+                           "compare with the float64 reference; exit 1 when over tolerance");
+    cmd->add_option("--seed", seed, "random seed (default: fresh)");
+    cmd->add_flag("--tuned", tuned,
+                           "use the tuned block sizes for this shape (from the "
+                           "tuning cache; tune on a miss)");
+    addConfig(cmd);
+  };
+  addRunOptions(runLightning, false);
+  auto *runGla = run->add_subcommand(
+      "simple-gla", "run simple GLA (per-token gates, fla's chunk_simple_gla "
+                    "with g) once through the Lightning kernels and print the "
+                    "relative error of every output");
+  addRunOptions(runGla, true);
 
   auto *compile = app.add_subcommand("compile", "build a kernel and print its IR");
   std::string kernelName;
@@ -357,6 +370,9 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  CLI::App *runCmd = runGla->parsed() ? runGla : runLightning;
+  if (runGla->parsed() && gateRange.empty())
+    gateRange = {-1.0f, 0.0f};
   if (!gateRange.empty()) {
     if (runLightning->count("--decay")) {
       fmt::print(stderr, "error: --gate-range replaces --decay (a simple GLA's "
@@ -372,7 +388,7 @@ int main(int argc, char **argv) {
   for (const char *flag : {"--block-c", "--block-e", "--block-d",
                            "--block-e-bwd", "--num-warps", "--splits",
                            "--stages", "--stages-bwd"})
-    if (runLightning->count(flag) > 0)
+    if (runCmd->count(flag) > 0)
       options.config = config;
   if (tuned && options.config) {
     fmt::print(stderr, "error: --tuned takes the block sizes from the tuning "

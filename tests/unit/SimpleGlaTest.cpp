@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 
 #include <cmath>
+#include <random>
 #include <vector>
 
 using namespace tessel;
@@ -183,6 +184,68 @@ TEST(SimpleGla, DecodeStepsContinueAPrefill) {
       ASSERT_EQ(result->errors.size(), 2u);
       EXPECT_TRUE(result->ok()) << "worst " << result->worst();
     }
+}
+
+TEST(SimpleGla, StridedGatesInEitherLayoutAreRead) {
+  // The gates as a view with a gap between heads (row stride 2, an unused
+  // element after each) give what the same values packed give, bhnd and
+  // bnhd; dL/dg likewise through a strided output.
+  for (Layout layout : {Layout::BHND, Layout::BNHD}) {
+    SCOPED_TRACE(layoutName(layout));
+    const int64_t B = 1, H = 2, N = 70, D = 16, E = 16;
+    bool bhnd = layout == Layout::BHND;
+    std::vector<int64_t> act = bhnd ? std::vector<int64_t>{B, H, N, D}
+                                    : std::vector<int64_t>{B, N, H, D};
+    std::vector<float> q(B * H * N * D), k(q.size()), v(q.size()), dO(q.size());
+    std::mt19937_64 rng(11);
+    std::normal_distribution<float> nd(0, 1);
+    for (auto *x : {&q, &k, &v, &dO})
+      for (float &f : *x) f = nd(rng);
+    std::vector<float> packed(B * H * N), wide(2 * B * H * N, 99.0f);
+    std::uniform_real_distribution<float> ud(-1, 0);
+    for (size_t i = 0; i < packed.size(); ++i) {
+      packed[i] = ud(rng);
+      wide[2 * i] = packed[i];
+    }
+    auto ref = [](std::vector<float> &x, std::vector<int64_t> shape,
+                  std::vector<int64_t> strides = {}) {
+      TensorRef r;
+      r.data = x.data();
+      r.dtype = DType::f32;
+      r.shape = std::move(shape);
+      r.strides = std::move(strides);
+      return r;
+    };
+    std::vector<int64_t> gshape = bhnd ? std::vector<int64_t>{B, H, N}
+                                       : std::vector<int64_t>{B, N, H};
+    std::vector<int64_t> wideStrides{2 * H * N, bhnd ? 2 * N : 2 * H, 2};
+    std::vector<std::vector<float>> outs;
+    for (bool strided : {false, true}) {
+      std::vector<float> o(q.size()), dq(q.size()), dk(q.size()), dv(q.size());
+      std::vector<float> dg(strided ? wide.size() : packed.size(), 7.0f);
+      LightningForwardArgs f;
+      f.q = ref(q, act), f.k = ref(k, act), f.v = ref(v, act), f.o = ref(o, act);
+      f.layout = layout;
+      f.gates = strided ? ref(wide, gshape, wideStrides) : ref(packed, gshape);
+      ASSERT_EQ(errorText(lightningForward(f)), "");
+      LightningBackwardArgs b;
+      b.q = f.q, b.k = f.k, b.v = f.v, b.dO = ref(dO, act);
+      b.dq = ref(dq, act), b.dk = ref(dk, act), b.dv = ref(dv, act);
+      b.layout = layout;
+      b.gates = f.gates;
+      b.dGates = strided ? ref(dg, gshape, wideStrides) : ref(dg, gshape);
+      ASSERT_EQ(errorText(lightningBackward(b)), "");
+      std::vector<float> dgPacked(packed.size());
+      for (size_t i = 0; i < packed.size(); ++i)
+        dgPacked[i] = strided ? dg[2 * i] : dg[i];
+      if (strided)
+        for (size_t i = 0; i < packed.size(); ++i)
+          EXPECT_EQ(dg[2 * i + 1], 7.0f) << "the gap after element " << i;
+      outs.push_back(o), outs.push_back(dq), outs.push_back(dgPacked);
+    }
+    for (size_t i = 0; i < 3; ++i)
+      EXPECT_EQ(outs[i], outs[3 + i]) << "output " << i;
+  }
 }
 
 TEST(SimpleGla, ConstantGatesEqualTheSlopesDecay) {

@@ -81,7 +81,10 @@ struct LightningBackwardArgs {
   TensorRef dFinalState;   ///< optional input dL/dS_N
   /// Simple GLA: the forward's gates (as LightningForwardArgs::gates, with
   /// `slopes` empty) and the output dL/dg, f32, shaped like them; no
-  /// dFinalState with gates yet.
+  /// dFinalState with gates yet. dL/dg is a reverse running sum of
+  /// q·dq − k·dk, which cancels: in 16-bit its error grows with N (bf16,
+  /// interpreter: ~1e-2 relative at N ≤ 300, 8e-2 at N = 1000, where dq is
+  /// at 2.4e-3); f32 is exact to ~1e-6 (2e-3 on tf32 dots).
   TensorRef gates, dGates;
 };
 

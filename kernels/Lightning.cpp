@@ -124,7 +124,7 @@ llvm::Expected<View> checkActivation(const TensorRef &t, const char *name,
 /// Outputs must not have two indices on one element.
 llvm::Error checkNoSelfOverlap(const TensorRef &t, const char *name) {
   auto s = t.effectiveStrides();
-  std::vector<int> order(4);
+  std::vector<int> order(s.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(),
             [&](int a, int b) { return s[a] < s[b]; });
@@ -219,33 +219,42 @@ llvm::Error checkSlopes(const TensorRef &t, int64_t heads) {
   return llvm::Error::success();
 }
 
-/// The (b, h, n) strides of a simple GLA's gates: f32, (B, H, N) in bhnd
-/// order or (B, N, H) in bnhd, positive strides; host values must be finite
-/// log-decays ≤ 0.
+/// The (b, h, n) strides of a simple GLA's gates (or, `output`, of their
+/// gradient `name`): f32, (B, H, N) in bhnd order or (B, N, H) in bnhd,
+/// positive strides; gates on the host must be finite log-decays ≤ 0, a
+/// gradient must not overlap itself.
 llvm::Expected<std::array<int64_t, 3>> checkGates(const TensorRef &t,
                                                   const LightningDims &dims,
-                                                  Layout layout) {
+                                                  Layout layout,
+                                                  const char *name = "gates",
+                                                  bool output = false) {
   if (t.dtype != DType::f32)
-    return fail(fmt::format("gates: dtype must be f32, got {}",
+    return fail(fmt::format("{}: dtype must be f32, got {}", name,
                             dtypeName(t.dtype)));
-  if (auto err = checkAligned(t, "gates"))
+  if (auto err = checkAligned(t, name))
     return std::move(err);
   bool bhnd = layout == Layout::BHND;
   std::vector<int64_t> want = bhnd ? std::vector<int64_t>{dims.batch, dims.heads, dims.seq}
                                    : std::vector<int64_t>{dims.batch, dims.seq, dims.heads};
   if (t.shape != want)
-    return fail(fmt::format("gates: expected shape [{}] ({}), got [{}]",
+    return fail(fmt::format("{}: expected shape [{}] ({}), got [{}]", name,
                             fmt::join(want, ", "), bhnd ? "B, H, N" : "B, N, H",
                             fmt::join(t.shape, ", ")));
   if (!t.strides.empty() && t.strides.size() != 3)
-    return fail(fmt::format("gates: expected 3 strides, got {}", t.strides.size()));
+    return fail(fmt::format("{}: expected 3 strides, got {}", name,
+                            t.strides.size()));
   auto s = t.effectiveStrides();
   for (int64_t st : s)
     if (st < 1)
-      return fail(fmt::format("gates: strides must be positive, got [{}]",
+      return fail(fmt::format("{}: strides must be positive, got [{}]", name,
                               fmt::join(s, ", ")));
   std::array<int64_t, 3> bhn = bhnd ? std::array<int64_t, 3>{s[0], s[1], s[2]}
                                     : std::array<int64_t, 3>{s[0], s[2], s[1]};
+  if (output) {
+    if (auto err = checkNoSelfOverlap(t, name))
+      return std::move(err);
+    return bhn;
+  }
   if (!t.onDevice) {
     const float *g = static_cast<const float *>(t.data);
     for (int64_t b = 0; b < dims.batch; ++b)
@@ -510,6 +519,32 @@ LightningConfig resolveConfig(const LightningOptions &options,
   return heuristicLightningConfig(shape, traits.sms, traits.wgmma);
 }
 
+/// What a simple GLA call does to its configuration: whole sequences for
+/// `passes` (the segment scan decays by a slope; a given split is an
+/// error), and, unless the caller gave the configuration, at most 32
+/// columns for the 4-warp programs of the forward and dq, whose per-block
+/// decay tiles spill at 64 (88–104 B with states, PtxAssembleDsl.SimpleGla*).
+llvm::Error applyGatedLimits(LightningConfig &cfg,
+                             std::initializer_list<kernels::LightningPass> passes,
+                             bool given) {
+  for (kernels::LightningPass pass : passes) {
+    kernels::PassConfig &p = cfg[pass];
+    if (given && p.splits > 1)
+      return fail(fmt::format("LightningConfig.{}.splits = {}: a simple GLA "
+                              "(gates) does not split the sequence yet; use 1",
+                              pass == kernels::LightningPass::Forward
+                                  ? "fwd"
+                                  : kernels::passName(pass) + 4,
+                              p.splits));
+    p.splits = 1;
+    bool spills = pass == kernels::LightningPass::Forward ||
+                  pass == kernels::LightningPass::BackwardDq;
+    if (!given && spills && p.numWarps == 4)
+      p.blockW = std::min(p.blockW, 32);
+  }
+  return llvm::Error::success();
+}
+
 LaunchArg scratchLen(int64_t segLen) {
   return LaunchArg::i32(static_cast<int32_t>(segLen));
 }
@@ -622,19 +657,10 @@ planLightningForward(const LightningForwardArgs &a,
   spec.gated = gated;
   LightningConfig config = resolveConfig(options, *dims, a.q.dtype,
                                          a.layout, spec);
-  if (gated) {
-    // The segment scan decays by a slope: a gated call sweeps whole.
-    if (options.config && options.config->fwd.splits > 1)
-      return fail(fmt::format("LightningConfig.fwd.splits = {}: a simple GLA "
-                              "(gates) does not split the sequence yet; use 1",
-                              options.config->fwd.splits));
-    config.fwd.splits = 1;
-    // The per-block decay tiles of a gated block take registers the
-    // heuristic's 64 columns in 4 warps do not have (ptxas spills 88–104 B
-    // with states); 32 columns spill nothing (PtxAssembleDsl.SimpleGlaForward).
-    if (!options.config && config.fwd.numWarps == 4)
-      config.fwd.blockW = std::min(config.fwd.blockW, 32);
-  }
+  if (gated)
+    if (auto e = applyGatedLimits(config, {kernels::LightningPass::Forward},
+                                  options.config.has_value()))
+      return e;
   const kernels::PassConfig &cfg = config.fwd;
   int64_t bh = dims->batch * dims->heads;
   Split sp = splitOf(dims->seq, cfg, bh * kernels::columnBlocks(cfg.blockW, spec.e),
@@ -693,20 +719,9 @@ planLightningBackward(const LightningBackwardArgs &a,
     if (!a.dGates.present())
       return fail("d_gates: required when gates are given (the gradient of "
                   "the gates)");
-    if (a.dGates.shape != a.gates.shape || a.dGates.dtype != DType::f32)
-      return fail(fmt::format("d_gates: expected f32 of the gates' shape [{}], "
-                              "got {} [{}]",
-                              fmt::join(a.gates.shape, ", "),
-                              dtypeName(a.dGates.dtype),
-                              fmt::join(a.dGates.shape, ", ")));
-    if (auto err = checkAligned(a.dGates, "d_gates")) return err;
-    auto ds = a.dGates.effectiveStrides();
-    if (ds.size() != 3 || llvm::any_of(ds, [](int64_t x) { return x < 1; }))
-      return fail(fmt::format("d_gates: expected 3 positive strides, got [{}]",
-                              fmt::join(ds, ", ")));
-    dGateStrides = a.layout == Layout::BHND
-                       ? std::array<int64_t, 3>{ds[0], ds[1], ds[2]}
-                       : std::array<int64_t, 3>{ds[0], ds[2], ds[1]};
+    auto ds = checkGates(a.dGates, *dims, a.layout, "d_gates", /*output=*/true);
+    if (!ds) return ds.takeError();
+    dGateStrides = *ds;
     if (a.dFinalState.present())
       return fail("d_final_state with gates: a simple GLA's backward does not "
                   "take dS_N yet (its gate gradient needs S_N)");
@@ -744,22 +759,13 @@ planLightningBackward(const LightningBackwardArgs &a,
                      a.dFinalState.present()};
   spec.gated = gated;
   LightningConfig cfg = resolveConfig(options, *dims, a.q.dtype, a.layout, spec);
-  if (gated) {
-    // Whole sequences (the segment scan decays by a slope), as the forward.
-    for (kernels::LightningPass pass :
-         {kernels::LightningPass::BackwardDq, kernels::LightningPass::BackwardDk,
-          kernels::LightningPass::BackwardDv}) {
-      if (options.config && cfg[pass].splits > 1)
-        return fail(fmt::format("LightningConfig.{}.splits = {}: a simple GLA "
-                                "(gates) does not split the sequence yet; use 1",
-                                kernels::passName(pass) + 4, cfg[pass].splits));
-      cfg[pass].splits = 1;
-    }
-    // As the forward: dq's per-block decays spill at 64 columns in 4 warps
-    // (52 B on sm_90a), not at 32 (PtxAssembleDsl.SimpleGlaBackward).
-    if (!options.config && cfg.dq.numWarps == 4)
-      cfg.dq.blockW = std::min(cfg.dq.blockW, 32);
-  }
+  if (gated)
+    if (auto e = applyGatedLimits(cfg,
+                                  {kernels::LightningPass::BackwardDq,
+                                   kernels::LightningPass::BackwardDk,
+                                   kernels::LightningPass::BackwardDv},
+                                  options.config.has_value()))
+      return e;
   int64_t bh = dims->batch * dims->heads;
   auto n = LaunchArg::i32(static_cast<int32_t>(dims->seq));
   auto h = LaunchArg::i32(static_cast<int32_t>(dims->heads));

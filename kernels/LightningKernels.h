@@ -170,7 +170,8 @@ llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
 /// One decode step per (b, h): S ← λ S + kᵀ v in place, then o = scale · q S,
 /// for one new token. Grid (B·H·ceil(E / blockW)); blockC is unused.
 /// Arguments: q k v o slopes state heads scale, the (b, h, n) strides of q k
-/// v o (n unused: one token).
+/// v o (n unused: one token). Gated: `gates` in place of slopes and their
+/// (b, h, n) strides after scale (n unused).
 llvm::Expected<Kernel> buildLightningDecode(const LightningSpec &spec,
                                             const PassConfig &config);
 

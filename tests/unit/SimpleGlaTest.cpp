@@ -147,6 +147,32 @@ TEST(SimpleGla, BadGatesAreRefusedWithTheReason) {
                           "(gates) does not split the sequence yet"));
   }
   {
+    // The gradient of the gates: required, shaped like them, never
+    // overlapping itself.
+    Args a;
+    std::vector<float> dq(a.q.size()), dk(a.k.size()), dv(a.v.size()),
+        dg(a.gates.size());
+    LightningBackwardArgs b;
+    b.q = a.f.q, b.k = a.f.k, b.v = a.f.v, b.dO = a.f.o;
+    b.dq = a.f.q, b.dq.data = dq.data();
+    b.dk = a.f.k, b.dk.data = dk.data();
+    b.dv = a.f.v, b.dv.data = dv.data();
+    b.gates = a.f.gates;
+    EXPECT_THAT(errorText(lightningBackward(b)),
+                HasSubstr("d_gates: required when gates are given"));
+    b.dGates = a.f.gates;
+    b.dGates.data = dg.data();
+    EXPECT_EQ(errorText(lightningBackward(b)), "");
+    b.dGates.strides = {a.N, 1, 1};
+    EXPECT_THAT(errorText(lightningBackward(b)),
+                HasSubstr("d_gates: strides [70, 1, 1] make elements of shape "
+                          "[1, 2, 70] overlap"));
+    b.dGates.strides = {};
+    b.dGates.shape = {a.B, a.N, a.H};
+    EXPECT_THAT(errorText(lightningBackward(b)),
+                HasSubstr("d_gates: expected shape [1, 2, 70] (B, H, N)"));
+  }
+  {
     // The heuristic's split (B·H = 2 on 132 SMs asks for one) is dropped.
     Args a(4096);
     EXPECT_EQ(errorText(lightningForward(a.f)), "");

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <fstream>
 #include <random>
 
@@ -319,7 +318,8 @@ int runBench(const BenchOptions &o) {
     });
     if (!both) TRY(both.takeError());
     // Device memory one forward+backward holds beyond the caller's tensors
-    // (the 8 of this loop and the slopes): the segment-state scratch, grown
+    // (the 8 of this loop, the slopes, a gated call's gates and their
+    // gradient): the segment-state scratch, grown
     // to the largest split seen so far (B·H·S·d·e·4 bytes), nothing else.
     size_t ownBytes = slopesBuf->size() + gatesBuf.size() + dGatesBuf.size();
     for (const DeviceBuffer &b : bufs) ownBytes += b.size();
@@ -336,14 +336,13 @@ int runBench(const BenchOptions &o) {
     fmt::print("{:>7} {:>4} {:>4} {:>10.3f} {:>10.3f} {:>7.1f}% {:>12.3f} {:>10.3f} {:>7.1f}% {:>9.1f}\n",
                N, B, o.heads, *fwd, fwdFloor, 100 * fwdFloor / *fwd, *both,
                bothFloor, 100 * bothFloor / *both, extraMiB);
-    std::string bothJson = std::isnan(*both) ? "null" : fmt::format("{:.4f}", *both);
     json += fmt::format(
         ", {{\"kind\": \"{}\", \"dtype\": \"{}\", \"B\": {}, \"N\": {}, "
         "\"H\": {}, \"D\": {}, \"E\": {}, \"fwd_ms\": {:.4f}, "
-        "\"fwd_floor_ms\": {:.4f}, \"fwdbwd_ms\": {}, "
+        "\"fwd_floor_ms\": {:.4f}, \"fwdbwd_ms\": {:.4f}, "
         "\"fwdbwd_floor_ms\": {:.4f}, \"extra_MiB\": {:.2f}, \"config\": \"{}\"}}",
         o.gated ? "simple_gla" : "lightning", o.dtype, B, N, o.heads, o.d, o.e,
-        *fwd, fwdFloor, bothJson, bothFloor, extraMiB,
+        *fwd, fwdFloor, *both, bothFloor, extraMiB,
         o.tuned || !lo.config ? configSource
                               : configSource + " " + lo.config->str());
   }

@@ -134,13 +134,13 @@ int main(int argc, char **argv) {
     cmd->add_option("--scale", p.scale, "scale applied to q")->capture_default_str();
     cmd->add_flag("--backward", p.backward, "run the backward pass");
     cmd->add_flag("--initial-state", p.initialState,
-                           "pass a random initial state S0");
+                  "pass a random initial state S0");
     cmd->add_flag("--final-state", p.finalState,
-                           "forward: write the final state; backward: pass dS_N");
+                  "forward: write the final state; backward: pass dS_N");
     cmd->add_option("--decode-steps", p.decodeSteps,
-                             "forward: run the last T tokens through the decode "
-                             "step (lightningDecode), one by one, after a forward "
-                             "over the others")
+                    "forward: run the last T tokens through the decode step "
+                    "(lightningDecode), one by one, after a forward over the "
+                    "others")
         ->capture_default_str();
     cmd->add_option("--gate-range", gateRange,
                     gated ? "random per-token log-decays g in [LO, HI] (≤ 0; "
@@ -150,11 +150,12 @@ int main(int argc, char **argv) {
                             "simple-gla`)")
         ->expected(2)->delimiter(',');
     cmd->add_flag("--check", check,
-                           "compare with the float64 reference; exit 1 when over tolerance");
+                  "compare with the float64 reference; exit 1 when over tolerance");
     cmd->add_option("--seed", seed, "random seed (default: fresh)");
-    cmd->add_flag("--tuned", tuned,
-                           "use the tuned block sizes for this shape (from the "
-                           "tuning cache; tune on a miss)");
+    if (!gated)
+      cmd->add_flag("--tuned", tuned,
+                    "use the tuned block sizes for this shape (from the "
+                    "tuning cache; tune on a miss)");
     addConfig(cmd);
   };
   addRunOptions(runLightning, false);

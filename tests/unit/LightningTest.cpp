@@ -704,13 +704,14 @@ TEST(LightningConfigs, RefinedStatePassesGiveTheSameAnswers) {
   ASSERT_TRUE(static_cast<bool>(bplan)) << llvm::toString(bplan.takeError());
   const LightningLaunch &last = bplan->back();
   EXPECT_EQ(last.grid.z, 3);
-  bool sawOffset = false;
-  for (size_t i = 0; i + 1 < last.args.size(); ++i)
-    if (last.args[i].kind == KernelArg::Kind::Scalar &&
-        last.args[i].intValue == 64 && last.args[i + 1].intValue == 2 &&
-        i + 2 < last.args.size() && last.args[i + 2].intValue == 1)
-      sawOffset = true;
-  EXPECT_TRUE(sawOffset) << "segment_len 64, stride 2, offset k - 1 = 1";
+  // bwd_dkdv_segment_outputs: q k v do dk dv slopes segment_states n heads
+  // scale segment_len state_slot_stride state_slot_offset, then strides.
+  ASSERT_EQ(last.kernel->name().rfind("lightning_bwd_dkdv_segment_outputs", 0), 0u)
+      << last.kernel->name();
+  ASSERT_GT(last.args.size(), 13u);
+  EXPECT_EQ(last.args[11].intValue, 64) << "segment_len";
+  EXPECT_EQ(last.args[12].intValue, 2) << "state_slot_stride";
+  EXPECT_EQ(last.args[13].intValue, 1) << "state_slot_offset = k - 1";
 }
 
 TEST(LightningConfigs, ValidateConfigRejectsBadBlockSizes) {

@@ -700,20 +700,29 @@ Tile dot(const Tile &a, const Tile &b, const Tile &acc, Loc loc) {
   return dotImpl(a, b, &acc, loc);
 }
 
+/// The checks of an op `kind` along `axis` of a numeric tensor (reductions,
+/// cumsum): the error message, or empty.
+static std::string axisOpError(const Tile &x, int axis, const char *kind,
+                               const char *verb) {
+  Shape s = x.shape();
+  if (s.empty())
+    return std::string(kind) + " needs a tensor, got a scalar";
+  if (axis < 0 || axis >= static_cast<int>(s.size()))
+    return std::string(kind) + ": axis " + std::to_string(axis) +
+           " is out of range for shape " + str(s);
+  if (!isFloatType(x.elementType()) && !isIntType(x.elementType()))
+    return std::string(kind) + " cannot " + verb + " " + str(x.elementType());
+  return "";
+}
+
 static Tile reduceImpl(const Tile &x, int axis, const char *kind,
                        bool keepdims, Loc loc) {
   if (!x.valid())
     return Tile();
   KernelBuilder &k = kb(loc);
+  if (std::string err = axisOpError(x, axis, kind, "reduce"); !err.empty())
+    return k.error(loc, err);
   Shape s = x.shape();
-  if (s.empty())
-    return k.error(loc, std::string(kind) + " needs a tensor, got a scalar");
-  if (axis < 0 || axis >= static_cast<int>(s.size()))
-    return k.error(loc, std::string(kind) + ": axis " + std::to_string(axis) +
-                            " is out of range for shape " + str(s));
-  if (!isFloatType(x.elementType()) && !isIntType(x.elementType()))
-    return k.error(loc, std::string(kind) + " cannot reduce " +
-                            str(x.elementType()));
   Shape kept = s;
   s.erase(s.begin() + axis);
   Value r = tile::ReduceOp::create(k.builder(), k.location(loc),
@@ -745,14 +754,8 @@ Tile cumsum(const Tile &x, int axis, bool exclusive, bool reverse, Loc loc) {
   if (!x.valid())
     return Tile();
   KernelBuilder &k = kb(loc);
-  Shape s = x.shape();
-  if (s.empty())
-    return k.error(loc, "cumsum needs a tensor, got a scalar");
-  if (axis < 0 || axis >= static_cast<int>(s.size()))
-    return k.error(loc, "cumsum: axis " + std::to_string(axis) +
-                            " is out of range for shape " + str(s));
-  if (!isFloatType(x.elementType()) && !isIntType(x.elementType()))
-    return k.error(loc, "cumsum cannot sum " + str(x.elementType()));
+  if (std::string err = axisOpError(x, axis, "cumsum", "sum"); !err.empty())
+    return k.error(loc, err);
   auto op = tile::CumsumOp::create(k.builder(), k.location(loc), x.value().getType(),
                                    x.value(), axis);
   if (exclusive)

@@ -522,11 +522,13 @@ LightningConfig resolveConfig(const LightningOptions &options,
 /// What a simple GLA call does to its configuration: whole sequences for
 /// `passes` (the segment scan decays by a slope; a given split is an
 /// error), and, unless the caller gave the configuration, at most 32
-/// columns for the 4-warp programs of the forward and dq, whose per-block
-/// decay tiles spill at 64 (88–104 B with states, PtxAssembleDsl.SimpleGla*).
+/// columns for the 4-warp programs that spill at 64 (ptxas, D = E = 128,
+/// PtxAssembleDsl.SimpleGla*): the forward with a state (72 B on sm_90a)
+/// and dq without wgmma (4 B on sm_80). Everything else runs 64 columns:
+/// half the programs of 32, and wgmma, whose swizzled operands need 64.
 llvm::Error applyGatedLimits(LightningConfig &cfg,
                              std::initializer_list<kernels::LightningPass> passes,
-                             bool given) {
+                             const LightningSpec &spec, bool given, bool wgmma) {
   for (kernels::LightningPass pass : passes) {
     kernels::PassConfig &p = cfg[pass];
     if (given && p.splits > 1)
@@ -537,8 +539,9 @@ llvm::Error applyGatedLimits(LightningConfig &cfg,
                                   : kernels::passName(pass) + 4,
                               p.splits));
     p.splits = 1;
-    bool spills = pass == kernels::LightningPass::Forward ||
-                  pass == kernels::LightningPass::BackwardDq;
+    bool spills = (pass == kernels::LightningPass::Forward &&
+                   (spec.initialState || spec.finalState)) ||
+                  (pass == kernels::LightningPass::BackwardDq && !wgmma);
     if (!given && spills && p.numWarps == 4)
       p.blockW = std::min(p.blockW, 32);
   }
@@ -659,7 +662,8 @@ planLightningForward(const LightningForwardArgs &a,
                                          a.layout, spec);
   if (gated)
     if (auto e = applyGatedLimits(config, {kernels::LightningPass::Forward},
-                                  options.config.has_value()))
+                                  spec, options.config.has_value(),
+                                  deviceTraits(options).wgmma))
       return e;
   const kernels::PassConfig &cfg = config.fwd;
   int64_t bh = dims->batch * dims->heads;
@@ -764,7 +768,8 @@ planLightningBackward(const LightningBackwardArgs &a,
                                   {kernels::LightningPass::BackwardDq,
                                    kernels::LightningPass::BackwardDk,
                                    kernels::LightningPass::BackwardDv},
-                                  options.config.has_value()))
+                                  spec, options.config.has_value(),
+                                  deviceTraits(options).wgmma))
       return e;
   int64_t bh = dims->batch * dims->heads;
   auto n = LaunchArg::i32(static_cast<int32_t>(dims->seq));

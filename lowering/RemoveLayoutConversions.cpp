@@ -2,11 +2,19 @@
 // needed. Chains and identities fold (ConvertLayoutOp::fold); conversions of
 // values that are cheap to build again (constants, splats, ranges) are
 // replaced by a copy built directly in the wanted layout, so no shared-memory
-// round trip remains for them; a transposed dot operand is read transposed
-// from its source's staging instead of being transposed through memory.
+// round trip remains for them; a conversion of a tile computed elementwise
+// from much smaller ones (a decay mask from a vector of cumulative gates)
+// computes it again in the wanted layout and converts only the small ones;
+// a transposed dot operand is read transposed from its source's staging
+// instead of being transposed through memory.
 #include "lowering/Passes.h"
 
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/DenseMap.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace tessel::lowering {
@@ -64,6 +72,152 @@ struct ConvertBeforeBroadcast : OpRewritePattern<ConvertLayoutOp> {
   }
 };
 
+RankedTensorType withLayout(Type type, Attribute layout) {
+  auto t = cast<RankedTensorType>(type);
+  return RankedTensorType::get(t.getShape(), t.getElementType(), layout);
+}
+
+/// Layouts that elementwise ops compute in: blocked and mma, and 1-D slices
+/// of them (dot-operand and shared layouts only feed dots).
+bool isComputeLayout(Attribute layout) {
+  if (auto s = dyn_cast<SliceAttr>(layout))
+    layout = s.getParent();
+  return isa<BlockedAttr, MmaAttr>(layout);
+}
+
+bool isPureElementwise(Operation *op) {
+  return op->getNumResults() == 1 && op->getNumRegions() == 0 &&
+         (isa<arith::ArithDialect, math::MathDialect>(op->getDialect()) ||
+          isa<ConvertOp>(op)) &&
+         isMemoryEffectFree(op);
+}
+
+/// Ops that only build or move elements within registers: cloning them
+/// costs no arithmetic.
+bool isFreeToClone(Operation *op) {
+  if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
+    auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
+    return dense && dense.isSplat();
+  }
+  return isa<SplatOp, MakeRangeOp, BroadcastOp, ExpandDimsOp>(op);
+}
+
+/// convert(f(broadcast(expand_dims(a)), broadcast(expand_dims(b)), ...))
+/// into L, where everything between the conversion and its leaves a, b is
+/// elementwise or moves elements within registers: the ops are built again
+/// in L (each right after its original, so loop-invariant ones stay out of
+/// loops) and only the leaves convert — into L, or into its slices through
+/// expand_dims. Taken when the leaves hold at most half the elements of
+/// the converted tile (a C×C decay mask from two C-vectors: 2C elements
+/// through shared memory instead of C²). An op of the chain whose value is
+/// also used elsewhere stays, and its clone is computed twice: allowed
+/// outside the conversion's loop (once per kernel), and inside it for
+/// integer and float arithmetic of at most the converted tile's elements in
+/// all (an index or a mask computed again costs an instruction per
+/// element; the conversion a shared-memory round trip and barriers), never
+/// for math functions (exp, log: the special-function unit is the budget
+/// of a decay computation).
+struct RematerializeChain : OpRewritePattern<ConvertLayoutOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  static constexpr unsigned kMaxOps = 32;
+
+  struct Plan {
+    DenseMap<Value, Attribute> layout; // the layout each value is wanted in
+    SmallVector<Operation *> ops;      // to clone, operands first
+    SmallVector<Value> leaves;         // to convert
+    int64_t leafElements = 0;
+  };
+
+  /// Plans `v` in `want`; false when the chain cannot be rebuilt there.
+  static bool plan(Value v, Attribute want, Plan &p) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    if (!t)
+      return true; // scalars are used as they are
+    if (auto it = p.layout.find(v); it != p.layout.end())
+      return it->second == want;
+    p.layout[v] = want;
+    if (t.getEncoding() == want)
+      return true; // already there: used as it is
+    Operation *def = v.getDefiningOp();
+    bool rebuild = def && (isFreeToClone(def) || isPureElementwise(def));
+    if (auto ex = dyn_cast_or_null<ExpandDimsOp>(def))
+      rebuild = isa<BlockedAttr, MmaAttr>(want);
+    if (!rebuild) {
+      p.leaves.push_back(v);
+      p.leafElements += t.getNumElements();
+      return true;
+    }
+    if (p.ops.size() >= kMaxOps)
+      return false;
+    for (Value operand : def->getOperands()) {
+      Attribute operandLayout = want;
+      if (auto ex = dyn_cast<ExpandDimsOp>(def))
+        operandLayout = SliceAttr::get(def->getContext(), ex.getAxis(), want);
+      if (!plan(operand, operandLayout, p))
+        return false;
+    }
+    p.ops.push_back(def);
+    return true;
+  }
+
+  LogicalResult matchAndRewrite(ConvertLayoutOp op,
+                                PatternRewriter &rewriter) const override {
+    auto dst = cast<RankedTensorType>(op.getType());
+    if (!isComputeLayout(dst.getEncoding()))
+      return rewriter.notifyMatchFailure(op, "not an elementwise layout");
+    Plan p;
+    if (!plan(op.getSrc(), dst.getEncoding(), p) || p.ops.empty())
+      return rewriter.notifyMatchFailure(op, "no chain to rebuild");
+    if (2 * p.leafElements > dst.getNumElements())
+      return rewriter.notifyMatchFailure(op, "leaves are not much smaller");
+    llvm::SmallPtrSet<Operation *, 16> inChain(p.ops.begin(), p.ops.end());
+    auto loop = op->getParentOfType<scf::ForOp>();
+    int64_t duplicated = 0;
+    for (Operation *def : p.ops) {
+      if (isFreeToClone(def) || (loop && !loop->isAncestor(def)))
+        continue;
+      bool usedElsewhere = llvm::any_of(def->getUsers(), [&](Operation *u) {
+        return u != op && !inChain.contains(u);
+      });
+      if (!usedElsewhere)
+        continue;
+      if (isa<math::MathDialect>(def->getDialect()))
+        return rewriter.notifyMatchFailure(
+            op, "a math function of the chain would be computed twice");
+      duplicated +=
+          cast<RankedTensorType>(def->getResult(0).getType()).getNumElements();
+    }
+    if (duplicated > dst.getNumElements())
+      return rewriter.notifyMatchFailure(
+          op, "too much of the chain's arithmetic would be computed twice");
+
+    IRMapping map;
+    for (Value leaf : p.leaves) {
+      if (auto arg = dyn_cast<BlockArgument>(leaf))
+        rewriter.setInsertionPointToStart(arg.getOwner());
+      else
+        rewriter.setInsertionPointAfter(leaf.getDefiningOp());
+      map.map(leaf, ConvertLayoutOp::create(
+                        rewriter, op.getLoc(),
+                        withLayout(leaf.getType(), p.layout.lookup(leaf)),
+                        leaf));
+    }
+    for (Operation *def : p.ops) {
+      rewriter.setInsertionPointAfter(def);
+      Operation *clone = rewriter.clone(*def, map);
+      Value r = clone->getResult(0);
+      r.setType(withLayout(r.getType(), p.layout.lookup(def->getResult(0))));
+      if (auto cst = dyn_cast<arith::ConstantOp>(clone))
+        cst.setValueAttr(DenseElementsAttr::get(
+            cast<ShapedType>(r.getType()),
+            cast<DenseElementsAttr>(cst.getValue()).getSplatValue<Attribute>()));
+    }
+    rewriter.replaceOp(op, map.lookupOrDefault(op.getSrc()));
+    return success();
+  }
+};
+
 /// convert(trans(x)) into a 16-bit dot-operand layout L -> trans(convert(x)
 /// into #tile.trans<L>): x is staged once, in its own row-major order, and
 /// the operand fragments are read from it transposed by ldmatrix; the trans
@@ -106,8 +260,9 @@ struct TileRemoveLayoutConversions
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<RematerializeCheapProducer, ConvertBeforeBroadcast,
-                 FoldTransIntoOperandLoad>(
-        &getContext());
+                 FoldTransIntoOperandLoad>(&getContext());
+    // Tried first: it subsumes ConvertBeforeBroadcast where it applies.
+    patterns.add<RematerializeChain>(&getContext(), /*benefit=*/2);
     ConvertLayoutOp::getCanonicalizationPatterns(patterns, &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();

@@ -127,6 +127,14 @@ if [ -d .peers ] && [ -z "${SKIP_PEERS:-}" ]; then
       SHAPES="$EXTRA_SHAPES" ANCHORS_JSON=anchors-extra.json timeout 240 python3 .peers/bench_peers.py >> "$OUT/peers.log" 2>&1 || status=1
     mv "$OUT/anchors-extra.json" /tmp/json/ 2>/dev/null
   fi
+  # GATED_PEER=1: fla's chunk_simple_gla with per-token gates (g=) and with
+  # a constant decay (g_gamma=) beside tessel's --gated bench, N = 2048 and 8192.
+  if [ -n "${GATED_PEER:-}" ]; then
+    for shape in 64,2048,16,128 16,8192,16,128; do
+      PYTHONPATH=.peers SHAPE=$shape OUT=/tmp/json timeout 60 python3 scripts/peer_gla.py >> "$OUT/peers.log" 2>&1 || status=1
+      mv /tmp/json/fla-gla.json "/tmp/json/fla-gla-$shape.json" 2>/dev/null
+    done
+  fi
   mv "$OUT/anchors.json" /tmp/json/ 2>/dev/null
   pack
   if [ -z "${SKIP_YARDSTICK:-}" ]; then
@@ -143,12 +151,14 @@ fi
 
 if [ -n "${NCU_CONFIG:-}" ]; then
   echo "== ncu"
-  timeout 200 ncu --clock-control none -k regex:lightning_fwd -c 1 \
+  # NCU_KERNEL: which launch (a regex of kernel names); NCU_SECTIONS: more
+  # sections (WarpStateStats: the stall reasons).
+  timeout 200 ncu --clock-control none -k "regex:${NCU_KERNEL:-lightning_fwd}" -c 1 \
     --section SpeedOfLight --section MemoryWorkloadAnalysis --section LaunchStats \
-    --section Occupancy --section SchedulerStats \
+    --section Occupancy --section SchedulerStats ${NCU_SECTIONS:-} \
     $T/tessel run lightning -B 16 -N 8192 -H 16 --dk 128 --dv 128 --layout bnhd $NCU_CONFIG \
     > "$OUT/ncu.txt" 2>&1 || status=1
-  grep -E "Memory Throughput|DRAM Throughput|Mem Busy|Issue Slots Busy|Registers Per|Achieved Occupancy|Duration|Shared Memory Configuration Size|Block Limit" "$OUT/ncu.txt" | head -20
+  grep -E "Memory Throughput|DRAM Throughput|Mem Busy|Issue Slots Busy|Registers Per|Achieved Occupancy|Duration|Shared Memory Configuration Size|Block Limit|Stall|Warp Cycles|lightning_" "$OUT/ncu.txt" | head -40
 fi
 pack
 exit $status

@@ -269,7 +269,7 @@ int runBench(const BenchOptions &o) {
     std::string configSource = o.config ? "given" : "heuristic";
     if (o.gated && !o.config) {
       // What an untuned gated call runs: the heuristic, whole sequence, 32
-      // columns in 4 warps (planLightningForward).
+      // columns where 64 spill (applyGatedLimits).
       lo.config.reset();
       configSource = "gated default";
     }

@@ -191,6 +191,8 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({"bf16", "f16", "f32"}));
   compile->add_flag("--initial-state", spec.initialState, "specialize for S0");
   compile->add_flag("--final-state", spec.finalState, "specialize for the final state");
+  compile->add_flag("--gated", spec.gated,
+                    "simple GLA: per-token log-decays (gates) instead of per-head slopes");
   std::string heuristicFor;
   int heuristicSms = 132;
   compile->add_option("--heuristic-for", heuristicFor,

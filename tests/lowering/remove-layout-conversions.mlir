@@ -59,3 +59,77 @@ func.func @rounded_trans_into_operand(%g: tensor<64x128xf32, #m>) -> tensor<128x
   %c = tile.convert_layout %r : tensor<128x64xbf16, #tile.trans<#m>> -> tensor<128x64xbf16, #opb>
   return %c : tensor<128x64xbf16, #opb>
 }
+
+// A C×C decay mask computed from two C-vectors in the blocked layout and
+// converted for the accumulator: it is computed again in the mma layout
+// from the vectors, each converted into a slice of it, and no C×C tile goes
+// through shared memory. The causal compare (outside the loop there, its
+// value used elsewhere too) is built again beside the original.
+#s0 = #tile.slice<dim = 0, parent = #b>
+#s1 = #tile.slice<dim = 1, parent = #b>
+// CHECK-LABEL: func.func @decay_mask
+// CHECK-DAG: tile.convert_layout %arg0 : tensor<64xf32, #tile.slice<dim = 1, parent = #tile.blocked{{.*}}>> -> tensor<64xf32, #tile.slice<dim = 1, parent = #tile.mma<wpc = [4, 1]>>>
+// CHECK-DAG: tile.convert_layout %arg1 : tensor<64xf32, #tile.slice<dim = 0, parent = #tile.blocked{{.*}}>> -> tensor<64xf32, #tile.slice<dim = 0, parent = #tile.mma<wpc = [4, 1]>>>
+// CHECK-DAG: tile.make_range 0, 64 : tensor<64xi32, #tile.slice<dim = 1, parent = #tile.mma<wpc = [4, 1]>>>
+// CHECK-DAG: arith.cmpi sge, {{.*}} : tensor<64x64xi32, #tile.mma<wpc = [4, 1]>>
+// CHECK: math.exp {{.*}} : tensor<64x64xf32, #tile.mma<wpc = [4, 1]>>
+// CHECK: arith.select {{.*}} : tensor<64x64xi1, #tile.mma<wpc = [4, 1]>>, tensor<64x64xf32, #tile.mma<wpc = [4, 1]>>
+// CHECK-NOT: tile.convert_layout {{.*}} -> tensor<64x64xf32
+// CHECK: return
+func.func @decay_mask(%rows: tensor<64xf32, #s1>, %cols: tensor<64xf32, #s0>,
+                      %acc: tensor<64x64xf32, #m>) -> (tensor<64x64xf32, #m>, tensor<64x64xi1, #b>) {
+  %i = tile.make_range 0, 64 : tensor<64xi32, #s1>
+  %j = tile.make_range 0, 64 : tensor<64xi32, #s0>
+  %ie = tile.expand_dims %i {axis = 1 : i32} : tensor<64xi32, #s1> -> tensor<64x1xi32, #b>
+  %je = tile.expand_dims %j {axis = 0 : i32} : tensor<64xi32, #s0> -> tensor<1x64xi32, #b>
+  %ib = tile.broadcast %ie : tensor<64x1xi32, #b> -> tensor<64x64xi32, #b>
+  %jb = tile.broadcast %je : tensor<1x64xi32, #b> -> tensor<64x64xi32, #b>
+  %causal = arith.cmpi sge, %ib, %jb : tensor<64x64xi32, #b>
+  %re = tile.expand_dims %rows {axis = 1 : i32} : tensor<64xf32, #s1> -> tensor<64x1xf32, #b>
+  %ce = tile.expand_dims %cols {axis = 0 : i32} : tensor<64xf32, #s0> -> tensor<1x64xf32, #b>
+  %rb = tile.broadcast %re : tensor<64x1xf32, #b> -> tensor<64x64xf32, #b>
+  %cb = tile.broadcast %ce : tensor<1x64xf32, #b> -> tensor<64x64xf32, #b>
+  %d = arith.subf %rb, %cb : tensor<64x64xf32, #b>
+  %e = math.exp %d : tensor<64x64xf32, #b>
+  %zero = arith.constant dense<0.0> : tensor<64x64xf32, #b>
+  %mask = arith.select %causal, %e, %zero : tensor<64x64xi1, #b>, tensor<64x64xf32, #b>
+  %cm = tile.convert_layout %mask : tensor<64x64xf32, #b> -> tensor<64x64xf32, #m>
+  %r = arith.mulf %acc, %cm : tensor<64x64xf32, #m>
+  return %r, %causal : tensor<64x64xf32, #m>, tensor<64x64xi1, #b>
+}
+
+// Inside a loop, an exp whose value is also used elsewhere is not computed
+// twice: the conversion stays.
+// CHECK-LABEL: func.func @shared_exp_in_loop
+// CHECK: scf.for
+// CHECK: math.exp
+// CHECK-NOT: math.exp
+// CHECK: tile.convert_layout {{.*}} : tensor<64x64xf32, #tile.blocked{{.*}}> -> tensor<64x64xf32, #tile.mma<wpc = [4, 1]>>
+func.func @shared_exp_in_loop(%rows: tensor<64xf32, #s1>, %acc: tensor<64x64xf32, #m>,
+                              %n: index) -> (tensor<64x64xf32, #m>, tensor<64x64xf32, #b>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zb = arith.constant dense<0.0> : tensor<64x64xf32, #b>
+  %r:2 = scf.for %it = %c0 to %n step %c1 iter_args(%a = %acc, %other = %zb)
+      -> (tensor<64x64xf32, #m>, tensor<64x64xf32, #b>) {
+    %re = tile.expand_dims %rows {axis = 1 : i32} : tensor<64xf32, #s1> -> tensor<64x1xf32, #b>
+    %rb = tile.broadcast %re : tensor<64x1xf32, #b> -> tensor<64x64xf32, #b>
+    %e = math.exp %rb : tensor<64x64xf32, #b>
+    %cm = tile.convert_layout %e : tensor<64x64xf32, #b> -> tensor<64x64xf32, #m>
+    %next = arith.mulf %a, %cm : tensor<64x64xf32, #m>
+    %o = arith.addf %other, %e : tensor<64x64xf32, #b>
+    scf.yield %next, %o : tensor<64x64xf32, #m>, tensor<64x64xf32, #b>
+  }
+  return %r#0, %r#1 : tensor<64x64xf32, #m>, tensor<64x64xf32, #b>
+}
+
+// Leaves as large as the converted tile: converting them would not be
+// cheaper, so the conversion stays where it is.
+// CHECK-LABEL: func.func @large_leaves
+// CHECK: arith.addf %arg0, %arg1 : tensor<64x64xf32, #tile.blocked
+// CHECK: tile.convert_layout
+func.func @large_leaves(%x: tensor<64x64xf32, #b>, %y: tensor<64x64xf32, #b>) -> tensor<64x64xf32, #m> {
+  %s = arith.addf %x, %y : tensor<64x64xf32, #b>
+  %r = tile.convert_layout %s : tensor<64x64xf32, #b> -> tensor<64x64xf32, #m>
+  return %r : tensor<64x64xf32, #m>
+}

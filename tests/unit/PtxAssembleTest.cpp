@@ -135,45 +135,59 @@ TEST(PtxAssembleDsl, MinAndKeepdimsReductions) {
   expectLowersAndAssembles(*kernel, 4, "min.");
 }
 
+/// Lowers `kernel` for `arch` in `warps` warps, assembles it and expects no
+/// spills and no stack frame; `instr`, when given, must be in the PTX.
+void expectAssemblesWithoutSpills(const Kernel &kernel, const char *arch,
+                                  unsigned warps, const std::string &label,
+                                  const char *instr = nullptr) {
+  auto module = lowering::specializeDivisibility(
+      kernel.module(), llvm::SmallVector<bool>(kernel.args().size(), true));
+  lowering::TargetOptions target;
+  target.arch = arch;
+  target.numWarps = warps;
+  auto compiled = lowering::compileToPTX(*module, target);
+  ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
+  if (instr)
+    EXPECT_NE(compiled->ptx.find(instr), std::string::npos) << label << " " << arch;
+  auto assembled = assemblePtx(compiled->ptx, arch);
+  ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
+  const PtxasResources *res = assembled->find(kernel.name());
+  ASSERT_NE(res, nullptr) << assembled->log;
+  std::printf("ptxas %-7s simple GLA %-13s: %3d registers, %lld B spills\n", arch,
+              label.c_str(), res->registers,
+              static_cast<long long>(res->spillStoreBytes));
+  EXPECT_EQ(res->spillStoreBytes, 0) << label << " " << arch;
+  EXPECT_EQ(res->stackBytes, 0) << label << " " << arch;
+}
+
 // The simple GLA forward (per-token gates: a cumsum per block, the decays
 // from it) lowers with wgmma on sm_90a and mma.sync on sm_80, assembles,
-// and spills nothing at the configuration a gated call defaults to (32
-// columns in 4 warps: at 64 its per-block decay tiles spill 88–104 B).
+// and spills nothing at the configurations a gated call defaults to
+// (applyGatedLimits): 64 columns in 4 warps without states, 32 with them
+// (72 B of spills at 64 on sm_90a).
 TEST(PtxAssembleDsl, SimpleGlaForward) {
-  kernels::LightningSpec spec{128, 128, DType::bf16, true, true};
-  spec.gated = true;
-  auto kernel = kernels::buildLightningForward(spec, kernels::PassConfig{64, 32, 4, 1, 2});
-  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
   auto ptxas = findPtxas();
   if (!ptxas) {
     llvm::consumeError(ptxas.takeError());
     GTEST_SKIP() << "ptxas not found";
   }
-  for (const char *arch : {"sm_80", "sm_90a"}) {
-    auto module = lowering::specializeDivisibility(
-        kernel->module(), llvm::SmallVector<bool>(kernel->args().size(), true));
-    lowering::TargetOptions target;
-    target.arch = arch;
-    target.numWarps = 4;
-    auto compiled = lowering::compileToPTX(*module, target);
-    ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
-    EXPECT_NE(compiled->ptx.find(std::string(arch) == "sm_90a" ? "wgmma.mma_async"
-                                                              : "mma.sync.aligned"),
-              std::string::npos) << arch;
-    auto assembled = assemblePtx(compiled->ptx, arch);
-    ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
-    const PtxasResources *res = assembled->find(kernel->name());
-    ASSERT_NE(res, nullptr) << assembled->log;
-    std::printf("ptxas %-7s simple GLA fwd: %3d registers, %lld B spills\n", arch,
-                res->registers, static_cast<long long>(res->spillStoreBytes));
-    EXPECT_EQ(res->spillStoreBytes, 0) << arch;
-    EXPECT_EQ(res->stackBytes, 0) << arch;
+  for (bool states : {false, true}) {
+    kernels::LightningSpec spec{128, 128, DType::bf16, states, states};
+    spec.gated = true;
+    auto kernel = kernels::buildLightningForward(
+        spec, kernels::PassConfig{64, states ? 32 : 64, 4, 1, 2});
+    ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+    for (const char *arch : {"sm_80", "sm_90a"})
+      expectAssemblesWithoutSpills(
+          *kernel, arch, 4, states ? "fwd (states)" : "fwd",
+          std::string(arch) == "sm_90a" ? "wgmma.mma_async" : "mma.sync.aligned");
   }
 }
 
 // The simple GLA backward kernels (dq, dk and dv fused, the gate gradient)
-// and its decode step at a gated call's default configuration lower,
-// assemble and spill nothing.
+// and its decode step at a gated call's default configurations lower,
+// assemble and spill nothing: dq at 64 columns on sm_90a, 32 on sm_80 (4 B
+// of spills at 64 there).
 TEST(PtxAssembleDsl, SimpleGlaBackward) {
   kernels::LightningSpec spec{128, 128, DType::bf16, true, false};
   spec.gated = true;
@@ -182,33 +196,20 @@ TEST(PtxAssembleDsl, SimpleGlaBackward) {
     llvm::consumeError(ptxas.takeError());
     GTEST_SKIP() << "ptxas not found";
   }
-  // dq at the 32 columns a gated call defaults to (52 B of spills at 64).
-  kernels::PassConfig bwd{64, 64, 4, 1, 3}, dq{64, 32, 4, 1, 3};
-  for (const char *name : {"dq", "dkdv", "dgates", "decode"}) {
-    std::string n = name;
-    auto kernel = n == "dq"     ? kernels::buildLightningBackwardDq(spec, dq)
-                  : n == "dkdv" ? kernels::buildLightningBackwardDkDv(spec, bwd)
-                  : n == "dgates"
-                      ? kernels::buildSimpleGlaGateGradient(spec, {16, 16, 4})
-                      : kernels::buildLightningDecode(spec, {64, 32, 2});
-    ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
-    for (const char *arch : {"sm_80", "sm_90a"}) {
-      auto module = lowering::specializeDivisibility(
-          kernel->module(), llvm::SmallVector<bool>(kernel->args().size(), true));
-      lowering::TargetOptions target;
-      target.arch = arch;
-      target.numWarps = n == "decode" ? 2 : 4;
-      auto compiled = lowering::compileToPTX(*module, target);
-      ASSERT_TRUE(static_cast<bool>(compiled)) << llvm::toString(compiled.takeError());
-      auto assembled = assemblePtx(compiled->ptx, arch);
-      ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
-      const PtxasResources *res = assembled->find(kernel->name());
-      ASSERT_NE(res, nullptr) << assembled->log;
-      std::printf("ptxas %-7s simple GLA %-6s: %3d registers, %lld B spills\n",
-                  arch, name, res->registers,
-                  static_cast<long long>(res->spillStoreBytes));
-      EXPECT_EQ(res->spillStoreBytes, 0) << name << " " << arch;
-    }
+  kernels::PassConfig bwd{64, 64, 4, 1, 3};
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    bool wgmma = std::string(arch) == "sm_90a";
+    auto dq = kernels::buildLightningBackwardDq(
+        spec, kernels::PassConfig{64, wgmma ? 64 : 32, 4, 1, 3});
+    auto dkdv = kernels::buildLightningBackwardDkDv(spec, bwd);
+    auto dgates = kernels::buildSimpleGlaGateGradient(spec, {16, 16, 4});
+    auto decode = kernels::buildLightningDecode(spec, {64, 32, 2});
+    for (auto *k : {&dq, &dkdv, &dgates, &decode})
+      ASSERT_TRUE(static_cast<bool>(*k)) << llvm::toString(k->takeError());
+    expectAssemblesWithoutSpills(*dq, arch, 4, "dq");
+    expectAssemblesWithoutSpills(*dkdv, arch, 4, "dkdv");
+    expectAssemblesWithoutSpills(*dgates, arch, 4, "dgates");
+    expectAssemblesWithoutSpills(*decode, arch, 2, "decode");
   }
 }
 

@@ -80,6 +80,60 @@ INSTANTIATE_TEST_SUITE_P(
         Case{1, 2, 65, 80, 256, Layout::BHND, DType::f32, "alibi", true},
         Case{1, 2, 1000, 64, 96, Layout::BNHD, DType::f32, "zero", false}));
 
+// Simple GLA (per-token gates) on the GPU against the float64 reference:
+// tails, odd D/E, both layouts, every dtype, states, weak and strong gates;
+// forward, then backward with d_gates (held to its own bound,
+// LightningCheckResult::gateTolerance). The 16-bit backward stays at N ≤
+// 300, where d_gates' error is within that bound (it grows with N).
+struct GatedCase {
+  int64_t b, h, n, d, e;
+  Layout layout;
+  DType dtype;
+  float lo, hi; // the gates' range
+  bool states;
+};
+
+class SimpleGlaGpu : public ::testing::TestWithParam<GatedCase> {
+protected:
+  void SetUp() override {
+    if (!cudaAvailable())
+      GTEST_SKIP() << "no usable CUDA device";
+  }
+};
+
+TEST_P(SimpleGlaGpu, ForwardAndBackwardMatchTheReference) {
+  const GatedCase &c = GetParam();
+  for (bool backward : {false, true}) {
+    if (backward && c.dtype != DType::f32 && c.n > 300)
+      continue;
+    LightningProblem p;
+    p.batch = c.b, p.heads = c.h, p.seq = c.n, p.d = c.d, p.e = c.e;
+    p.layout = c.layout;
+    p.dtype = c.dtype;
+    p.gateRange = std::make_pair(c.lo, c.hi);
+    p.initialState = c.states;
+    p.finalState = c.states && !backward; // no dS_N with gates yet
+    p.backward = backward;
+    p.scale = 0.5f;
+    p.seed = std::random_device{}();
+    auto result = checkLightning(p, gpuOptions());
+    ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
+    ASSERT_FALSE(result->errors.empty());
+    for (auto &[name, err] : result->errors)
+      EXPECT_LE(err, result->toleranceOf(name)) << name << " on " << p.str();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, SimpleGlaGpu,
+    ::testing::Values(
+        GatedCase{1, 2, 1, 16, 16, Layout::BHND, DType::bf16, -0.5f, 0.0f, false},
+        GatedCase{2, 3, 300, 128, 128, Layout::BNHD, DType::bf16, -0.5f, 0.0f, true},
+        GatedCase{1, 2, 129, 64, 96, Layout::BNHD, DType::f16, -3.0f, -0.01f, false},
+        GatedCase{1, 2, 77, 256, 32, Layout::BHND, DType::f32, -1.0f, 0.0f, true},
+        GatedCase{1, 4, 4096, 128, 128, Layout::BNHD, DType::bf16, -0.1f, 0.0f, false},
+        GatedCase{1, 2, 1000, 80, 256, Layout::BHND, DType::f32, -0.2f, 0.0f, true}));
+
 TEST(LightningGpuLarge, LongSequence) {
   if (!cudaAvailable())
     GTEST_SKIP() << "no usable CUDA device";

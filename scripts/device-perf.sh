@@ -127,14 +127,6 @@ if [ -d .peers ] && [ -z "${SKIP_PEERS:-}" ]; then
       SHAPES="$EXTRA_SHAPES" ANCHORS_JSON=anchors-extra.json timeout 240 python3 .peers/bench_peers.py >> "$OUT/peers.log" 2>&1 || status=1
     mv "$OUT/anchors-extra.json" /tmp/json/ 2>/dev/null
   fi
-  # GATED_PEER=1: fla's chunk_simple_gla with per-token gates (g=) and with
-  # a constant decay (g_gamma=) beside tessel's --gated bench, N = 2048 and 8192.
-  if [ -n "${GATED_PEER:-}" ]; then
-    for shape in 64,2048,16,128 16,8192,16,128; do
-      PYTHONPATH=.peers SHAPE=$shape OUT=/tmp/json timeout 60 python3 scripts/peer_gla.py >> "$OUT/peers.log" 2>&1 || status=1
-      mv /tmp/json/fla-gla.json "/tmp/json/fla-gla-$shape.json" 2>/dev/null
-    done
-  fi
   mv "$OUT/anchors.json" /tmp/json/ 2>/dev/null
   pack
   if [ -z "${SKIP_YARDSTICK:-}" ]; then
@@ -147,6 +139,19 @@ if [ -d .peers ] && [ -z "${SKIP_PEERS:-}" ]; then
   fi
   mv "$OUT/triton-yardstick.json" "$OUT/triton-fused.json" /tmp/json/ 2>/dev/null
   tail -30 "$OUT/peers.log"
+fi
+
+# GATED_PEER=1: fla's chunk_simple_gla with per-token gates (g=) and with a
+# constant decay (g_gamma=) beside tessel's --gated bench, N = 2048 and 8192
+# (SKIP_PEERS does not skip it).
+if [ -d .peers ] && [ -n "${GATED_PEER:-}" ]; then
+  echo "== fla simple GLA"
+  for shape in 64,2048,16,128 16,8192,16,128; do
+    PYTHONPATH=.peers SHAPE=$shape OUT=/tmp/json timeout 90 python3 scripts/peer_gla.py >> "$OUT/peers.log" 2>&1 || status=1
+    mv /tmp/json/fla-gla.json "/tmp/json/fla-gla-$shape.json" 2>/dev/null
+  done
+  grep "fla chunk_simple_gla" "$OUT/peers.log"
+  pack
 fi
 
 if [ -n "${NCU_CONFIG:-}" ]; then

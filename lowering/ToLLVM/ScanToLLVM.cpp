@@ -1,18 +1,24 @@
 // cumsum along one axis, through shared memory whatever the operand's
 // layout: every thread stores its elements (row-major, 4-byte words: floats
-// as f32, integers as i32), each thread then runs the sums of whole lines
-// along the axis, unrolled, from that copy into a second one, and reads its
-// elements back. Lines are dealt out round-robin; a thread past the last line
-// repeats it, which rereads the input and rewrites the same sums (no
-// branches, no races). Sized for what a chunk loop scans — a gate vector or
-// a C × C tile — and refused above that (256 along the axis, 4 lines per
-// thread) rather than unrolled without bound.
+// as f32, integers as i32); each line along the axis then goes to a group of
+// G lanes of one warp (G the largest power of two, up to 32 and the line's
+// length, such that every line gets its group), lane s of the group sums its
+// run of len/G consecutive elements in registers, and a shuffle scan over
+// the group's run totals gives each lane the sum before its run (log₂ G
+// steps instead of a serial chain of len). The sums go to a second copy,
+// from which each thread reads its elements back. Lines are dealt out
+// round-robin; a group past the last line repeats it, which rereads the
+// input and rewrites the same sums (no branches, no races). Sized for what
+// a chunk loop scans — a gate vector or a C × C tile — and refused above
+// that (256 along the axis, 4 lines per group) rather than unrolled without
+// bound.
 #include "lowering/ToLLVM/Patterns.h"
 #include "lowering/ToLLVM/Utility.h"
 #include "lowering/SharedMemory.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 using namespace mlir;
 using namespace tessel;
@@ -44,7 +50,13 @@ struct CumsumLowering : OpConversionPattern<tile::CumsumOp> {
     int64_t axis = op.getAxis(), len = shape[axis];
     int64_t numel = srcType.getNumElements(), lines = numel / len;
     int64_t threads = int64_t(tile::getNumWarps(srcType.getEncoding())) * 32;
-    int64_t rounds = (lines + threads - 1) / threads;
+    // G lanes per line: as many as the lines leave, within a warp and the
+    // line's length (both powers of two, so G divides the length).
+    int64_t group = 1;
+    while (group * 2 <= 32 && group * 2 <= len && lines * group * 2 <= threads)
+      group *= 2;
+    int64_t groupsPerRound = threads / group, run = len / group;
+    int64_t rounds = (lines + groupsPerRound - 1) / groupsPerRound;
     if (len > kMaxScanLength || rounds > kMaxLinesPerThread)
       return op.emitError() << "cumsum over " << len << " elements along axis "
                             << axis << " in " << lines << " lines: the GPU "
@@ -86,20 +98,38 @@ struct CumsumLowering : OpConversionPattern<tile::CumsumOp> {
     }
     barrier(rewriter, loc);
 
-    // 2. Whole lines, one per thread and round.
+    // 2. Each line to a group of `group` lanes, `run` elements per lane.
     auto [lane, warp] = laneAndWarp(rewriter, loc);
     Value tid = arith::AddIOp::create(
         rewriter, loc,
         arith::MulIOp::create(rewriter, loc, warp, i32Const(rewriter, loc, 32)),
         lane);
+    Value sub = arith::RemUIOp::create(rewriter, loc, tid,
+                                       i32Const(rewriter, loc, group));
+    Value groupId = arith::DivUIOp::create(rewriter, loc, tid,
+                                           i32Const(rewriter, loc, group));
     Value zero = isFloat ? Value(arith::ConstantOp::create(
                                rewriter, loc, rewriter.getF32FloatAttr(0)))
                          : i32Const(rewriter, loc, 0);
+    Value fullMask = i32Const(rewriter, loc, -1);
+    // The value of lane (this lane − offset) of the warp; lanes below the
+    // offset get their own (clamp 0), which the callers select away.
+    auto fromLaneBelow = [&](Value v, int64_t offset) -> Value {
+      return NVVM::ShflOp::create(rewriter, loc, work, fullMask, v,
+                                  i32Const(rewriter, loc, offset),
+                                  i32Const(rewriter, loc, 0),
+                                  NVVM::ShflKind::up, UnitAttr());
+    };
+    auto subAtLeast = [&](int64_t k) -> Value {
+      return arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::uge,
+                                   sub, i32Const(rewriter, loc, k));
+    };
+    int64_t axisStride = strides[axis];
     for (int64_t round = 0; round < rounds; ++round) {
       Value line = arith::MinSIOp::create(
           rewriter, loc,
-          arith::AddIOp::create(rewriter, loc, tid,
-                                i32Const(rewriter, loc, round * threads)),
+          arith::AddIOp::create(rewriter, loc, groupId,
+                                i32Const(rewriter, loc, round * groupsPerRound)),
           i32Const(rewriter, loc, lines - 1));
       // The line's first element: its coordinates off the axis, row-major.
       Value first = i32Const(rewriter, loc, 0);
@@ -118,16 +148,40 @@ struct CumsumLowering : OpConversionPattern<tile::CumsumOp> {
                                   i32Const(rewriter, loc, strides[d])));
         below *= shape[d];
       }
-      Value acc = zero;
-      for (int64_t step = 0; step < len; ++step) {
-        int64_t l = op.getReverse() ? len - 1 - step : step;
-        Value idx = arith::AddIOp::create(
-            rewriter, loc, first, i32Const(rewriter, loc, l * strides[axis]));
-        Value x = LLVM::LoadOp::create(rewriter, loc, work, at(in, idx));
-        Value next = add(acc, x);
-        LLVM::StoreOp::create(rewriter, loc, op.getExclusive() ? acc : next,
-                              at(out, idx));
-        acc = next;
+      // This lane's run: positions sub·run … sub·run + run − 1 in the order
+      // of the sums (from the line's end when reversed).
+      Value runStart = arith::MulIOp::create(rewriter, loc, sub,
+                                             i32Const(rewriter, loc, run));
+      if (op.getReverse())
+        runStart = arith::SubIOp::create(
+            rewriter, loc, i32Const(rewriter, loc, len - 1), runStart);
+      Value base = arith::AddIOp::create(
+          rewriter, loc, first,
+          arith::MulIOp::create(rewriter, loc, runStart,
+                                i32Const(rewriter, loc, axisStride)));
+      int64_t step = op.getReverse() ? -axisStride : axisStride;
+      SmallVector<Value> idx, partial; // inclusive sums within the run
+      for (int64_t i = 0; i < run; ++i) {
+        idx.push_back(arith::AddIOp::create(rewriter, loc, base,
+                                            i32Const(rewriter, loc, i * step)));
+        Value x = LLVM::LoadOp::create(rewriter, loc, work, at(in, idx.back()));
+        partial.push_back(i ? add(partial.back(), x) : x);
+      }
+      // The group's inclusive scan of run totals, then the exclusive one.
+      Value upTo = partial.back();
+      for (int64_t offset = 1; offset < group; offset *= 2)
+        upTo = arith::SelectOp::create(rewriter, loc, subAtLeast(offset),
+                                       add(upTo, fromLaneBelow(upTo, offset)),
+                                       upTo);
+      Value before = zero;
+      if (group > 1)
+        before = arith::SelectOp::create(rewriter, loc, subAtLeast(1),
+                                         fromLaneBelow(upTo, 1), zero);
+      for (int64_t i = 0; i < run; ++i) {
+        Value v = op.getExclusive()
+                      ? (i ? add(before, partial[i - 1]) : before)
+                      : add(before, partial[i]);
+        LLVM::StoreOp::create(rewriter, loc, v, at(out, idx[i]));
       }
     }
     barrier(rewriter, loc);

@@ -46,13 +46,19 @@ func.func @sum(%p: !tile.ptr<f32>) attributes {tile.kernel} {
   return
 }
 
-// A running sum: the operand into shared memory, a barrier, each thread's
-// line summed unrolled (32 loads, adds and stores: 1 line, 32 threads), a
-// barrier, the thread's element read back.
+// A running sum: the operand into shared memory, a barrier; the one line
+// of 32 goes to the warp's 32 lanes, one element each: a shuffle scan of 5
+// steps (shfl.up, add, keep the lane's own below the offset), then one more
+// shfl.up for the exclusive sum (the lane below's inclusive one, no add);
+// a barrier, the thread's element read back.
 // CHECK-LABEL: func.func @cumsum
 // CHECK: llvm.store {{.*}} : f32, !llvm.ptr<3>
 // CHECK: nvvm.barrier0
-// CHECK-COUNT-32: arith.addf
+// CHECK: llvm.load {{.*}} : !llvm.ptr<3> -> f32
+// CHECK-COUNT-5: nvvm.shfl.sync up
+// CHECK: nvvm.shfl.sync up
+// CHECK-NOT: arith.addf
+// CHECK: llvm.store {{.*}} : f32, !llvm.ptr<3>
 // CHECK: nvvm.barrier0
 // CHECK: llvm.load {{.*}} : !llvm.ptr<3> -> f32
 func.func @cumsum(%p: !tile.ptr<f32>) attributes {tile.kernel} {

@@ -1,4 +1,6 @@
-// tile-pipeline-loads: software pipelining of the loads that feed dots.
+// tile-pipeline-loads: software pipelining of the loads that feed dots
+// (through any pure ops: a simple GLA's gate vector reaches the dots as the
+// decays made from its running sum).
 //
 // A chunk loop (Lightning's sweep) loads its q, k, v tiles at the top of
 // each iteration and waits for them right away: every iteration pays the
@@ -71,6 +73,15 @@ bool feedsDot(tile::LoadOp load) {
   return false;
 }
 
+/// Whether masked-off elements of `load` read 0, as a cp.async that copies
+/// no source bytes leaves them (no `other`, or a zero constant: a gate
+/// vector's tail, which must add nothing to its running sum).
+bool zeroFilled(tile::LoadOp load) {
+  Value other = load.getOther();
+  return !other || matchPattern(other, m_AnyZeroFloat()) ||
+         matchPattern(other, m_Zero());
+}
+
 /// The ops of `loop`'s body that `roots` are computed from, in block order:
 /// pure, region-free, reading no loop-carried value but the induction
 /// variable. Fails when one is not.
@@ -128,7 +139,7 @@ public:
     SmallVector<Candidate> candidates;
     AxisInfoAnalysis info(loop_->getParentOfType<ModuleOp>());
     for (auto load : loop_.getBody()->getOps<tile::LoadOp>()) {
-      if (load.getOther() || !isa<RankedTensorType>(load.getType()) ||
+      if (!zeroFilled(load) || !isa<RankedTensorType>(load.getType()) ||
           !feedsDot(load))
         continue;
       // cp.async moves words of 4, 8 or 16 bytes.

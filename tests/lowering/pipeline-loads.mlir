@@ -155,3 +155,48 @@ func.func @two_loads(%p: !tile.ptr<f32> {tile.divisibility = 16 : i32},
   }
   return %r : tensor<16x16xf32, #mma>
 }
+
+// A masked load whose tail reads 0 (a gate vector: `other` = 0, what a
+// cp.async copying no bytes leaves) reaches a dot through pure ops and is
+// pipelined; one whose tail reads 1 keeps its load.
+#b1 = #tile.blocked<spt = [1], tpw = [32], wpc = [1], order = [0]>
+// CHECK-LABEL: func.func @zero_tail
+// CHECK: tile.async_load {{.*}} -> tensor<16xf32, #tile.shared>
+// CHECK: scf.for
+// CHECK: tile.async_wait
+// CHECK: tile.async_load {{.*}} -> tensor<16xf32, #tile.shared>
+// CHECK: tile.load {{.*}} other
+// CHECK: scf.yield
+func.func @zero_tail(%g: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %n: i32,
+                     %a: tensor<16x16xbf16, #opa>, %bop: tensor<16x16xbf16, #opb>)
+    -> tensor<16x16xf32, #mma> attributes {tile.num_stages = 2 : i32} {
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %c16 = arith.constant 16 : i32
+  %zero = arith.constant dense<0.0> : tensor<16x16xf32, #mma>
+  %z1 = arith.constant dense<0.0> : tensor<16xf32, #b1>
+  %o1 = arith.constant dense<1.0> : tensor<16xf32, #b1>
+  %base = tile.splat %g : !tile.ptr<f32> -> tensor<16x!tile.ptr<f32>, #b1>
+  %rows = tile.make_range 0, 16 : tensor<16xi32, #b1>
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %zero) -> (tensor<16x16xf32, #mma>) : i32 {
+    %start = arith.muli %i, %c16 : i32
+    %s = tile.splat %start : i32 -> tensor<16xi32, #b1>
+    %idx = arith.addi %s, %rows : tensor<16xi32, #b1>
+    %lim = tile.splat %n : i32 -> tensor<16xi32, #b1>
+    %m = arith.cmpi slt, %idx, %lim : tensor<16xi32, #b1>
+    %ptrs = tile.addptr %base, %idx : tensor<16x!tile.ptr<f32>, #b1>, tensor<16xi32, #b1>
+    %x = tile.load %ptrs mask %m other %z1 : (tensor<16x!tile.ptr<f32>, #b1>, tensor<16xi1, #b1>, tensor<16xf32, #b1>) -> tensor<16xf32, #b1>
+    %y = tile.load %ptrs mask %m other %o1 : (tensor<16x!tile.ptr<f32>, #b1>, tensor<16xi1, #b1>, tensor<16xf32, #b1>) -> tensor<16xf32, #b1>
+    %xy = arith.mulf %x, %y : tensor<16xf32, #b1>
+    %xs = tile.convert_layout %xy : tensor<16xf32, #b1> -> tensor<16xf32, #tile.slice<dim = 1, parent = #mma>>
+    %xe = tile.expand_dims %xs {axis = 1 : i32} : tensor<16xf32, #tile.slice<dim = 1, parent = #mma>> -> tensor<16x1xf32, #mma>
+    %xb = tile.broadcast %xe : tensor<16x1xf32, #mma> -> tensor<16x16xf32, #mma>
+    %d = tile.dot %a, %bop, %acc : tensor<16x16xbf16, #opa>, tensor<16x16xbf16, #opb> -> tensor<16x16xf32, #mma>
+    %w = arith.mulf %d, %xb : tensor<16x16xf32, #mma>
+    %wb = tile.convert %w : tensor<16x16xf32, #mma> -> tensor<16x16xbf16, #mma>
+    %wa = tile.convert_layout %wb : tensor<16x16xbf16, #mma> -> tensor<16x16xbf16, #opa>
+    %d2 = tile.dot %wa, %bop, %zero : tensor<16x16xbf16, #opa>, tensor<16x16xbf16, #opb> -> tensor<16x16xf32, #mma>
+    scf.yield %d2 : tensor<16x16xf32, #mma>
+  }
+  return %r : tensor<16x16xf32, #mma>
+}

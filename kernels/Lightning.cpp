@@ -521,11 +521,13 @@ LightningConfig resolveConfig(const LightningOptions &options,
 
 /// What a simple GLA call does to its configuration: whole sequences for
 /// `passes` (the segment scan decays by a slope; a given split is an
-/// error), and, unless the caller gave the configuration, at most 32
-/// columns for the 4-warp programs that spill at 64 (ptxas, D = E = 128,
-/// PtxAssembleDsl.SimpleGla*): the forward with a state (72 B on sm_90a)
-/// and dq without wgmma (4 B on sm_80). Everything else runs 64 columns:
-/// half the programs of 32, and wgmma, whose swizzled operands need 64.
+/// error), and, unless the caller gave the configuration, what keeps the
+/// 4-warp programs from spilling (ptxas, D = E = 128,
+/// PtxAssembleDsl.SimpleGla*): 32 columns for the forward with a state
+/// (72 B at 64 on sm_90a) and for dq without wgmma (4 B on sm_80), 2
+/// pipeline stages for dq with wgmma (12–16 B at 3: each stage holds a gate
+/// vector's copy too). Everything else runs 64 columns: half the programs
+/// of 32, and wgmma, whose swizzled operands need 64.
 llvm::Error applyGatedLimits(LightningConfig &cfg,
                              std::initializer_list<kernels::LightningPass> passes,
                              const LightningSpec &spec, bool given, bool wgmma) {
@@ -539,11 +541,15 @@ llvm::Error applyGatedLimits(LightningConfig &cfg,
                                   : kernels::passName(pass) + 4,
                               p.splits));
     p.splits = 1;
-    bool spills = (pass == kernels::LightningPass::Forward &&
-                   (spec.initialState || spec.finalState)) ||
-                  (pass == kernels::LightningPass::BackwardDq && !wgmma);
-    if (!given && spills && p.numWarps == 4)
+    if (given || p.numWarps != 4)
+      continue;
+    bool dq = pass == kernels::LightningPass::BackwardDq;
+    if ((pass == kernels::LightningPass::Forward &&
+         (spec.initialState || spec.finalState)) ||
+        (dq && !wgmma))
       p.blockW = std::min(p.blockW, 32);
+    else if (dq)
+      p.stages = std::min(p.stages, 2);
   }
   return llvm::Error::success();
 }

@@ -27,7 +27,7 @@ timeout 45 $T/tessel bench --gated --seqs 2048 8192 --json "$OUT/bench-gated.jso
 grep -E "^ +[0-9]+ +[0-9]+ +[0-9]+ |copy bandwidth|error" "$OUT/bench.log"
 if [ -d .peers ]; then
   echo "== fla"
-  PYTHONPATH=.peers SHAPE=16,8192,16,128 timeout 60 python3 scripts/peer_gla.py > "$OUT/peers.log" 2>&1
+  PYTHONPATH=.peers SHAPE=16,8192,16,128 timeout 90 python3 scripts/peer_gla.py > "$OUT/peers.log" 2>&1
   [ -n "${SKIP_FLA_LIGHTNING:-}" ] || PYTHONUNBUFFERED=1 PYTHONPATH=.peers SKIP_IMPLS=lightning_attn2,sdpa_causal SHAPES="64,16,2048,128" \
     BUDGET_S=${BUDGET_S:-60} ANCHORS_JSON=anchors.json timeout 75 python3 .peers/bench_peers.py >> "$OUT/peers.log" 2>&1
   grep -E "fla|chunk|ms" "$OUT/peers.log" | tail -12

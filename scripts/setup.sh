@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 packages=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
           libzstd-dev libedit-dev libfmt-dev libgtest-dev libgmock-dev
           libbenchmark-dev nlohmann-json3-dev libcli11-dev ccache python3
-          zlib1g-dev libxml2-dev)
+          zlib1g-dev libxml2-dev clang)
 
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -35,13 +35,28 @@ std::vector<float> slopesFor(const char *decay, int64_t heads) {
   return alibiSlopes(heads);
 }
 
-class LightningGpu : public ::testing::TestWithParam<Case> {
+/// A parameterized test of cases `P` that skips itself without a GPU.
+template <class P> class GpuCases : public ::testing::TestWithParam<P> {
 protected:
   void SetUp() override {
     if (!cudaAvailable())
       GTEST_SKIP() << "no usable CUDA device";
   }
 };
+
+/// Runs `p` on the GPU (fresh random inputs) and holds every output to its
+/// bound against the float64 reference.
+void expectMatchesTheReference(LightningProblem p, const std::string &what) {
+  p.scale = 0.5f;
+  p.seed = std::random_device{}();
+  auto result = checkLightning(p, gpuOptions());
+  ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
+  ASSERT_FALSE(result->errors.empty());
+  for (auto &[name, err] : result->errors)
+    EXPECT_LE(err, result->toleranceOf(name)) << name << " on " << p.str() << what;
+}
+
+using LightningGpu = GpuCases<Case>;
 
 TEST_P(LightningGpu, ForwardAndBackwardMatchTheReference) {
   const Case &c = GetParam();
@@ -53,14 +68,7 @@ TEST_P(LightningGpu, ForwardAndBackwardMatchTheReference) {
     p.slopes = slopesFor(c.decay, c.h);
     p.initialState = p.finalState = c.states;
     p.backward = backward;
-    p.scale = 0.5f;
-    p.seed = std::random_device{}();
-    auto result = checkLightning(p, gpuOptions());
-    ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
-    ASSERT_FALSE(result->errors.empty());
-    for (auto &[name, err] : result->errors)
-      EXPECT_LE(err, result->tolerance)
-          << name << " on " << p.str() << " decay=" << c.decay;
+    expectMatchesTheReference(p, std::string(" decay=") + c.decay);
   }
 }
 
@@ -93,13 +101,7 @@ struct GatedCase {
   bool states;
 };
 
-class SimpleGlaGpu : public ::testing::TestWithParam<GatedCase> {
-protected:
-  void SetUp() override {
-    if (!cudaAvailable())
-      GTEST_SKIP() << "no usable CUDA device";
-  }
-};
+using SimpleGlaGpu = GpuCases<GatedCase>;
 
 TEST_P(SimpleGlaGpu, ForwardAndBackwardMatchTheReference) {
   const GatedCase &c = GetParam();
@@ -114,13 +116,7 @@ TEST_P(SimpleGlaGpu, ForwardAndBackwardMatchTheReference) {
     p.initialState = c.states;
     p.finalState = c.states && !backward; // no dS_N with gates yet
     p.backward = backward;
-    p.scale = 0.5f;
-    p.seed = std::random_device{}();
-    auto result = checkLightning(p, gpuOptions());
-    ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
-    ASSERT_FALSE(result->errors.empty());
-    for (auto &[name, err] : result->errors)
-      EXPECT_LE(err, result->toleranceOf(name)) << name << " on " << p.str();
+    expectMatchesTheReference(p, "");
   }
 }
 

@@ -18,7 +18,7 @@
 // select as well.
 #include "kernels/LightningKernels.h"
 
-#include "dsl/KernelBuilder.h"
+#include "kernels/ChunkedAttention.h"
 
 namespace tessel::kernels {
 
@@ -123,159 +123,6 @@ llvm::Error validateConfig(const LightningConfig &c) {
   return llvm::Error::success();
 }
 
-namespace {
-
-/// Row strides of one (b, h, n, ·) tensor, last dimension contiguous.
-struct Strides {
-  Tile batch, head, row;
-};
-
-Strides strideArgs(KernelBuilder &kb, const std::string &name) {
-  return {kb.scalarArg(name + "_stride_b", DType::i64),
-          kb.scalarArg(name + "_stride_h", DType::i64),
-          kb.scalarArg(name + "_stride_n", DType::i64)};
-}
-
-/// Everything the four kernels share: the program's (batch, head), the decay
-/// tiles that depend only on the row index, and pointer arithmetic.
-struct Common {
-  int C;
-  DType T;
-  Tile heads, n, scale, s, bh;
-  Tile b, h;
-  Tile colBlock;    // this program's block of columns
-  Tile rows;        // [C] i32
-  Tile fi;          // [C] f32 row index
-  Tile causal;      // [C, C] i ≥ j
-  Tile intraDecay;  // [C, C] λ^(i−j) where i ≥ j, else 0 (not gated)
-  Tile qDecay;      // [C] λ^(i+1) (not gated)
-  /// Gated (simple GLA): this (b, h)'s log-decays and their row stride.
-  bool gated = false;
-  Tile gatesBase, gatesRow;
-  /// The rows this program sweeps, [first, end): the whole sequence (first
-  /// = 0, not materialized), or one segment under the sequence-split
-  /// strategy.
-  bool segmented = false;
-  Tile first, end;
-  Tile numBlocks;
-
-  /// `blocksPerHead` programs share each (b, h), one per block of columns
-  /// (columnBlocks). They are adjacent in launch order (programId(0) =
-  /// bh · blocksPerHead + block), so they run together and the q and k tiles that all of them
-  /// read come from DRAM once and from L2 for the others (H200, 4 warps,
-  /// W = 64: DRAM-bound at 85 % when the blocks of a head ran a wave apart).
-  /// `decay` is the slopes (H) or, for a gated spec, the gates (b, h, n),
-  /// whose strides follow `scale`.
-  Common(KernelBuilder &kb, const LightningSpec &spec,
-         const PassConfig &cfg, Tile decay, int blocksPerHead)
-      : C(cfg.blockC), T(spec.dtype), gated(spec.gated) {
-    n = kb.scalarArg("n", DType::i32);
-    heads = kb.scalarArg("heads", DType::i32);
-    scale = kb.scalarArg("scale", DType::f32);
-    Tile pid = programId(0);
-    bh = pid / blocksPerHead;
-    colBlock = pid % blocksPerHead;
-    b = bh / heads;
-    h = bh % heads;
-    if (gated) {
-      Strides sg{kb.scalarArg("gates_stride_b", DType::i64),
-                 kb.scalarArg("gates_stride_h", DType::i64),
-                 kb.scalarArg("gates_stride_n", DType::i64)};
-      gatesBase = base(decay, sg);
-      gatesRow = sg.row;
-    } else {
-      s = load(decay + h);
-    }
-    rowTiles();
-    end = n;
-    numBlocks = cdiv(n, C);
-  }
-
-  /// The tiles that depend only on the row index, built where this is
-  /// called: a kernel of two sweeps (bwd_dkdv) builds them again inside
-  /// each, so that neither sweep's registers hold them across the other.
-  void rowTiles() {
-    rows = arange(0, C);
-    fi = rows.to(DType::f32);
-    causal = column(rows) >= row(rows);
-    if (gated)
-      return; // per block, from the block's gates
-    intraDecay = where(causal, exp(-s * (column(fi) - row(fi))), 0.0);
-    qDecay = exp(-s * (fi + 1.0));
-  }
-
-  /// Sweep only segment `seg` of `segLen` rows (a multiple of C).
-  void segment(const Tile &seg, const Tile &segLen) {
-    segmented = true;
-    first = seg * segLen;
-    end = minimum(first + segLen, n);
-    numBlocks = cdiv(end - first, C);
-  }
-
-  /// Base pointer of this program's (b, h) slice.
-  Tile base(const Tile &ptr, const Strides &st) const {
-    return ptr + b.to(DType::i64) * st.batch + h.to(DType::i64) * st.head;
-  }
-
-  /// [rows × cols] pointers of a row-major slice with row stride `rowStride`.
-  Tile ptrs(const Tile &base, const Tile &rowStride, const Tile &rowIdx,
-            const Tile &cols) const {
-    return base + column(rowIdx.to(DType::i64) * rowStride) + row(cols);
-  }
-
-  /// Pointers into this (b, h)'s d×e fp32 state, rows `r`, columns `c`.
-  Tile statePtrs(const Tile &state, int d, int e, const Tile &r,
-                 const Tile &c) const {
-    return state + bh.to(DType::i64) * (int64_t(d) * e) + column(r * e) +
-           row(c);
-  }
-
-  /// The per-block quantities: first row, real length and row mask.
-  /// The decays: M = intraDecay, Λ_q = qDecay, Λ_k = kDecay and λ^L =
-  /// blockDecay of the block form (the file comment).
-  struct Block {
-    Tile start, len, fLen, rowIdx, rowMask;
-    Tile intraDecay, qDecay, kDecay, blockDecay;
-  };
-  Block block(const Tile &blk) const {
-    Block bl;
-    bl.start = segmented ? first + blk * C : blk * C;
-    bl.len = minimum(end - bl.start, C);
-    bl.fLen = bl.len.to(DType::f32);
-    bl.rowIdx = bl.start + rows;
-    bl.rowMask = rows < bl.len;
-    if (gated) {
-      // b_i = g_0 + … + g_i, the log-decay from the block's start through
-      // row i (rows past L add 0): M_ij = e^(b_i − b_j), Λ_q = e^b, Λ_k =
-      // e^(b_L − b), λ^L = e^(b_L). Every exponent is ≤ 0.
-      Tile g = load(gatesBase + bl.rowIdx.to(DType::i64) * gatesRow,
-                    bl.rowMask, 0.0);
-      Tile cum = cumsum(g, 0);
-      Tile total = sum(g, 0);
-      bl.intraDecay = where(causal, exp(column(cum) - row(cum)), 0.0);
-      bl.qDecay = exp(cum);
-      bl.kDecay = where(bl.rowMask, exp(total - cum), 0.0);
-      bl.blockDecay = exp(total);
-      return bl;
-    }
-    bl.intraDecay = intraDecay;
-    bl.qDecay = qDecay;
-    bl.kDecay = where(bl.rowMask, exp(-s * (bl.fLen - 1.0 - fi)), 0.0);
-    bl.blockDecay = exp(-s * bl.fLen);
-    return bl;
-  }
-
-  /// Σ_j w_j · a_jᵀ b_j over the block's rows j (aᵀ · diag(w) · b), the
-  /// state update. The weights go on the narrower of a and b: that operand
-  /// passes through registers and is staged again for the dot, the other is
-  /// read where it was loaded.
-  Tile weightedUpdate(const Tile &a, const Tile &b, const Tile &w) const {
-    if (a.shape()[1] <= b.shape()[1])
-      return dot(trans((a * column(w)).to(T)), b);
-    return dot(trans(a), (b * column(w)).to(T));
-  }
-};
-
 std::string kernelName(const char *pass, const LightningSpec &spec,
                        const PassConfig &cfg) {
   return std::string("lightning_") + pass + "_" + spec.str() + "_" + cfg.str();
@@ -293,6 +140,8 @@ llvm::Error validateSpec(const LightningSpec &spec) {
                                    dtypeName(spec.dtype));
   return llvm::Error::success();
 }
+
+namespace {
 
 /// A gated (simple GLA) kernel sweeps whole sequences: the segment scan
 /// decays by a slope.
@@ -334,9 +183,9 @@ struct SegmentArgs {
   }
 };
 
-/// Declares the segment arguments (after the pass's pointers and Common's
+/// Declares the segment arguments (after the pass's pointers and ChunkSweep's
 /// scalars) and restricts `cm` to segment programId(2).
-SegmentArgs segmentArgs(KernelBuilder &kb, Common &cm, Tile states,
+SegmentArgs segmentArgs(KernelBuilder &kb, ChunkSweep &cm, Tile states,
                         ForwardPart part) {
   SegmentArgs a;
   a.states = states;
@@ -374,14 +223,14 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
   Tile q = outputs ? kb.ptrArg("q", T) : Tile();
   Tile k = kb.ptrArg("k", T), v = kb.ptrArg("v", T);
   Tile o = outputs ? kb.ptrArg("o", T) : Tile();
-  // Per-head slopes, or a simple GLA's per-token gates (Common).
+  // Per-head slopes, or a simple GLA's per-token gates (ChunkSweep).
   Tile slopes = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
   Tile s0 = full && spec.initialState ? kb.ptrArg("initial_state", DType::f32)
                                       : Tile();
   Tile sN = full && spec.finalState ? kb.ptrArg("final_state", DType::f32)
                                     : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
-  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, E));
+  ChunkSweep cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, E));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   Strides sq = outputs ? strideArgs(kb, "q") : Strides{};
   Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v");
@@ -528,7 +377,7 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
   Tile s0 = full && spec.initialState ? kb.ptrArg("initial_state", DType::f32)
                                       : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
-  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, D));
+  ChunkSweep cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, D));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v"),
           sdo = strideArgs(kb, "do"), sdq = strideArgs(kb, "dq");
@@ -597,7 +446,7 @@ struct DvTensors {
 /// dk (or, for `SegmentStates`, the segment's state-gradient contribution)
 /// for the D columns of program block cm.colBlock, swept from the last block.
 void dkSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg,
-             ForwardPart part, const Common &cm, const SegmentArgs &seg,
+             ForwardPart part, const ChunkSweep &cm, const SegmentArgs &seg,
              const DkTensors &t) {
   const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockW, D);
   const DType T = spec.dtype;
@@ -648,7 +497,7 @@ void dkSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg
 /// dv for the E columns of program block cm.colBlock, swept from the last
 /// block.
 void dvSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg,
-             ForwardPart part, const Common &cm, const SegmentArgs &seg,
+             ForwardPart part, const ChunkSweep &cm, const SegmentArgs &seg,
              const DvTensors &t) {
   const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockW, E);
   const DType T = spec.dtype;
@@ -712,7 +561,7 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
   if (full && spec.initialState)
     t.ds0 = kb.ptrArg("d_initial_state", DType::f32);
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
-  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, spec.d));
+  ChunkSweep cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, spec.d));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   t.sq = strideArgs(kb, "q");
   if (outputs) t.sv = strideArgs(kb, "v");
@@ -739,7 +588,7 @@ llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
   Tile slopes = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
   if (full && spec.finalState) t.dsN = kb.ptrArg("d_final_state", DType::f32);
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
-  Common cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, spec.e));
+  ChunkSweep cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, spec.e));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   t.sq = strideArgs(kb, "q"), t.sk = strideArgs(kb, "k"),
   t.sdo = strideArgs(kb, "do"), t.sdv = strideArgs(kb, "dv");
@@ -775,20 +624,20 @@ llvm::Expected<Kernel> buildDkDv(const LightningSpec &spec, const PassConfig &cf
                  : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   const int dkBlocks = columnBlocks(cfg.blockW, spec.d);
-  Common cm(kb, spec, cfg, slopes, dkBlocks + columnBlocks(cfg.blockW, spec.e));
+  ChunkSweep cm(kb, spec, cfg, slopes, dkBlocks + columnBlocks(cfg.blockW, spec.e));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
           sv = strideArgs(kb, "v"), sdo = strideArgs(kb, "do"),
           sdk = strideArgs(kb, "dk"), sdv = strideArgs(kb, "dv");
 
   kb.ifThen(cm.colBlock < dkBlocks, [&] {
-    Common dkBlock = cm;
+    ChunkSweep dkBlock = cm;
     dkBlock.rowTiles();
     dkSweep(kb, spec, cfg, part, dkBlock, seg,
             DkTensors{q, v, dO, dk, dsN, ds0, sq, sv, sdo, sdk});
   });
   kb.ifThen(cm.colBlock >= dkBlocks, [&] {
-    Common dvBlock = cm;
+    ChunkSweep dvBlock = cm;
     dvBlock.colBlock = cm.colBlock - dkBlocks;
     dvBlock.rowTiles();
     dvSweep(kb, spec, cfg, part, dvBlock, seg,
@@ -832,99 +681,6 @@ llvm::Expected<Kernel> buildLightningBackwardDkDv(const LightningSpec &spec,
 llvm::Expected<Kernel> buildLightningDkDvSegmentOutputs(const LightningSpec &spec,
                                                         const PassConfig &cfg) {
   return buildDkDv(spec, cfg, ForwardPart::SegmentOutputs);
-}
-
-llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
-                                                  const PassConfig &cfg) {
-  if (auto err = validateSpec(spec)) return std::move(err);
-  if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
-  const int D = spec.d, DP = padToPow2(D), C = 16;
-  const DType T = spec.dtype;
-  KernelBuilder kb("simple_gla_dgates_d" + std::to_string(D) + "_" +
-                   dtypeName(T) + "_w" + std::to_string(cfg.numWarps));
-  Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), dq = kb.ptrArg("dq", T),
-       dk = kb.ptrArg("dk", T), dg = kb.ptrArg("d_gates", DType::f32);
-  Tile n = kb.scalarArg("n", DType::i32);
-  Tile heads = kb.scalarArg("heads", DType::i32);
-  Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
-          sdq = strideArgs(kb, "dq"), sdk = strideArgs(kb, "dk"),
-          sdg = strideArgs(kb, "d_gates");
-  Tile bh = programId(0);
-  Tile b = (bh / heads).to(DType::i64), h = (bh % heads).to(DType::i64);
-  auto base = [&](const Tile &ptr, const Strides &st) {
-    return ptr + b * st.batch + h * st.head;
-  };
-  Tile qB = base(q, sq), kB = base(k, sk), dqB = base(dq, sdq),
-       dkB = base(dk, sdk), dgB = base(dg, sdg);
-  Tile rows = arange(0, C), cols = arange(0, DP);
-  Tile numBlocks = cdiv(n, C);
-  kb.forRange(0, numBlocks, {zeros({}, DType::f32)}, [&](Tile blk, auto carried) {
-    Tile acc = carried[0]; // Σ ∂L/∂b over the rows after this block
-    Tile r = (numBlocks - 1 - blk) * C + rows;
-    Tile live = r < n;
-    Tile m = column(live) & row(cols < D);
-    Tile r64 = r.to(DType::i64);
-    auto tile = [&](const Tile &bp, const Strides &st) {
-      return load(bp + column(r64 * st.row) + row(cols), m, 0.0).to(DType::f32);
-    };
-    Tile dLdb = sum(tile(qB, sq) * tile(dqB, sdq), 1) -
-                sum(tile(kB, sk) * tile(dkB, sdk), 1); // [C]
-    store(dgB + r64 * sdg.row, cumsum(dLdb, 0, false, /*reverse=*/true) + acc,
-          live);
-    return std::vector<Tile>{acc + sum(dLdb, 0)};
-  });
-  return kb.finish();
-}
-
-llvm::Expected<Kernel> buildLightningDecode(const LightningSpec &spec,
-                                            const PassConfig &cfg) {
-  if (auto err = validateSpec(spec)) return std::move(err);
-  if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
-  const int D = spec.d, E = spec.e, BE = clampBlock(cfg.blockW, E);
-  const int64_t DE = int64_t(D) * E;
-  const DType T = spec.dtype;
-  LightningSpec named = spec;
-  named.initialState = named.finalState = false; // the state is always in place
-  KernelBuilder kb(kernelName("decode", named, cfg));
-  Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), v = kb.ptrArg("v", T),
-       o = kb.ptrArg("o", T);
-  // Per-head slopes, or this token's gates (simple GLA) with their strides.
-  Tile decay = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
-  Tile state = kb.ptrArg("state", DType::f32);
-  Tile heads = kb.scalarArg("heads", DType::i32);
-  Tile scale = kb.scalarArg("scale", DType::f32);
-  Strides sg = spec.gated ? strideArgs(kb, "gates") : Strides{};
-  Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
-          sv = strideArgs(kb, "v"), so = strideArgs(kb, "o");
-
-  // Program bh · blocks + block: one (b, h) and its block of E columns, as
-  // the sweeps order them.
-  const int blocks = columnBlocks(cfg.blockW, E);
-  Tile pid = programId(0);
-  Tile bh = pid / blocks, colBlock = pid % blocks;
-  Tile b = (bh / heads).to(DType::i64), h = bh % heads;
-  Tile hh = h.to(DType::i64);
-  Tile lambda = spec.gated ? exp(load(decay + b * sg.batch + hh * sg.head))
-                           : exp(-load(decay + h));
-  auto at = [&](const Tile &ptr, const Strides &st) {
-    return ptr + b * st.batch + hh * st.head;
-  };
-  Tile dcols = arange(0, padToPow2(D));
-  Tile dMask = dcols < D;
-  Tile ecols = colBlock * BE + arange(0, BE);
-  Tile eMask = ecols < E;
-  Tile qt = load(at(q, sq) + dcols, dMask).to(DType::f32);
-  Tile kt = load(at(k, sk) + dcols, dMask).to(DType::f32);
-  Tile vt = load(at(v, sv) + ecols, eMask).to(DType::f32);
-
-  // S ← λ S + kᵀ v, then o = scale · q S (the new token attends to itself,
-  // M_tt = λ^0 = 1, as in the forward).
-  Tile ptrs = state + bh.to(DType::i64) * DE + column(dcols * E) + row(ecols);
-  Tile mask = column(dMask) & row(eMask);
-  Tile next = load(ptrs, mask) * lambda + column(kt) * row(vt);
-  store(ptrs, next, mask);
-  store(at(o, so) + ecols, (sum(column(qt) * next, 0) * scale).to(T), eMask);
-  return kb.finish();
 }
 
 llvm::Expected<Kernel> buildLightningKernel(LightningPass pass,

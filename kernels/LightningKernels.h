@@ -1,5 +1,8 @@
-// Lightning Attention-2 (Qin et al., arXiv 2401.04658) written in the tessel
-// DSL: one forward kernel and three backward kernels (dq, dk + dS0, dv).
+// Lightning Attention-2 (Qin et al., arXiv 2401.04658) and simple GLA written
+// in the tessel DSL: the forward, the backward (dq, dk + dS0, dv, dk and dv in
+// one launch), their sequence-split segment kernels and scan, the decode
+// step and simple GLA's gate gradient; their specs and block configurations.
+// The pieces they are written with: kernels/ChunkedAttention.h.
 #ifndef TESSEL_KERNELS_LIGHTNINGKERNELS_H
 #define TESSEL_KERNELS_LIGHTNINGKERNELS_H
 
@@ -179,6 +182,16 @@ llvm::Expected<Kernel> buildLightningDecode(const LightningSpec &spec,
 llvm::Expected<Kernel> buildLightningKernel(LightningPass pass,
                                             const LightningSpec &spec,
                                             const PassConfig &config);
+
+/// A Lightning kernel's name: lightning_<pass>_<spec>_<config>, what the
+/// cache and the tuner key on.
+std::string kernelName(const char *pass, const LightningSpec &spec,
+                       const PassConfig &cfg);
+
+/// Whether the kernels are built for the spec's head dimensions (multiples
+/// of 16 in [16, 256]) and dtype (bf16, f16, f32); the error names the one
+/// that is not.
+llvm::Error validateSpec(const LightningSpec &spec);
 
 /// `dim` rounded up to a power of two (at least 16): the tile width that
 /// covers a whole head dimension.

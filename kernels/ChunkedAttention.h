@@ -1,0 +1,181 @@
+// The toolkit for chunked linear attention in the DSL: the pieces every
+// Lightning and simple GLA kernel is built from, for writing a new variant
+// (docs/writing-a-variant.md). A program sweeps the chunks of one (b, h)
+// and one block of columns; ChunkSweep gives it its coordinates, the rows
+// of each chunk with their tail mask, the chunk's decays — M (C × C, causal),
+// Λ_q, Λ_k and λ^L of the block form in docs/design.md §1 — from a per-head
+// slope or from per-token log-decays, pointers into (b, h, n, ·) tensors of
+// either layout through their strides, and the state update.
+#ifndef TESSEL_KERNELS_CHUNKEDATTENTION_H
+#define TESSEL_KERNELS_CHUNKEDATTENTION_H
+
+#include "dsl/KernelBuilder.h"
+#include "kernels/LightningKernels.h"
+
+#include <string>
+
+namespace tessel::kernels {
+
+// Kernels written with the toolkit read like the math: the DSL's ops
+// (arange, column, where, dot, ...) unqualified.
+using namespace dsl;
+
+/// Row strides of one (b, h, n, ·) tensor, last dimension contiguous.
+struct Strides {
+  Tile batch, head, row;
+};
+
+inline Strides strideArgs(KernelBuilder &kb, const std::string &name) {
+  return {kb.scalarArg(name + "_stride_b", DType::i64),
+          kb.scalarArg(name + "_stride_h", DType::i64),
+          kb.scalarArg(name + "_stride_n", DType::i64)};
+}
+
+/// One program's sweep over the chunks of its (b, h): the program's batch,
+/// head and block of columns, the tiles that depend only on the row index
+/// (causal and, for a per-head slope, decay masks), the rows it sweeps (the
+/// whole sequence or one segment), each block's rows, tail mask and decays
+/// (block(): per-head slopes, or per-token gates through their running
+/// sum), pointer arithmetic over the (b, h, n, ·) views, and the state
+/// update. Every Lightning and simple GLA kernel is written with it.
+struct ChunkSweep {
+  int C;
+  DType T;
+  Tile heads, n, scale, s, bh;
+  Tile b, h;
+  Tile colBlock;    // this program's block of columns
+  Tile rows;        // [C] i32
+  Tile fi;          // [C] f32 row index
+  Tile causal;      // [C, C] i ≥ j
+  Tile intraDecay;  // [C, C] λ^(i−j) where i ≥ j, else 0 (not gated)
+  Tile qDecay;      // [C] λ^(i+1) (not gated)
+  /// Gated (simple GLA): this (b, h)'s log-decays and their row stride.
+  bool gated = false;
+  Tile gatesBase, gatesRow;
+  /// The rows this program sweeps, [first, end): the whole sequence (first
+  /// = 0, not materialized), or one segment under the sequence-split
+  /// strategy.
+  bool segmented = false;
+  Tile first, end;
+  Tile numBlocks;
+
+  /// `blocksPerHead` programs share each (b, h), one per block of columns
+  /// (columnBlocks). They are adjacent in launch order (programId(0) =
+  /// bh · blocksPerHead + block), so they run together and the q and k tiles that all of them
+  /// read come from DRAM once and from L2 for the others (H200, 4 warps,
+  /// W = 64: DRAM-bound at 85 % when the blocks of a head ran a wave apart).
+  /// `decay` is the slopes (H) or, for a gated spec, the gates (b, h, n),
+  /// whose strides follow `scale`.
+  ChunkSweep(KernelBuilder &kb, const LightningSpec &spec,
+         const PassConfig &cfg, Tile decay, int blocksPerHead)
+      : C(cfg.blockC), T(spec.dtype), gated(spec.gated) {
+    n = kb.scalarArg("n", DType::i32);
+    heads = kb.scalarArg("heads", DType::i32);
+    scale = kb.scalarArg("scale", DType::f32);
+    Tile pid = programId(0);
+    bh = pid / blocksPerHead;
+    colBlock = pid % blocksPerHead;
+    b = bh / heads;
+    h = bh % heads;
+    if (gated) {
+      Strides sg{kb.scalarArg("gates_stride_b", DType::i64),
+                 kb.scalarArg("gates_stride_h", DType::i64),
+                 kb.scalarArg("gates_stride_n", DType::i64)};
+      gatesBase = base(decay, sg);
+      gatesRow = sg.row;
+    } else {
+      s = load(decay + h);
+    }
+    rowTiles();
+    end = n;
+    numBlocks = cdiv(n, C);
+  }
+
+  /// The tiles that depend only on the row index, built where this is
+  /// called: a kernel of two sweeps (bwd_dkdv) builds them again inside
+  /// each, so that neither sweep's registers hold them across the other.
+  void rowTiles() {
+    rows = arange(0, C);
+    fi = rows.to(DType::f32);
+    causal = column(rows) >= row(rows);
+    if (gated)
+      return; // per block, from the block's gates
+    intraDecay = where(causal, exp(-s * (column(fi) - row(fi))), 0.0);
+    qDecay = exp(-s * (fi + 1.0));
+  }
+
+  /// Sweep only segment `seg` of `segLen` rows (a multiple of C).
+  void segment(const Tile &seg, const Tile &segLen) {
+    segmented = true;
+    first = seg * segLen;
+    end = minimum(first + segLen, n);
+    numBlocks = cdiv(end - first, C);
+  }
+
+  /// Base pointer of this program's (b, h) slice.
+  Tile base(const Tile &ptr, const Strides &st) const {
+    return ptr + b.to(DType::i64) * st.batch + h.to(DType::i64) * st.head;
+  }
+
+  /// [rows × cols] pointers of a row-major slice with row stride `rowStride`.
+  Tile ptrs(const Tile &base, const Tile &rowStride, const Tile &rowIdx,
+            const Tile &cols) const {
+    return base + column(rowIdx.to(DType::i64) * rowStride) + row(cols);
+  }
+
+  /// Pointers into this (b, h)'s d×e fp32 state, rows `r`, columns `c`.
+  Tile statePtrs(const Tile &state, int d, int e, const Tile &r,
+                 const Tile &c) const {
+    return state + bh.to(DType::i64) * (int64_t(d) * e) + column(r * e) +
+           row(c);
+  }
+
+  /// The per-block quantities: first row, real length and row mask.
+  /// The decays: M = intraDecay, Λ_q = qDecay, Λ_k = kDecay and λ^L =
+  /// blockDecay of the block form (the file comment).
+  struct Block {
+    Tile start, len, fLen, rowIdx, rowMask;
+    Tile intraDecay, qDecay, kDecay, blockDecay;
+  };
+  Block block(const Tile &blk) const {
+    Block bl;
+    bl.start = segmented ? first + blk * C : blk * C;
+    bl.len = minimum(end - bl.start, C);
+    bl.fLen = bl.len.to(DType::f32);
+    bl.rowIdx = bl.start + rows;
+    bl.rowMask = rows < bl.len;
+    if (gated) {
+      // b_i = g_0 + … + g_i, the log-decay from the block's start through
+      // row i (rows past L add 0): M_ij = e^(b_i − b_j), Λ_q = e^b, Λ_k =
+      // e^(b_L − b), λ^L = e^(b_L). Every exponent is ≤ 0.
+      Tile g = load(gatesBase + bl.rowIdx.to(DType::i64) * gatesRow,
+                    bl.rowMask, 0.0);
+      Tile cum = cumsum(g, 0);
+      Tile total = sum(g, 0);
+      bl.intraDecay = where(causal, exp(column(cum) - row(cum)), 0.0);
+      bl.qDecay = exp(cum);
+      bl.kDecay = where(bl.rowMask, exp(total - cum), 0.0);
+      bl.blockDecay = exp(total);
+      return bl;
+    }
+    bl.intraDecay = intraDecay;
+    bl.qDecay = qDecay;
+    bl.kDecay = where(bl.rowMask, exp(-s * (bl.fLen - 1.0 - fi)), 0.0);
+    bl.blockDecay = exp(-s * bl.fLen);
+    return bl;
+  }
+
+  /// Σ_j w_j · a_jᵀ b_j over the block's rows j (aᵀ · diag(w) · b), the
+  /// state update. The weights go on the narrower of a and b: that operand
+  /// passes through registers and is staged again for the dot, the other is
+  /// read where it was loaded.
+  Tile weightedUpdate(const Tile &a, const Tile &b, const Tile &w) const {
+    if (a.shape()[1] <= b.shape()[1])
+      return dot(trans((a * column(w)).to(T)), b);
+    return dot(trans(a), (b * column(w)).to(T));
+  }
+};
+
+} // namespace tessel::kernels
+
+#endif // TESSEL_KERNELS_CHUNKEDATTENTION_H

@@ -1,0 +1,51 @@
+// Simple GLA's own kernel: the gate gradient. The forward and the dq, dk,
+// dv sweeps are Lightning's with per-token gates (ChunkSweep::block); what
+// the gates add to the backward is dL/dg_t = Σ_{s ≥ t} (q_s·dq_s − k_s·dk_s)
+// (docs/writing-a-variant.md), a reverse running sum over the sequence.
+#include "kernels/ChunkedAttention.h"
+
+namespace tessel::kernels {
+
+llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
+                                                  const PassConfig &cfg) {
+  if (auto err = validateSpec(spec)) return std::move(err);
+  if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
+  const int D = spec.d, DP = padToPow2(D), C = 16;
+  const DType T = spec.dtype;
+  KernelBuilder kb("simple_gla_dgates_d" + std::to_string(D) + "_" +
+                   dtypeName(T) + "_w" + std::to_string(cfg.numWarps));
+  Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), dq = kb.ptrArg("dq", T),
+       dk = kb.ptrArg("dk", T), dg = kb.ptrArg("d_gates", DType::f32);
+  Tile n = kb.scalarArg("n", DType::i32);
+  Tile heads = kb.scalarArg("heads", DType::i32);
+  Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
+          sdq = strideArgs(kb, "dq"), sdk = strideArgs(kb, "dk"),
+          sdg = strideArgs(kb, "d_gates");
+  Tile bh = programId(0);
+  Tile b = (bh / heads).to(DType::i64), h = (bh % heads).to(DType::i64);
+  auto base = [&](const Tile &ptr, const Strides &st) {
+    return ptr + b * st.batch + h * st.head;
+  };
+  Tile qB = base(q, sq), kB = base(k, sk), dqB = base(dq, sdq),
+       dkB = base(dk, sdk), dgB = base(dg, sdg);
+  Tile rows = arange(0, C), cols = arange(0, DP);
+  Tile numBlocks = cdiv(n, C);
+  kb.forRange(0, numBlocks, {zeros({}, DType::f32)}, [&](Tile blk, auto carried) {
+    Tile acc = carried[0]; // Σ ∂L/∂b over the rows after this block
+    Tile r = (numBlocks - 1 - blk) * C + rows;
+    Tile live = r < n;
+    Tile m = column(live) & row(cols < D);
+    Tile r64 = r.to(DType::i64);
+    auto tile = [&](const Tile &bp, const Strides &st) {
+      return load(bp + column(r64 * st.row) + row(cols), m, 0.0).to(DType::f32);
+    };
+    Tile dLdb = sum(tile(qB, sq) * tile(dqB, sdq), 1) -
+                sum(tile(kB, sk) * tile(dkB, sdk), 1); // [C]
+    store(dgB + r64 * sdg.row, cumsum(dLdb, 0, false, /*reverse=*/true) + acc,
+          live);
+    return std::vector<Tile>{acc + sum(dLdb, 0)};
+  });
+  return kb.finish();
+}
+
+} // namespace tessel::kernels

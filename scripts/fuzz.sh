@@ -7,6 +7,9 @@
 # runs it for SECONDS (default 60) from a fixed seed. A crash, sanitizer
 # report, timeout or out-of-memory fails the run and leaves the input in
 # BUILD/crashes/ (replay: BUILD/tests/tessel-fuzz-ir BUILD/crashes/<file>).
+# Every input that ever crashed it is kept in tests/fuzz/regressions/ and
+# runs first, each time (with a lit test beside the pass, when the bug was
+# the compiler's).
 # scripts/test.sh (CI) runs it bounded; run it longer by hand:
 #   scripts/fuzz.sh 3600
 # After scripts/setup.sh (it needs the same packages, and clang).
@@ -50,4 +53,4 @@ export ASAN_OPTIONS=detect_leaks=0:allow_user_poisoning=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 "$build/tests/tessel-fuzz-ir" -seed=1 -max_total_time="$seconds" -timeout=60 \
   -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
-  -artifact_prefix="$build/crashes/" "$corpus" "$seeds"
+  -artifact_prefix="$build/crashes/" "$corpus" "$seeds" tests/fuzz/regressions

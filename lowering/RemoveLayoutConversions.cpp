@@ -1,12 +1,10 @@
 // tile-remove-layout-conversions: removes layout conversions that are not
-// needed. Chains and identities fold (ConvertLayoutOp::fold); conversions of
-// values that are cheap to build again (constants, splats, ranges) are
-// replaced by a copy built directly in the wanted layout, so no shared-memory
-// round trip remains for them; a conversion of a tile computed elementwise
-// from much smaller ones (a decay mask from a vector of cumulative gates)
-// computes it again in the wanted layout and converts only the small ones;
-// a transposed dot operand is read transposed from its source's staging
-// instead of being transposed through memory.
+// needed. Chains and identities fold (ConvertLayoutOp::fold); a value
+// computed from much smaller ones through elementwise ops, broadcasts and
+// cheap producers (splats, ranges: nothing; a decay mask from a vector of
+// cumulative gates) is computed again in the wanted layout and only the
+// small ones convert; a transposed dot operand is read transposed from its
+// source's staging instead of being transposed through memory.
 #include "lowering/Passes.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -26,51 +24,6 @@ using namespace mlir;
 using namespace tessel::tile;
 
 namespace {
-
-/// convert(splat/constant/make_range) -> the same op in the target layout.
-struct RematerializeCheapProducer : OpRewritePattern<ConvertLayoutOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(ConvertLayoutOp op,
-                                PatternRewriter &rewriter) const override {
-    Operation *producer = op.getSrc().getDefiningOp();
-    if (!producer || !isa<SplatOp, MakeRangeOp, arith::ConstantOp>(producer))
-      return rewriter.notifyMatchFailure(op, "producer is not cheap to rebuild");
-    Type type = op.getType();
-    Operation *clone = rewriter.clone(*producer);
-    clone->getResult(0).setType(type);
-    if (auto cst = dyn_cast<arith::ConstantOp>(clone)) {
-      auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
-      if (!dense || !dense.isSplat()) {
-        rewriter.eraseOp(clone);
-        return rewriter.notifyMatchFailure(op, "constant is not a splat");
-      }
-      cst.setValueAttr(DenseElementsAttr::get(
-          cast<ShapedType>(type), dense.getSplatValue<Attribute>()));
-    }
-    rewriter.replaceOp(op, clone->getResults());
-    return success();
-  }
-};
-
-/// convert(broadcast(x)) where x can be given the target layout directly:
-/// broadcast keeps its operand's layout, so convert the (smaller) operand.
-struct ConvertBeforeBroadcast : OpRewritePattern<ConvertLayoutOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(ConvertLayoutOp op,
-                                PatternRewriter &rewriter) const override {
-    auto bc = op.getSrc().getDefiningOp<BroadcastOp>();
-    if (!bc)
-      return rewriter.notifyMatchFailure(op, "not a broadcast");
-    auto dst = cast<RankedTensorType>(op.getType());
-    auto srcType = cast<RankedTensorType>(bc.getSrc().getType());
-    auto newSrcType = RankedTensorType::get(
-        srcType.getShape(), srcType.getElementType(), dst.getEncoding());
-    Value src = ConvertLayoutOp::create(rewriter, op.getLoc(), newSrcType,
-                                        bc.getSrc());
-    rewriter.replaceOpWithNewOp<BroadcastOp>(op, dst, src);
-    return success();
-  }
-};
 
 RankedTensorType withLayout(Type type, Attribute layout) {
   auto t = cast<RankedTensorType>(type);
@@ -102,32 +55,59 @@ bool isFreeToClone(Operation *op) {
   return isa<SplatOp, MakeRangeOp, BroadcastOp, ExpandDimsOp>(op);
 }
 
-/// convert(f(broadcast(expand_dims(a)), broadcast(expand_dims(b)), ...))
-/// into L, where everything between the conversion and its leaves a, b is
-/// elementwise or moves elements within registers: the ops are built again
-/// in L (each right after its original, so loop-invariant ones stay out of
-/// loops) and only the leaves convert — into L, or into its slices through
-/// expand_dims. Taken when the leaves hold at most half the elements of
-/// the converted tile (a C×C decay mask from two C-vectors: 2C elements
-/// through shared memory instead of C²). An op of the chain whose value is
-/// also used elsewhere stays, and its clone is computed twice: allowed
-/// outside the conversion's loop (once per kernel), and inside it for
-/// integer and float arithmetic of at most the converted tile's elements in
-/// all (an index or a mask computed again costs an instruction per
-/// element; the conversion a shared-memory round trip and barriers), never
-/// for math functions (exp, log: the special-function unit is the budget
-/// of a decay computation).
+/// convert(x) into L, x computed from smaller values through ops that are
+/// elementwise or only build or move elements within registers (splats,
+/// ranges, splat constants, broadcasts, expand_dims): the ops are built
+/// again in L (each right after its original, so loop-invariant ones stay
+/// out of loops) and only the leaves convert — into L, or into its slices
+/// through expand_dims. A splat or range converts to nothing; a broadcast
+/// converts its operand; a C×C decay mask made from two C-vectors converts
+/// 2C elements instead of C². Taken when the leaves hold at most half the
+/// elements of x.
+///
+/// An op whose value is also used outside the chain stays, and its clone is
+/// computed twice. Inside the conversion's loop that is allowed for integer
+/// and float arithmetic of at most x's elements in all (an index or a mask
+/// computed again costs an instruction per element; the conversion a
+/// shared-memory round trip and barriers), never for math functions (exp,
+/// log: the special-function unit is a decay computation's budget); such an
+/// op becomes a leaf instead. Outside the loop (once per kernel) anything
+/// is rebuilt.
 struct RematerializeChain : OpRewritePattern<ConvertLayoutOp> {
   using OpRewritePattern::OpRewritePattern;
 
   static constexpr unsigned kMaxOps = 32;
 
   struct Plan {
+    Operation *root;                   // the conversion
+    scf::ForOp loop;                   // its innermost loop, if any
+    int64_t budget;                    // elements of arithmetic to redo
     DenseMap<Value, Attribute> layout; // the layout each value is wanted in
+    llvm::SmallPtrSet<Operation *, 16> consumers; // ops reached so far
     SmallVector<Operation *> ops;      // to clone, operands first
     SmallVector<Value> leaves;         // to convert
     int64_t leafElements = 0;
   };
+
+  /// Whether `def` may be cloned: free, outside the loop, used only by what
+  /// the chain reached so far, or cheap arithmetic within the budget.
+  static bool mayClone(Operation *def, Plan &p) {
+    if (isFreeToClone(def) || (p.loop && !p.loop->isAncestor(def)))
+      return true;
+    bool usedElsewhere = llvm::any_of(def->getUsers(), [&](Operation *u) {
+      return u != p.root && !p.consumers.contains(u);
+    });
+    if (!usedElsewhere)
+      return true;
+    if (isa<math::MathDialect>(def->getDialect()))
+      return false;
+    int64_t elements =
+        cast<RankedTensorType>(def->getResult(0).getType()).getNumElements();
+    if (elements > p.budget)
+      return false;
+    p.budget -= elements;
+    return true;
+  }
 
   /// Plans `v` in `want`; false when the chain cannot be rebuilt there.
   static bool plan(Value v, Attribute want, Plan &p) {
@@ -141,15 +121,16 @@ struct RematerializeChain : OpRewritePattern<ConvertLayoutOp> {
       return true; // already there: used as it is
     Operation *def = v.getDefiningOp();
     bool rebuild = def && (isFreeToClone(def) || isPureElementwise(def));
-    if (auto ex = dyn_cast_or_null<ExpandDimsOp>(def))
+    if (isa_and_nonnull<ExpandDimsOp>(def))
       rebuild = isa<BlockedAttr, MmaAttr>(want);
-    if (!rebuild) {
+    if (!rebuild || !mayClone(def, p)) {
       p.leaves.push_back(v);
       p.leafElements += t.getNumElements();
       return true;
     }
     if (p.ops.size() >= kMaxOps)
       return false;
+    p.consumers.insert(def);
     for (Value operand : def->getOperands()) {
       Attribute operandLayout = want;
       if (auto ex = dyn_cast<ExpandDimsOp>(def))
@@ -166,31 +147,11 @@ struct RematerializeChain : OpRewritePattern<ConvertLayoutOp> {
     auto dst = cast<RankedTensorType>(op.getType());
     if (!isComputeLayout(dst.getEncoding()))
       return rewriter.notifyMatchFailure(op, "not an elementwise layout");
-    Plan p;
+    Plan p{op, op->getParentOfType<scf::ForOp>(), dst.getNumElements()};
     if (!plan(op.getSrc(), dst.getEncoding(), p) || p.ops.empty())
       return rewriter.notifyMatchFailure(op, "no chain to rebuild");
     if (2 * p.leafElements > dst.getNumElements())
       return rewriter.notifyMatchFailure(op, "leaves are not much smaller");
-    llvm::SmallPtrSet<Operation *, 16> inChain(p.ops.begin(), p.ops.end());
-    auto loop = op->getParentOfType<scf::ForOp>();
-    int64_t duplicated = 0;
-    for (Operation *def : p.ops) {
-      if (isFreeToClone(def) || (loop && !loop->isAncestor(def)))
-        continue;
-      bool usedElsewhere = llvm::any_of(def->getUsers(), [&](Operation *u) {
-        return u != op && !inChain.contains(u);
-      });
-      if (!usedElsewhere)
-        continue;
-      if (isa<math::MathDialect>(def->getDialect()))
-        return rewriter.notifyMatchFailure(
-            op, "a math function of the chain would be computed twice");
-      duplicated +=
-          cast<RankedTensorType>(def->getResult(0).getType()).getNumElements();
-    }
-    if (duplicated > dst.getNumElements())
-      return rewriter.notifyMatchFailure(
-          op, "too much of the chain's arithmetic would be computed twice");
 
     IRMapping map;
     for (Value leaf : p.leaves) {
@@ -259,10 +220,7 @@ struct TileRemoveLayoutConversions
           TileRemoveLayoutConversions> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RematerializeCheapProducer, ConvertBeforeBroadcast,
-                 FoldTransIntoOperandLoad>(&getContext());
-    // Tried first: it subsumes ConvertBeforeBroadcast where it applies.
-    patterns.add<RematerializeChain>(&getContext(), /*benefit=*/2);
+    patterns.add<RematerializeChain, FoldTransIntoOperandLoad>(&getContext());
     ConvertLayoutOp::getCanonicalizationPatterns(patterns, &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();

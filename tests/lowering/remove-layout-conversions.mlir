@@ -133,3 +133,35 @@ func.func @large_leaves(%x: tensor<64x64xf32, #b>, %y: tensor<64x64xf32, #b>) ->
   %r = tile.convert_layout %s : tensor<64x64xf32, #b> -> tensor<64x64xf32, #m>
   return %r : tensor<64x64xf32, #m>
 }
+
+// Inside a loop, an exp used elsewhere too is not computed twice, but the
+// chain above it still is rebuilt: the exp's (64-element) value becomes a
+// leaf and converts, the 64×64 product is computed in the mma layout.
+// CHECK-LABEL: func.func @math_leaf_in_loop
+// CHECK: scf.for
+// CHECK: %[[E:.*]] = math.exp %{{.*}} : tensor<64xf32, #tile.slice<dim = 1, parent = #tile.blocked
+// CHECK-NOT: math.exp
+// CHECK: tile.convert_layout %[[E]] : {{.*}} -> tensor<64xf32, #tile.slice<dim = 1, parent = #tile.mma<wpc = [4, 1]>>>
+// CHECK: arith.mulf {{.*}} : tensor<64x64xf32, #tile.mma<wpc = [4, 1]>>
+// CHECK-NOT: tile.convert_layout {{.*}} -> tensor<64x64xf32
+func.func @math_leaf_in_loop(%rows: tensor<64xf32, #s1>, %cols: tensor<64xf32, #s0>,
+                             %acc: tensor<64x64xf32, #m>, %n: index)
+    -> (tensor<64x64xf32, #m>, tensor<64xf32, #s1>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %z = arith.constant dense<0.0> : tensor<64xf32, #s1>
+  %r:2 = scf.for %it = %c0 to %n step %c1 iter_args(%a = %acc, %other = %z)
+      -> (tensor<64x64xf32, #m>, tensor<64xf32, #s1>) {
+    %e = math.exp %rows : tensor<64xf32, #s1>
+    %ee = tile.expand_dims %e {axis = 1 : i32} : tensor<64xf32, #s1> -> tensor<64x1xf32, #b>
+    %ce = tile.expand_dims %cols {axis = 0 : i32} : tensor<64xf32, #s0> -> tensor<1x64xf32, #b>
+    %eb = tile.broadcast %ee : tensor<64x1xf32, #b> -> tensor<64x64xf32, #b>
+    %cb = tile.broadcast %ce : tensor<1x64xf32, #b> -> tensor<64x64xf32, #b>
+    %p = arith.mulf %eb, %cb : tensor<64x64xf32, #b>
+    %cm = tile.convert_layout %p : tensor<64x64xf32, #b> -> tensor<64x64xf32, #m>
+    %next = arith.mulf %a, %cm : tensor<64x64xf32, #m>
+    %o = arith.addf %other, %e : tensor<64xf32, #s1>
+    scf.yield %next, %o : tensor<64x64xf32, #m>, tensor<64xf32, #s1>
+  }
+  return %r#0, %r#1 : tensor<64x64xf32, #m>, tensor<64xf32, #s1>
+}

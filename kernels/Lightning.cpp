@@ -507,13 +507,13 @@ llvm::Expected<LaunchArg> segmentScratch(const LightningOptions &options,
 }
 
 /// The caller's configuration, else the heuristic one for this shape and
-/// the device's SM count (an H100's 132 for the interpreter).
+/// the device (`traits`: an H100's 132 SMs for the interpreter).
 LightningConfig resolveConfig(const LightningOptions &options,
+                              const DeviceTraits &traits,
                               const LightningDims &dims, DType dtype,
                               Layout layout, const LightningSpec &spec) {
   if (options.config)
     return *options.config;
-  DeviceTraits traits = deviceTraits(options);
   LightningShape shape = LightningShape::of(dims, dtype, layout,
                                             spec.initialState, spec.finalState);
   return heuristicLightningConfig(shape, traits.sms, traits.wgmma);
@@ -664,17 +664,18 @@ planLightningForward(const LightningForwardArgs &a,
                      a.q.dtype, a.initialState.present(),
                      a.finalState.present()};
   spec.gated = gated;
-  LightningConfig config = resolveConfig(options, *dims, a.q.dtype,
+  const DeviceTraits traits = deviceTraits(options);
+  LightningConfig config = resolveConfig(options, traits, *dims, a.q.dtype,
                                          a.layout, spec);
   if (gated)
     if (auto e = applyGatedLimits(config, {kernels::LightningPass::Forward},
                                   spec, options.config.has_value(),
-                                  deviceTraits(options).wgmma))
+                                  traits.wgmma))
       return e;
   const kernels::PassConfig &cfg = config.fwd;
   int64_t bh = dims->batch * dims->heads;
   Split sp = splitOf(dims->seq, cfg, bh * kernels::columnBlocks(cfg.blockW, spec.e),
-                     /*skipsLast=*/!spec.finalState, deviceTraits(options).sms);
+                     /*skipsLast=*/!spec.finalState, traits.sms);
   if (sp.count > 1)
     return planSplitForward(a, options, cfg, spec, dims->seq, dims->heads, bh,
                             sp, {&vq, &vk, &vv, &vo});
@@ -768,14 +769,16 @@ planLightningBackward(const LightningBackwardArgs &a,
                      a.q.dtype, a.initialState.present(),
                      a.dFinalState.present()};
   spec.gated = gated;
-  LightningConfig cfg = resolveConfig(options, *dims, a.q.dtype, a.layout, spec);
+  const DeviceTraits traits = deviceTraits(options);
+  LightningConfig cfg =
+      resolveConfig(options, traits, *dims, a.q.dtype, a.layout, spec);
   if (gated)
     if (auto e = applyGatedLimits(cfg,
                                   {kernels::LightningPass::BackwardDq,
                                    kernels::LightningPass::BackwardDk,
                                    kernels::LightningPass::BackwardDv},
                                   spec, options.config.has_value(),
-                                  deviceTraits(options).wgmma))
+                                  traits.wgmma))
       return e;
   int64_t bh = dims->batch * dims->heads;
   auto n = LaunchArg::i32(static_cast<int32_t>(dims->seq));
@@ -788,7 +791,7 @@ planLightningBackward(const LightningBackwardArgs &a,
   // Each pass's sequence split; its state launch's programs per segment:
   // dq's sweeps columns of E like the forward's, the state gradients'
   // columns of D.
-  const int sms = deviceTraits(options).sms;
+  const int sms = traits.sms;
   Split sq = splitOf(dims->seq, cfg.dq,
                      bh * kernels::columnBlocks(cfg.dq.blockW, spec.e),
                      /*skipsLast=*/true, sms);

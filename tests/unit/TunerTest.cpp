@@ -2,7 +2,10 @@
 // known: every failure kind is recorded with its reason, the fastest passing
 // candidate wins, candidates are sharded over several devices (every share
 // runs, results merge back in space order) and devices of different kinds
-// get one record each.
+// get one record each. The stand-ins report a modelled time for each run
+// instead of the wall clock, so the winner does not depend on how loaded
+// the machine running the test is (a 2-core CI oversleeps by more than the
+// gap between two candidates).
 #include "autotune/Tuner.h"
 
 #include "gmock/gmock.h"
@@ -17,6 +20,48 @@ namespace tessel::autotune {
 namespace {
 
 using ::testing::HasSubstr;
+
+/// The milliseconds the fake's last run on this thread models.
+thread_local double modelledMs = 0;
+
+/// An interpreter stand-in whose clock is the fake's model: everything but
+/// timing is the wrapped device's.
+class ModelledClock : public TuneDevice {
+public:
+  explicit ModelledClock(std::unique_ptr<TuneDevice> inner)
+      : inner_(std::move(inner)) {}
+  const DeviceInfo &info() const override { return inner_->info(); }
+  Backend backend() const override { return inner_->backend(); }
+  int ordinal() const override { return inner_->ordinal(); }
+  std::string label() const override { return inner_->label(); }
+  llvm::Error bind() override { return inner_->bind(); }
+  llvm::Expected<std::unique_ptr<TuneBuffer>> allocate(size_t bytes) override {
+    return inner_->allocate(bytes);
+  }
+
+protected:
+  llvm::Error synchronize() override { return llvm::Error::success(); }
+  llvm::Expected<double> timeOne(const std::function<llvm::Error(int)> &run,
+                                 int rep) override {
+    modelledMs = -1;
+    if (auto err = run(rep))
+      return std::move(err);
+    EXPECT_GE(modelledMs, 0) << "run did not model its time";
+    return modelledMs;
+  }
+
+private:
+  std::unique_ptr<TuneDevice> inner_;
+};
+
+/// `count` stand-ins described by `info`, on the modelled clock.
+std::vector<std::unique_ptr<TuneDevice>> standIns(int count,
+                                                  DeviceInfo info = {}) {
+  std::vector<std::unique_ptr<TuneDevice>> out;
+  for (auto &d : interpreterDevices(count, info))
+    out.push_back(std::make_unique<ModelledClock>(std::move(d)));
+  return out;
+}
 
 /// Space "fake": X in 1..6, warps in {4, 8}. Time grows with |X − 3|, so
 /// X=3 is fastest; X=1 does not compile, X=2 needs too much shared memory,
@@ -63,8 +108,7 @@ public:
   llvm::Error run(const Config &c, TuneDevice &, Workspace &, int) override {
     if (c.get("X") == 5)
       return llvm::createStringError("CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES");
-    std::this_thread::sleep_for(std::chrono::microseconds(
-        300 + 400 * std::abs(c.get("X") - 3) + 50 * c.get("warps")));
+    modelledMs = 0.3 + 0.4 * std::abs(c.get("X") - 3) + 0.05 * c.get("warps");
     return llvm::Error::success();
   }
 
@@ -98,7 +142,7 @@ const CandidateResult &row(const TuneRecord &r, int x, int warps) {
 
 TEST(Tuner, RecordsEveryOutcomeAndPicksTheFastestPassing) {
   FakeTunable t;
-  auto devices = interpreterDevices(1);
+  auto devices = standIns(1);
   TuneOptions options;
   options.warmup = 1, options.reps = 5;
   size_t progressCalls = 0;
@@ -146,12 +190,12 @@ TEST(Tuner, RecordsEveryOutcomeAndPicksTheFastestPassing) {
 
 TEST(Tuner, ShardsOverStandInsAndMergesToTheSameWinner) {
   FakeTunable single;
-  auto one = interpreterDevices(1);
+  auto one = standIns(1);
   auto alone = sweep(single, pointers(one), opts(1, 5));
   ASSERT_TRUE(static_cast<bool>(alone));
 
   FakeTunable t;
-  auto three = interpreterDevices(3);
+  auto three = standIns(3);
   auto results = sweep(t, pointers(three), opts(1, 5));
   ASSERT_TRUE(static_cast<bool>(results)) << llvm::toString(results.takeError());
   ASSERT_EQ(results->size(), 1u) << "three devices of one kind";
@@ -185,8 +229,8 @@ TEST(Tuner, OneRecordPerDeviceKind) {
   small.name = "small stand-in";
   small.maxSharedPerBlock = 48 * 1024;
   small.smCount = 20;
-  auto big = interpreterDevices(2);
-  auto little = interpreterDevices(1, small);
+  auto big = standIns(2);
+  auto little = standIns(1, small);
   std::vector<TuneDevice *> all = pointers(big);
   all.push_back(little.front().get());
   auto results = sweep(t, all, opts(0, 3));
@@ -211,7 +255,7 @@ TEST(Tuner, NoPassingCandidateIsReportedNotHidden) {
       return Validation{false, "max rel err 1 (tol 0.01)"};
     }
   } t;
-  auto devices = interpreterDevices(1);
+  auto devices = standIns(1);
   auto results = sweep(t, pointers(devices), opts(0, 1));
   ASSERT_TRUE(static_cast<bool>(results));
   EXPECT_FALSE(results->front().found());
@@ -223,7 +267,7 @@ TEST(Tuner, BadArgumentsAreErrors) {
   auto none = sweep(t, {}, {});
   ASSERT_FALSE(static_cast<bool>(none));
   EXPECT_THAT(llvm::toString(none.takeError()), HasSubstr("no device to run on"));
-  auto devices = interpreterDevices(1);
+  auto devices = standIns(1);
   auto zero = sweep(t, pointers(devices), opts(0, 0));
   ASSERT_FALSE(static_cast<bool>(zero));
   EXPECT_THAT(llvm::toString(zero.takeError()), HasSubstr("need reps ≥ 1"));

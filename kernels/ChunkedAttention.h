@@ -52,9 +52,13 @@ struct ChunkSweep {
   /// Gated (simple GLA): this (b, h)'s log-decays and their row stride.
   bool gated = false;
   Tile gatesBase, gatesRow;
+  /// Variable-length batch (LightningSpec::varlen): b is the packed
+  /// sequence's index, its rows are [cu_seqlens[b], cu_seqlens[b + 1]) of
+  /// the one batch.
+  bool varlen = false;
   /// The rows this program sweeps, [first, end): the whole sequence (first
-  /// = 0, not materialized), or one segment under the sequence-split
-  /// strategy.
+  /// = 0, not materialized), one packed sequence of a varlen batch, or one
+  /// segment under the sequence-split strategy.
   bool segmented = false;
   Tile first, end;
   Tile numBlocks;
@@ -65,10 +69,12 @@ struct ChunkSweep {
   /// read come from DRAM once and from L2 for the others (H200, 4 warps,
   /// W = 64: DRAM-bound at 85 % when the blocks of a head ran a wave apart).
   /// `decay` is the slopes (H) or, for a gated spec, the gates (b, h, n),
-  /// whose strides follow `scale`.
+  /// whose strides follow `scale`; a varlen spec's `cu_seqlens` follows
+  /// them.
   ChunkSweep(KernelBuilder &kb, const LightningSpec &spec,
          const PassConfig &cfg, Tile decay, int blocksPerHead)
-      : C(cfg.blockC), T(spec.dtype), gated(spec.gated) {
+      : C(cfg.blockC), T(spec.dtype), gated(spec.gated),
+        varlen(spec.varlen) {
     n = kb.scalarArg("n", DType::i32);
     heads = kb.scalarArg("heads", DType::i32);
     scale = kb.scalarArg("scale", DType::f32);
@@ -88,7 +94,13 @@ struct ChunkSweep {
     }
     rowTiles();
     end = n;
-    numBlocks = cdiv(n, C);
+    if (varlen) {
+      Tile cu = kb.ptrArg("cu_seqlens", DType::i32);
+      segmented = true;
+      first = load(cu + b);
+      end = load(cu + b + 1);
+    }
+    numBlocks = cdiv(segmented ? end - first : n, C);
   }
 
   /// The tiles that depend only on the row index, built where this is
@@ -104,7 +116,8 @@ struct ChunkSweep {
     qDecay = exp(-s * (fi + 1.0));
   }
 
-  /// Sweep only segment `seg` of `segLen` rows (a multiple of C).
+  /// Sweep only segment `seg` of `segLen` rows (a multiple of C); not for
+  /// a varlen batch (its builders reject the split: wholeSequences).
   void segment(const Tile &seg, const Tile &segLen) {
     segmented = true;
     first = seg * segLen;
@@ -112,8 +125,11 @@ struct ChunkSweep {
     numBlocks = cdiv(end - first, C);
   }
 
-  /// Base pointer of this program's (b, h) slice.
+  /// Base pointer of this program's (b, h) slice (a varlen batch's one
+  /// batch: its rows start at `first`).
   Tile base(const Tile &ptr, const Strides &st) const {
+    if (varlen)
+      return ptr + h.to(DType::i64) * st.head;
     return ptr + b.to(DType::i64) * st.batch + h.to(DType::i64) * st.head;
   }
 

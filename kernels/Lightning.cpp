@@ -288,6 +288,61 @@ llvm::Expected<std::array<int64_t, 3>> checkDecay(const TensorRef &slopes,
   return checkGates(gates, dims, layout);
 }
 
+/// A varlen batch's offsets (LightningForwardArgs::cuSeqlens): i32,
+/// contiguous, S + 1 of them for S ≥ 1 sequences packed into q's one batch,
+/// on q's side (host or device), 0 = c_0 ≤ … ≤ c_S = N. The values are read
+/// (from the device: S + 1 integers, one synchronous copy) because a wrong
+/// offset would make the kernels read and write past the sequence. Returns
+/// S.
+llvm::Expected<int64_t> checkCuSeqlens(const TensorRef &t, const TensorRef &q,
+                                       const LightningDims &dims, int device) {
+  if (auto e = checkOptional(t, "cu_seqlens")) return std::move(e);
+  if (t.dtype != DType::i32)
+    return fail(fmt::format("cu_seqlens: dtype must be i32, got {}",
+                            dtypeName(t.dtype)));
+  if (auto err = checkAligned(t, "cu_seqlens")) return std::move(err);
+  if (t.shape.size() != 1 || t.shape[0] < 2)
+    return fail(fmt::format("cu_seqlens: expected shape [S + 1] with S ≥ 1 "
+                            "sequences, got [{}]",
+                            fmt::join(t.shape, ", ")));
+  if (t.effectiveStrides()[0] != 1)
+    return fail(fmt::format("cu_seqlens: must be contiguous, got stride {}",
+                            t.effectiveStrides()[0]));
+  if (t.onDevice != q.onDevice)
+    return fail(fmt::format("cu_seqlens: on the {} but q is on the {}",
+                            t.onDevice ? "device" : "host",
+                            q.onDevice ? "device" : "host"));
+  if (dims.batch != 1)
+    return fail(fmt::format("cu_seqlens: a variable-length batch packs its "
+                            "sequences into one batch, so B must be 1, got {}",
+                            dims.batch));
+  const int64_t count = t.shape[0] - 1;
+  std::vector<int32_t> cu(count + 1);
+  if (t.onDevice) {
+    auto gpu = getCudaDevice(device);
+    if (!gpu) return gpu.takeError();
+    if (auto err = gpu->copyToHost(cu.data(), reinterpret_cast<CUdeviceptr>(t.data),
+                                   cu.size() * sizeof(int32_t)))
+      return std::move(err);
+  } else {
+    std::copy_n(static_cast<const int32_t *>(t.data), cu.size(), cu.begin());
+  }
+  if (cu[0] != 0)
+    return fail(fmt::format("cu_seqlens[0] = {}: the first sequence starts at "
+                            "row 0",
+                            cu[0]));
+  for (int64_t i = 1; i <= count; ++i)
+    if (cu[i] < cu[i - 1])
+      return fail(fmt::format("cu_seqlens[{}] = {} < cu_seqlens[{}] = {}: the "
+                              "offsets must not decrease",
+                              i, cu[i], i - 1, cu[i - 1]));
+  if (cu[count] != dims.seq)
+    return fail(fmt::format("cu_seqlens[{}] = {}: the last offset must be the "
+                            "packed length N = {}",
+                            count, cu[count], dims.seq));
+  return count;
+}
+
 /// Shared checks of q, k, v and the tensors shaped like them.
 llvm::Expected<LightningDims>
 checkQKV(const TensorRef &q, const TensorRef &k, const TensorRef &v,
@@ -519,29 +574,34 @@ LightningConfig resolveConfig(const LightningOptions &options,
   return heuristicLightningConfig(shape, traits.sms, traits.wgmma);
 }
 
-/// What a simple GLA call does to its configuration: whole sequences for
-/// `passes` (the segment scan decays by a slope; a given split is an
-/// error), and, unless the caller gave the configuration, what keeps the
-/// 4-warp programs from spilling (ptxas, D = E = 128,
-/// PtxAssembleDsl.SimpleGla*): 32 columns for the forward with a state
-/// (72 B at 64 on sm_90a) and for dq without wgmma (4 B on sm_80), 2
-/// pipeline stages for dq with wgmma (12–16 B at 3: each stage holds a gate
-/// vector's copy too). Everything else runs 64 columns: half the programs
-/// of 32, and wgmma, whose swizzled operands need 64.
-llvm::Error applyGatedLimits(LightningConfig &cfg,
-                             std::initializer_list<kernels::LightningPass> passes,
-                             const LightningSpec &spec, bool given, bool wgmma) {
+/// What a simple GLA or variable-length call does to its configuration:
+/// whole sequences for `passes` (the segment scan decays by one slope over
+/// segments of one length; a given split is an error), and, for simple GLA
+/// unless the caller gave the configuration, what keeps the 4-warp programs
+/// from spilling (ptxas, D = E = 128, PtxAssembleDsl.SimpleGla*): 32
+/// columns for the forward with a state (72 B at 64 on sm_90a) and for dq
+/// without wgmma (4 B on sm_80), 2 pipeline stages for dq with wgmma (12–16
+/// B at 3: each stage holds a gate vector's copy too). Everything else runs
+/// 64 columns: half the programs of 32, and wgmma, whose swizzled operands
+/// need 64.
+llvm::Error applyWholeSequenceLimits(
+    LightningConfig &cfg, std::initializer_list<kernels::LightningPass> passes,
+    const LightningSpec &spec, bool given, bool wgmma) {
+  if (!spec.gated && !spec.varlen)
+    return llvm::Error::success();
   for (kernels::LightningPass pass : passes) {
     kernels::PassConfig &p = cfg[pass];
     if (given && p.splits > 1)
-      return fail(fmt::format("LightningConfig.{}.splits = {}: a simple GLA "
-                              "(gates) does not split the sequence yet; use 1",
+      return fail(fmt::format("LightningConfig.{}.splits = {}: a {} does not "
+                              "split the sequence yet; use 1",
                               pass == kernels::LightningPass::Forward
                                   ? "fwd"
                                   : kernels::passName(pass) + 4,
-                              p.splits));
+                              p.splits,
+                              spec.gated ? "simple GLA (gates)"
+                                         : "variable-length batch (cu_seqlens)"));
     p.splits = 1;
-    if (given || p.numWarps != 4)
+    if (given || !spec.gated || p.numWarps != 4)
       continue;
     bool dq = pass == kernels::LightningPass::BackwardDq;
     if ((pass == kernels::LightningPass::Forward &&
@@ -552,6 +612,30 @@ llvm::Error applyGatedLimits(LightningConfig &cfg,
       p.stages = std::min(p.stages, 2);
   }
   return llvm::Error::success();
+}
+
+/// The dimensions the kernels see: q's, or for a variable-length batch
+/// (`cuSeqlens` given and valid) S sequences of the mean length, whose
+/// states are (S, H, D, E).
+llvm::Expected<LightningDims> sequenceDims(const TensorRef &cuSeqlens,
+                                           const TensorRef &q,
+                                           const LightningDims &dims,
+                                           const LightningOptions &options) {
+  if (!cuSeqlens.present()) {
+    if (auto e = checkOptional(cuSeqlens, "cu_seqlens")) return std::move(e);
+    return dims;
+  }
+  auto count = checkCuSeqlens(cuSeqlens, q, dims, options.device);
+  if (!count) return count.takeError();
+  constexpr int64_t kMaxSequences = ((int64_t(1) << 31) - 1) / (256 / 16);
+  if (*count * dims.heads > kMaxSequences)
+    return fail(fmt::format("cu_seqlens: S·H = {} exceeds the kernels' 32-bit "
+                            "program indexing (≤ {})",
+                            *count * dims.heads, kMaxSequences));
+  LightningDims out = dims;
+  out.batch = *count;
+  out.seq = std::max<int64_t>(1, cdiv(dims.seq, *count));
+  return out;
 }
 
 LaunchArg scratchLen(int64_t segLen) {
@@ -647,16 +731,20 @@ planLightningForward(const LightningForwardArgs &a,
   const std::array<int64_t, 3> gateStrides = *decay;
   if (!std::isfinite(a.scale))
     return fail(fmt::format("scale must be finite, got {}", a.scale));
+  const bool varlen = a.cuSeqlens.present();
+  auto seqDims = sequenceDims(a.cuSeqlens, a.q, *dims, options);
+  if (!seqDims) return seqDims.takeError();
   if (auto e = checkOptional(a.initialState, "initial_state")) return e;
   if (auto e = checkOptional(a.finalState, "final_state")) return e;
   if (a.initialState.present())
-    if (auto e = checkState(a.initialState, "initial_state", *dims)) return e;
+    if (auto e = checkState(a.initialState, "initial_state", *seqDims)) return e;
   if (a.finalState.present())
-    if (auto e = checkState(a.finalState, "final_state", *dims)) return e;
+    if (auto e = checkState(a.finalState, "final_state", *seqDims)) return e;
   if (auto e = checkDisjoint(
           {{&a.o, "o"}, {&a.finalState, "final_state"}},
           {{&a.q, "q"}, {&a.k, "k"}, {&a.v, "v"}, {&a.o, "o"},
            {&a.slopes, "slopes"}, {&a.gates, "gates"},
+           {&a.cuSeqlens, "cu_seqlens"},
            {&a.initialState, "initial_state"}, {&a.finalState, "final_state"}}))
     return e;
 
@@ -664,16 +752,16 @@ planLightningForward(const LightningForwardArgs &a,
                      a.q.dtype, a.initialState.present(),
                      a.finalState.present()};
   spec.gated = gated;
+  spec.varlen = varlen;
   const DeviceTraits traits = deviceTraits(options);
-  LightningConfig config = resolveConfig(options, traits, *dims, a.q.dtype,
+  LightningConfig config = resolveConfig(options, traits, *seqDims, a.q.dtype,
                                          a.layout, spec);
-  if (gated)
-    if (auto e = applyGatedLimits(config, {kernels::LightningPass::Forward},
-                                  spec, options.config.has_value(),
-                                  traits.wgmma))
-      return e;
+  if (auto e = applyWholeSequenceLimits(config, {kernels::LightningPass::Forward},
+                                        spec, options.config.has_value(),
+                                        traits.wgmma))
+    return e;
   const kernels::PassConfig &cfg = config.fwd;
-  int64_t bh = dims->batch * dims->heads;
+  int64_t bh = seqDims->batch * seqDims->heads;
   Split sp = splitOf(dims->seq, cfg, bh * kernels::columnBlocks(cfg.blockW, spec.e),
                      /*skipsLast=*/!spec.finalState, traits.sms);
   if (sp.count > 1)
@@ -692,6 +780,7 @@ planLightningForward(const LightningForwardArgs &a,
   args.push_back(LaunchArg::f32(a.scale));
   if (gated)
     for (int64_t st : gateStrides) args.push_back(LaunchArg::i64(st));
+  if (varlen) args.push_back(bufferArg(a.cuSeqlens));
   for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
   Grid grid = sweepGrid(bh, cfg.blockW, spec.e, 1);
   return std::vector<LightningLaunch>{
@@ -741,6 +830,9 @@ planLightningBackward(const LightningBackwardArgs &a,
   }
   if (!std::isfinite(a.scale))
     return fail(fmt::format("scale must be finite, got {}", a.scale));
+  const bool varlen = a.cuSeqlens.present();
+  auto seqDims = sequenceDims(a.cuSeqlens, a.q, *dims, options);
+  if (!seqDims) return seqDims.takeError();
   if (auto e = checkOptional(a.initialState, "initial_state")) return e;
   if (auto e = checkOptional(a.dInitialState, "d_initial_state")) return e;
   if (auto e = checkOptional(a.dFinalState, "d_final_state")) return e;
@@ -749,18 +841,19 @@ planLightningBackward(const LightningBackwardArgs &a,
                     ? "d_initial_state: required when initial_state is given"
                     : "d_initial_state: given without an initial_state");
   if (a.initialState.present()) {
-    if (auto e = checkState(a.initialState, "initial_state", *dims)) return e;
-    if (auto e = checkState(a.dInitialState, "d_initial_state", *dims)) return e;
+    if (auto e = checkState(a.initialState, "initial_state", *seqDims)) return e;
+    if (auto e = checkState(a.dInitialState, "d_initial_state", *seqDims))
+      return e;
   }
   if (a.dFinalState.present())
-    if (auto e = checkState(a.dFinalState, "d_final_state", *dims)) return e;
+    if (auto e = checkState(a.dFinalState, "d_final_state", *seqDims)) return e;
   if (auto e = checkDisjoint(
           {{&a.dq, "dq"}, {&a.dk, "dk"}, {&a.dv, "dv"},
            {&a.dInitialState, "d_initial_state"}, {&a.dGates, "d_gates"}},
           {{&a.q, "q"}, {&a.k, "k"}, {&a.v, "v"}, {&a.dO, "do"},
            {&a.dq, "dq"}, {&a.dk, "dk"}, {&a.dv, "dv"}, {&a.slopes, "slopes"},
            {&a.gates, "gates"}, {&a.dGates, "d_gates"},
-           {&a.initialState, "initial_state"},
+           {&a.cuSeqlens, "cu_seqlens"}, {&a.initialState, "initial_state"},
            {&a.dInitialState, "d_initial_state"},
            {&a.dFinalState, "d_final_state"}}))
     return e;
@@ -769,18 +862,18 @@ planLightningBackward(const LightningBackwardArgs &a,
                      a.q.dtype, a.initialState.present(),
                      a.dFinalState.present()};
   spec.gated = gated;
+  spec.varlen = varlen;
   const DeviceTraits traits = deviceTraits(options);
   LightningConfig cfg =
-      resolveConfig(options, traits, *dims, a.q.dtype, a.layout, spec);
-  if (gated)
-    if (auto e = applyGatedLimits(cfg,
-                                  {kernels::LightningPass::BackwardDq,
-                                   kernels::LightningPass::BackwardDk,
-                                   kernels::LightningPass::BackwardDv},
-                                  spec, options.config.has_value(),
-                                  traits.wgmma))
-      return e;
-  int64_t bh = dims->batch * dims->heads;
+      resolveConfig(options, traits, *seqDims, a.q.dtype, a.layout, spec);
+  if (auto e = applyWholeSequenceLimits(cfg,
+                                        {kernels::LightningPass::BackwardDq,
+                                         kernels::LightningPass::BackwardDk,
+                                         kernels::LightningPass::BackwardDv},
+                                        spec, options.config.has_value(),
+                                        traits.wgmma))
+    return e;
+  int64_t bh = seqDims->batch * seqDims->heads;
   auto n = LaunchArg::i32(static_cast<int32_t>(dims->seq));
   auto h = LaunchArg::i32(static_cast<int32_t>(dims->heads));
   auto scale = LaunchArg::f32(a.scale);
@@ -895,6 +988,7 @@ planLightningBackward(const LightningBackwardArgs &a,
       tail(args);
       if (gated)
         for (int64_t st : gateStrides) args.push_back(LaunchArg::i64(st));
+      if (varlen) args.push_back(bufferArg(a.cuSeqlens));
     }
     for (const View *v : views) pushStrides(args, *v);
     add(pass, *kernel, Grid{bh * blocks, 1, sp.count}, std::move(args),
@@ -949,6 +1043,7 @@ planLightningBackward(const LightningBackwardArgs &a,
     if (!kernel) return kernel.takeError();
     std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dq),
                                 bufferArg(a.dk), bufferArg(a.dGates), n, h};
+    if (varlen) args.push_back(bufferArg(a.cuSeqlens));
     for (const View *v : {&vq, &vk, &vdq, &vdk}) pushStrides(args, *v);
     for (int64_t st : dGateStrides) args.push_back(LaunchArg::i64(st));
     add(LightningPass::BackwardDk, *kernel, Grid{bh, 1, 1}, std::move(args),

@@ -68,6 +68,13 @@ struct LightningForwardArgs {
   /// strides; token t then decays the state by exp(g_t) and `slopes` must be
   /// left empty. The sequence is not split for it yet.
   TensorRef gates;
+  /// Variable-length batch (fla's cu_seqlens): optional (S + 1) i32 offsets
+  /// 0 = c_0 ≤ c_1 ≤ … ≤ c_S = N into the one batch (B = 1) of q, k, v, o and
+  /// gates; sequence i is rows [c_i, c_{i+1}), attends only to itself and
+  /// has its own states, which are then (S, H, D, E). On the device or the
+  /// host like q; the offsets are read back and checked before any launch.
+  /// Each sequence is swept whole (no sequence split).
+  TensorRef cuSeqlens;
 };
 
 struct LightningBackwardArgs {
@@ -86,6 +93,9 @@ struct LightningBackwardArgs {
   /// interpreter: ~1e-2 relative at N ≤ 300, 8e-2 at N = 1000, where dq is
   /// at 2.4e-3); f32 is exact to ~1e-6 (2e-3 on tf32 dots).
   TensorRef gates, dGates;
+  /// Variable-length batch, as for the forward: states and their gradients
+  /// are (S, H, D, E).
+  TensorRef cuSeqlens;
 };
 
 /// One decode step: a new token per (b, h) against the running state.

@@ -6,6 +6,7 @@
 #include "runtime/Half.h"
 
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 
 #include <chrono>
 #include <cmath>
@@ -16,7 +17,7 @@
 namespace tessel {
 
 std::string LightningProblem::str() const {
-  return fmt::format("B={} H={} N={} D={} E={} {} {}{}{}{}{}{} seed={}", batch,
+  return fmt::format("B={} H={} N={} D={} E={} {} {}{}{}{}{}{}{} seed={}", batch,
                      heads, seq, d, e, layoutName(layout), dtypeName(dtype),
                      initialState ? " +S0" : "", finalState ? " +SN" : "",
                      backward ? " bwd" : "",
@@ -24,6 +25,9 @@ std::string LightningProblem::str() const {
                      gateRange ? fmt::format(" gates [{}, {}]", gateRange->first,
                                              gateRange->second)
                                : "",
+                     seqLens.empty()
+                         ? ""
+                         : fmt::format(" varlen {}", fmt::join(seqLens, ",")),
                      seed);
 }
 
@@ -188,6 +192,36 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
     return llvm::createStringError(
         "decode steps must be ≥ 0 and apply to the forward only, got " +
         std::to_string(p.decodeSteps) + (p.backward ? " with the backward" : ""));
+  // A varlen batch: its offsets, and (S, H, D, E) states.
+  const bool varlen = !p.seqLens.empty();
+  std::vector<int32_t> cu{0};
+  if (varlen) {
+    if (p.batch != 1)
+      return llvm::createStringError(
+          "a variable-length batch packs its sequences into batch 1, got B=" +
+          std::to_string(p.batch));
+    if (p.decodeSteps > 0)
+      return llvm::createStringError(
+          "decode steps with a variable-length batch are not checked here");
+    for (int64_t len : p.seqLens) {
+      if (len < 0)
+        return llvm::createStringError("a sequence length must be ≥ 0, got " +
+                                       std::to_string(len));
+      cu.push_back(static_cast<int32_t>(cu.back() + len));
+    }
+    if (cu.back() != p.seq)
+      return llvm::createStringError(
+          "the sequence lengths sum to " + std::to_string(cu.back()) +
+          ", not N = " + std::to_string(p.seq));
+  }
+  const int64_t stateBatch =
+      varlen ? static_cast<int64_t>(p.seqLens.size()) : p.batch;
+  TensorRef cuRef;
+  if (varlen) {
+    cuRef.data = cu.data();
+    cuRef.dtype = DType::i32;
+    cuRef.shape = {static_cast<int64_t>(cu.size())};
+  }
   std::mt19937_64 rng(p.seed);
   Activation q(p.batch, p.heads, p.seq, p.d, p.layout, p.dtype);
   Activation k(p.batch, p.heads, p.seq, p.d, p.layout, p.dtype);
@@ -195,6 +229,7 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
   reference::Problem ref;
   ref.batch = p.batch, ref.heads = p.heads, ref.seq = p.seq, ref.d = p.d,
   ref.e = p.e, ref.scale = p.scale;
+  ref.cuSeqlens.assign(cu.begin(), varlen ? cu.end() : cu.begin());
   ref.q = q.randomize(rng);
   ref.k = k.randomize(rng);
   ref.v = v.randomize(rng);
@@ -204,7 +239,7 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
   slopesRef.data = slopes.data();
   slopesRef.dtype = DType::f32;
   slopesRef.shape = {static_cast<int64_t>(slopes.size())};
-  State s0(p.batch, p.heads, p.d, p.e);
+  State s0(stateBatch, p.heads, p.d, p.e);
   if (p.initialState)
     ref.initial = s0.randomize(rng);
   // Gates in the layout's order ((B, H, N) or (B, N, H)), the reference's in
@@ -249,7 +284,7 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
   if (!p.backward) {
     Activation o(p.batch, p.heads, p.seq, p.e, p.layout, p.dtype);
     o.poison();
-    State sN(p.batch, p.heads, p.d, p.e);
+    State sN(stateBatch, p.heads, p.d, p.e);
     LightningForwardArgs args;
     args.q = q.ref(), args.k = k.ref(), args.v = v.ref(), args.o = o.ref();
     args.layout = p.layout;
@@ -258,6 +293,7 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
     else
       args.slopes = slopesRef;
     args.scale = p.scale;
+    args.cuSeqlens = cuRef;
     if (p.initialState) args.initialState = s0.ref();
     if (p.finalState) args.finalState = sN.ref();
     if (p.decodeSteps > 0) {
@@ -307,7 +343,7 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
 
   Activation dO(p.batch, p.heads, p.seq, p.e, p.layout, p.dtype);
   std::vector<double> dOValues = dO.randomize(rng);
-  State dSN(p.batch, p.heads, p.d, p.e);
+  State dSN(stateBatch, p.heads, p.d, p.e);
   std::vector<double> dSNValues;
   if (p.finalState)
     dSNValues = dSN.randomize(rng);
@@ -315,7 +351,7 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
   Activation dk(p.batch, p.heads, p.seq, p.d, p.layout, p.dtype);
   Activation dv(p.batch, p.heads, p.seq, p.e, p.layout, p.dtype);
   dq.poison(), dk.poison(), dv.poison();
-  State dS0(p.batch, p.heads, p.d, p.e);
+  State dS0(stateBatch, p.heads, p.d, p.e);
   LightningBackwardArgs args;
   args.q = q.ref(), args.k = k.ref(), args.v = v.ref(), args.dO = dO.ref();
   args.dq = dq.ref(), args.dk = dk.ref(), args.dv = dv.ref();
@@ -330,6 +366,7 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
     args.slopes = slopesRef;
   }
   args.scale = p.scale;
+  args.cuSeqlens = cuRef;
   if (p.initialState) {
     args.initialState = s0.ref();
     args.dInitialState = dS0.ref();

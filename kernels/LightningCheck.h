@@ -34,6 +34,10 @@ struct LightningProblem {
   /// hands its final state on); o and the final state are checked against
   /// the reference over the whole sequence. 0: one forward call.
   int64_t decodeSteps = 0;
+  /// A variable-length batch: the lengths of the sequences packed into the
+  /// one batch (batch must be 1, seq their sum; LightningForwardArgs::
+  /// cuSeqlens), each with its own states. Empty: B sequences of N.
+  std::vector<int64_t> seqLens;
   uint64_t seed = 0;
 
   std::string str() const;

@@ -70,7 +70,7 @@ std::string LightningConfig::str() const {
 std::string LightningSpec::str() const {
   return "d" + std::to_string(d) + "_e" + std::to_string(e) + "_" +
          dtypeName(dtype) + (initialState ? "_s0" : "") +
-         (finalState ? "_sn" : "") + (gated ? "_gated" : "");
+         (finalState ? "_sn" : "") + (gated ? "_gated" : "") + (varlen ? "_varlen" : "");
 }
 
 int padToPow2(int dim) {
@@ -143,14 +143,15 @@ llvm::Error validateSpec(const LightningSpec &spec) {
 
 namespace {
 
-/// A gated (simple GLA) kernel sweeps whole sequences: the segment scan
-/// decays by a slope.
-llvm::Error wholeIfGated(const LightningSpec &spec, bool full) {
-  if (!spec.gated || full)
+/// A gated (simple GLA) or variable-length kernel sweeps whole sequences:
+/// the segment scan decays by a slope over segments of one length.
+llvm::Error wholeSequences(const LightningSpec &spec, bool full) {
+  if (full || (!spec.gated && !spec.varlen))
     return llvm::Error::success();
   return llvm::createStringError(
-      "a simple GLA (gated) kernel sweeps the whole sequence: its segment "
-      "scan is not built yet");
+      std::string("a ") +
+      (spec.gated ? "simple GLA (gated)" : "variable-length") +
+      " kernel sweeps whole sequences: its segment scan is not built yet");
 }
 
 } // namespace
@@ -209,7 +210,7 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
   const int DP = padToPow2(D);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
-  if (auto err = wholeIfGated(spec, full)) return std::move(err);
+  if (auto err = wholeSequences(spec, full)) return std::move(err);
   const bool outputs = part != ForwardPart::SegmentStates;
 
   const char *name = full ? "fwd"
@@ -366,7 +367,7 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
   const int D = spec.d, E = spec.e, BD = clampBlock(cfg.blockW, D);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
-  if (auto err = wholeIfGated(spec, full)) return std::move(err);
+  if (auto err = wholeSequences(spec, full)) return std::move(err);
 
   KernelBuilder kb(kernelName((std::string("bwd_dq") + partSuffix(part)).c_str(),
                               segmentSpec(spec, part), cfg));
@@ -543,7 +544,7 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
-  if (auto err = wholeIfGated(spec, full)) return std::move(err);
+  if (auto err = wholeSequences(spec, full)) return std::move(err);
   const bool outputs = part != ForwardPart::SegmentStates;
 
   // The state-gradient contributions need only q and dO.
@@ -577,7 +578,7 @@ llvm::Expected<Kernel> buildDv(const LightningSpec &spec, const PassConfig &cfg,
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
-  if (auto err = wholeIfGated(spec, full)) return std::move(err);
+  if (auto err = wholeSequences(spec, full)) return std::move(err);
 
   KernelBuilder kb(kernelName((std::string("bwd_dv") + partSuffix(part)).c_str(),
                               segmentSpec(spec, part), cfg));
@@ -609,7 +610,7 @@ llvm::Expected<Kernel> buildDkDv(const LightningSpec &spec, const PassConfig &cf
         "buildDkDv: the segment state gradients are bwd_segment_grad_states");
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
-  if (auto err = wholeIfGated(spec, full)) return std::move(err);
+  if (auto err = wholeSequences(spec, full)) return std::move(err);
 
   KernelBuilder kb(kernelName((std::string("bwd_dkdv") + partSuffix(part)).c_str(),
                               segmentSpec(spec, part), cfg));

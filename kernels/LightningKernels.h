@@ -72,6 +72,12 @@ struct LightningSpec {
   /// per-head slope (the `slopes` argument becomes `gates`, with its (batch,
   /// head, row) strides after `scale`). Forward, whole sequence, for now.
   bool gated = false;
+  /// Variable-length batches (fla's cu_seqlens): the batch holds one packed
+  /// row sequence (B = 1) cut into S sequences at the S + 1 offsets of an
+  /// i32 `cu_seqlens` argument (after the gate strides); program b sweeps
+  /// rows [cu_seqlens[b], cu_seqlens[b + 1]) with its own states (slot
+  /// b·H + h of (S, H, D, E) tensors). Whole sequences, for now.
+  bool varlen = false;
 
   std::string str() const;
 };
@@ -165,8 +171,9 @@ llvm::Expected<Kernel> buildLightningDkDvSegmentOutputs(const LightningSpec &spe
 /// that holds e^(b_t) is linear in q_t, every one that holds e^(−b_t) in
 /// k_t), and dg_t = Σ_{s ≥ t} ∂L/∂b_s, a reverse running sum along the
 /// sequence. One program per (b, h) sweeps blocks of 16 rows from the end.
-/// Arguments: q k dq dk d_gates(f32) n heads, then (batch, head, row)
-/// strides of q, k, dq, dk and d_gates. Whole sequences; no dS_N term.
+/// Arguments: q k dq dk d_gates(f32) n heads [cu_seqlens], then (batch,
+/// head, row) strides of q, k, dq, dk and d_gates. Whole sequences; no dS_N
+/// term.
 llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
                                                   const PassConfig &cfg);
 

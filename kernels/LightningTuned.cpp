@@ -123,6 +123,13 @@ TunedLightning::configFor(const LightningShape &shape, bool backward,
   return config;
 }
 
+LightningOptions TunedLightning::untunedOptions() const {
+  LightningOptions options;
+  options.backend = options_.backend;
+  options.device = options_.device;
+  return options;
+}
+
 llvm::Expected<LightningOptions>
 TunedLightning::optionsFor(const TensorRef &q, const TensorRef &v,
                            Layout layout, bool s0, bool sN, bool backward) {
@@ -139,6 +146,8 @@ TunedLightning::optionsFor(const TensorRef &q, const TensorRef &v,
 }
 
 llvm::Error TunedLightning::forward(const LightningForwardArgs &args) {
+  if (args.gates.present() || args.cuSeqlens.present())
+    return lightningForward(args, untunedOptions());
   auto options = optionsFor(args.q, args.v, args.layout,
                             args.initialState.present(),
                             args.finalState.present(), /*backward=*/false);
@@ -148,6 +157,8 @@ llvm::Error TunedLightning::forward(const LightningForwardArgs &args) {
 }
 
 llvm::Error TunedLightning::backward(const LightningBackwardArgs &args) {
+  if (args.gates.present() || args.cuSeqlens.present())
+    return lightningBackward(args, untunedOptions());
   auto options = optionsFor(args.q, args.v, args.layout,
                             args.initialState.present(),
                             args.dFinalState.present(), /*backward=*/true);

@@ -48,7 +48,10 @@ public:
   explicit TunedLightning(TunedLightningOptions options = {});
   ~TunedLightning();
 
-  /// lightningForward / lightningBackward with tuned block sizes.
+  /// lightningForward / lightningBackward with tuned block sizes. The
+  /// tuning space is Lightning's fixed-length one: a simple GLA (gates) or
+  /// variable-length (cu_seqlens) call runs the heuristic configuration
+  /// (LightningOptions::config unset), which respects their limits.
   llvm::Error forward(const LightningForwardArgs &args);
   llvm::Error backward(const LightningBackwardArgs &args);
 
@@ -74,6 +77,8 @@ private:
   llvm::Expected<LightningOptions> optionsFor(const TensorRef &q,
                                               const TensorRef &v, Layout layout,
                                               bool s0, bool sN, bool backward);
+  /// The backend and device of a call that takes the heuristic's blocks.
+  LightningOptions untunedOptions() const;
 
   TunedLightningOptions options_;
   std::unique_ptr<autotune::TuneDevice> device_;

@@ -34,6 +34,53 @@ void forEachHead(int64_t count, const std::function<void(int64_t)> &fn) {
 
 } // namespace
 
+namespace {
+
+/// Sequence i of a variable-length problem as a problem of its own (one
+/// batch of c_{i+1} − c_i rows, its own initial state).
+Problem sequence(const Problem &p, int64_t i) {
+  const int64_t first = p.cuSeqlens[i], len = p.cuSeqlens[i + 1] - first;
+  const int64_t H = p.heads, N = p.seq, D = p.d, E = p.e;
+  Problem s;
+  s.batch = 1, s.heads = H, s.seq = len, s.d = D, s.e = E, s.scale = p.scale;
+  s.slopes = p.slopes;
+  auto rows = [&](const std::vector<double> &x, int64_t width) {
+    std::vector<double> out(H * len * width);
+    for (int64_t h = 0; h < H; ++h)
+      std::copy_n(x.begin() + (h * N + first) * width, len * width,
+                  out.begin() + h * len * width);
+    return out;
+  };
+  s.q = rows(p.q, D), s.k = rows(p.k, D), s.v = rows(p.v, E);
+  if (!p.gates.empty())
+    s.gates = rows(p.gates, 1);
+  if (!p.initial.empty())
+    s.initial.assign(p.initial.begin() + i * H * D * E,
+                     p.initial.begin() + (i + 1) * H * D * E);
+  return s;
+}
+
+/// Writes sequence i's rows `part` (1, H, len, width) into `whole` (1, H, N,
+/// width).
+void scatterRows(const Problem &p, int64_t i, const std::vector<double> &part,
+                 int64_t width, std::vector<double> &whole) {
+  const int64_t first = p.cuSeqlens[i], len = p.cuSeqlens[i + 1] - first;
+  for (int64_t h = 0; h < p.heads; ++h)
+    std::copy_n(part.begin() + h * len * width, len * width,
+                whole.begin() + (h * p.seq + first) * width);
+}
+
+/// Sequence i's slice of a (S, H, D, E) tensor.
+std::vector<double> stateOf(const Problem &p, const std::vector<double> &x,
+                            int64_t i) {
+  const int64_t size = p.heads * p.d * p.e;
+  if (x.empty())
+    return {};
+  return std::vector<double>(x.begin() + i * size, x.begin() + (i + 1) * size);
+}
+
+} // namespace
+
 double Problem::decay(int64_t bh, int64_t t) const {
   return gates.empty() ? std::exp(-slopes[bh % heads])
                        : std::exp(gates[bh * seq + t]);
@@ -42,6 +89,16 @@ double Problem::decay(int64_t bh, int64_t t) const {
 Forward forward(const Problem &p) {
   const int64_t N = p.seq, D = p.d, E = p.e;
   Forward out;
+  if (!p.cuSeqlens.empty()) {
+    const int64_t S = static_cast<int64_t>(p.cuSeqlens.size()) - 1;
+    out.o.assign(p.heads * N * E, 0.0);
+    for (int64_t i = 0; i < S; ++i) {
+      Forward part = forward(sequence(p, i));
+      scatterRows(p, i, part.o, E, out.o);
+      out.final.insert(out.final.end(), part.final.begin(), part.final.end());
+    }
+    return out;
+  }
   out.o.assign(p.batch * p.heads * N * E, 0.0);
   out.final.assign(p.batch * p.heads * D * E, 0.0);
   forEachHead(p.batch * p.heads, [&](int64_t bh) {
@@ -73,6 +130,30 @@ Backward backward(const Problem &p, const std::vector<double> &dO,
                   const std::vector<double> &dFinal) {
   const int64_t N = p.seq, D = p.d, E = p.e;
   Backward out;
+  if (!p.cuSeqlens.empty()) {
+    const int64_t S = static_cast<int64_t>(p.cuSeqlens.size()) - 1;
+    out.dq.assign(p.heads * N * D, 0.0);
+    out.dk.assign(p.heads * N * D, 0.0);
+    out.dv.assign(p.heads * N * E, 0.0);
+    if (!p.gates.empty())
+      out.dGates.assign(p.heads * N, 0.0);
+    for (int64_t i = 0; i < S; ++i) {
+      Problem s = sequence(p, i);
+      std::vector<double> dOs(p.heads * s.seq * E);
+      for (int64_t h = 0; h < p.heads; ++h)
+        std::copy_n(dO.begin() + (h * N + p.cuSeqlens[i]) * E, s.seq * E,
+                    dOs.begin() + h * s.seq * E);
+      Backward part = backward(s, dOs, stateOf(p, dFinal, i));
+      scatterRows(p, i, part.dq, D, out.dq);
+      scatterRows(p, i, part.dk, D, out.dk);
+      scatterRows(p, i, part.dv, E, out.dv);
+      if (!p.gates.empty())
+        scatterRows(p, i, part.dGates, 1, out.dGates);
+      out.dInitial.insert(out.dInitial.end(), part.dInitial.begin(),
+                          part.dInitial.end());
+    }
+    return out;
+  }
   out.dq.assign(p.batch * p.heads * N * D, 0.0);
   out.dk.assign(p.batch * p.heads * N * D, 0.0);
   out.dv.assign(p.batch * p.heads * N * E, 0.0);

@@ -19,6 +19,10 @@ struct Problem {
   /// decays the state by λ_t = exp(g_t) instead of its head's λ_h. Empty:
   /// the slopes' constant decay.
   std::vector<double> gates;
+  /// A variable-length batch (batch 1): S + 1 offsets, sequence i is rows
+  /// [c_i, c_{i+1}) with its own initial and final state, (S, H, D, E).
+  /// Empty: every batch is one sequence.
+  std::vector<int64_t> cuSeqlens;
 
   /// λ of token t of (b, h) slice bh.
   double decay(int64_t bh, int64_t t) const;

@@ -13,27 +13,34 @@ llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
   const int D = spec.d, DP = padToPow2(D), C = 16;
   const DType T = spec.dtype;
   KernelBuilder kb("simple_gla_dgates_d" + std::to_string(D) + "_" +
-                   dtypeName(T) + "_w" + std::to_string(cfg.numWarps));
+                   dtypeName(T) + (spec.varlen ? "_varlen" : "") + "_w" +
+                   std::to_string(cfg.numWarps));
   Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), dq = kb.ptrArg("dq", T),
        dk = kb.ptrArg("dk", T), dg = kb.ptrArg("d_gates", DType::f32);
   Tile n = kb.scalarArg("n", DType::i32);
   Tile heads = kb.scalarArg("heads", DType::i32);
+  Tile cu = spec.varlen ? kb.ptrArg("cu_seqlens", DType::i32) : Tile();
   Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
           sdq = strideArgs(kb, "dq"), sdk = strideArgs(kb, "dk"),
           sdg = strideArgs(kb, "d_gates");
   Tile bh = programId(0);
   Tile b = (bh / heads).to(DType::i64), h = (bh % heads).to(DType::i64);
+  // A varlen batch: b is the packed sequence, rows [first, end) of batch 0.
+  Tile first = spec.varlen ? load(cu + bh / heads) : Tile();
+  Tile end = spec.varlen ? load(cu + bh / heads + 1) : n;
   auto base = [&](const Tile &ptr, const Strides &st) {
-    return ptr + b * st.batch + h * st.head;
+    return spec.varlen ? ptr + h * st.head : ptr + b * st.batch + h * st.head;
   };
   Tile qB = base(q, sq), kB = base(k, sk), dqB = base(dq, sdq),
        dkB = base(dk, sdk), dgB = base(dg, sdg);
   Tile rows = arange(0, C), cols = arange(0, DP);
-  Tile numBlocks = cdiv(n, C);
+  Tile numBlocks = cdiv(spec.varlen ? end - first : n, C);
   kb.forRange(0, numBlocks, {zeros({}, DType::f32)}, [&](Tile blk, auto carried) {
     Tile acc = carried[0]; // Σ ∂L/∂b over the rows after this block
     Tile r = (numBlocks - 1 - blk) * C + rows;
-    Tile live = r < n;
+    if (spec.varlen)
+      r = first + r;
+    Tile live = r < end;
     Tile m = column(live) & row(cols < D);
     Tile r64 = r.to(DType::i64);
     auto tile = [&](const Tile &bp, const Strides &st) {

@@ -400,6 +400,16 @@ llvm::Error DeviceBuffer::copyFromHost(const void *src, size_t bytes,
                    "cuMemcpyHtoD_v2", std::to_string(bytes) + " bytes");
 }
 
+llvm::Error CudaDevice::copyToHost(void *dst, CUdeviceptr src,
+                                   size_t bytes) const {
+  if (bytes == 0)
+    return llvm::Error::success();
+  if (llvm::Error err = makeCurrent())
+    return err;
+  return checkCuda(api(), api().cuMemcpyDtoH_v2(dst, src, bytes),
+                   "cuMemcpyDtoH_v2", std::to_string(bytes) + " bytes");
+}
+
 llvm::Error DeviceBuffer::copyToHost(void *dst, size_t bytes,
                                      size_t offset) const {
   if (llvm::Error err = checkRange("copyToHost", bytes, offset))

@@ -120,6 +120,9 @@ public:
   llvm::Error makeCurrent() const;
   /// Waits for all work queued on this device's context.
   llvm::Error synchronize() const;
+  /// Copies `bytes` at device address `src` (memory the caller owns, such
+  /// as a tensor's) to host `dst`, synchronously on the default stream.
+  llvm::Error copyToHost(void *dst, CUdeviceptr src, size_t bytes) const;
 
 private:
   friend class CudaDeviceRegistry;

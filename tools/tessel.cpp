@@ -149,6 +149,11 @@ int main(int argc, char **argv) {
                             "[LO, HI] (≤ 0) in place of --decay (as `run "
                             "simple-gla`)")
         ->expected(2)->delimiter(',');
+    cmd->add_option("--varlen", p.seqLens,
+                    "a variable-length batch (fla's cu_seqlens): the lengths "
+                    "L1,L2,... of the sequences packed into one batch, in "
+                    "place of -B/-N; states are per sequence")
+        ->delimiter(',');
     cmd->add_flag("--check", check,
                   "compare with the float64 reference; exit 1 when over tolerance");
     cmd->add_option("--seed", seed, "random seed (default: fresh)");
@@ -193,6 +198,8 @@ int main(int argc, char **argv) {
   compile->add_flag("--final-state", spec.finalState, "specialize for the final state");
   compile->add_flag("--gated", spec.gated,
                     "simple GLA: per-token log-decays (gates) instead of per-head slopes");
+  compile->add_flag("--varlen", spec.varlen,
+                    "a variable-length batch: sequences at cu_seqlens offsets");
   std::string heuristicFor;
   int heuristicSms = 132;
   compile->add_option("--heuristic-for", heuristicFor,
@@ -383,6 +390,28 @@ int main(int argc, char **argv) {
       return 2;
     }
     p.gateRange = std::pair{gateRange[0], gateRange[1]};
+  }
+  if (!p.seqLens.empty()) {
+    if (runCmd->count("--batch") || runCmd->count("--seq")) {
+      fmt::print(stderr, "error: --varlen gives the packed sequences' lengths "
+                         "in place of -B/-N; pass one or the other\n");
+      return 2;
+    }
+    if (tuned) {
+      fmt::print(stderr, "error: --tuned does not tune variable-length "
+                         "batches yet; drop --tuned\n");
+      return 2;
+    }
+    p.batch = 1;
+    p.seq = 0;
+    for (int64_t len : p.seqLens) {
+      if (len < 0) {
+        fmt::print(stderr, "error: --varlen: a sequence length must be ≥ 0, "
+                           "got {}\n", len);
+        return 2;
+      }
+      p.seq += len;
+    }
   }
   p.seed = seed ? *seed : freshSeed();
   LightningOptions options;

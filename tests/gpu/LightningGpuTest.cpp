@@ -148,6 +148,100 @@ INSTANTIATE_TEST_SUITE_P(
         GatedCase{1, 2, 1000, 80, 256, Layout::BHND, DType::f32, -0.2f, 0.0f, true}),
     shapeName<GatedCase>);
 
+// Variable-length batches (cu_seqlens on the device, read back and checked
+// by the launcher) on the GPU: Lightning and simple GLA, forward and
+// backward, sequences of 1, C − 1, C, C + 1 and thousands, per-sequence
+// states.
+struct VarlenGpuCase {
+  std::vector<int64_t> lens;
+  int64_t h, d, e;
+  Layout layout;
+  DType dtype;
+  bool gated, states;
+};
+
+using VarlenGpu = GpuCases<VarlenGpuCase>;
+
+TEST_P(VarlenGpu, ForwardAndBackwardMatchTheReference) {
+  const VarlenGpuCase &c = GetParam();
+  for (bool backward : {false, true}) {
+    if (backward && c.gated && c.dtype != DType::f32)
+      continue; // d_gates' 16-bit error grows with N (SimpleGlaGpu)
+    LightningProblem p;
+    p.batch = 1, p.heads = c.h, p.d = c.d, p.e = c.e;
+    p.seqLens = c.lens;
+    p.seq = 0;
+    for (int64_t len : c.lens) p.seq += len;
+    p.layout = c.layout;
+    p.dtype = c.dtype;
+    if (c.gated)
+      p.gateRange = std::make_pair(-0.5f, 0.0f);
+    else
+      p.slopes = alibiSlopes(c.h);
+    p.initialState = c.states;
+    p.finalState = c.states && !(backward && c.gated);
+    p.backward = backward;
+    expectMatchesTheReference(p, "");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, VarlenGpu,
+    ::testing::Values(
+        VarlenGpuCase{{1, 63, 64, 65}, 2, 64, 96, Layout::BHND, DType::bf16, false, true},
+        VarlenGpuCase{{4096, 1, 1000, 0, 3000}, 4, 128, 128, Layout::BNHD, DType::bf16, false, false},
+        VarlenGpuCase{{1, 63, 64, 65}, 2, 80, 256, Layout::BNHD, DType::f32, true, true},
+        VarlenGpuCase{{2000, 129, 7}, 4, 128, 128, Layout::BHND, DType::bf16, true, false}),
+    [](const ::testing::TestParamInfo<VarlenGpuCase> &info) {
+      const VarlenGpuCase &c = info.param;
+      return "i" + std::to_string(info.index) + (c.gated ? "_gla_" : "_lightning_") +
+             layoutName(c.layout) + "_" + dtypeName(c.dtype) +
+             (c.states ? "_states" : "");
+    });
+
+// Offsets in device memory are read back before any launch: a decreasing
+// one is refused by name, a good one runs.
+TEST(VarlenGpuOffsets, DeviceOffsetsAreCheckedBeforeLaunching) {
+  if (!cudaAvailable())
+    GTEST_SKIP() << "no usable CUDA device";
+  auto device = getCudaDevice(0);
+  ASSERT_TRUE(static_cast<bool>(device)) << llvm::toString(device.takeError());
+  const int64_t H = 1, N = 40, D = 16;
+  auto buffer = [&](size_t bytes) {
+    auto b = DeviceBuffer::allocate(*device, bytes);
+    EXPECT_TRUE(static_cast<bool>(b)) << llvm::toString(b.takeError());
+    EXPECT_FALSE(static_cast<bool>(b->memset(0)));
+    return std::move(*b);
+  };
+  DeviceBuffer q = buffer(H * N * D * 4), o = buffer(H * N * D * 4),
+               slopes = buffer(H * 4), cu = buffer(4 * 4);
+  auto ref = [](const DeviceBuffer &b, DType dtype, std::vector<int64_t> shape) {
+    TensorRef t;
+    t.data = reinterpret_cast<void *>(b.address());
+    t.dtype = dtype;
+    t.shape = std::move(shape);
+    t.onDevice = true;
+    return t;
+  };
+  LightningForwardArgs a;
+  a.q = a.k = a.v = ref(q, DType::f32, {1, H, N, D});
+  a.o = ref(o, DType::f32, {1, H, N, D});
+  a.slopes = ref(slopes, DType::f32, {H});
+  a.cuSeqlens = ref(cu, DType::i32, {4});
+  LightningOptions options;
+  options.backend = Backend::Gpu;
+  std::vector<int32_t> good{0, 17, 17, 40}, bad{0, 17, 16, 40};
+  ASSERT_FALSE(static_cast<bool>(cu.copyFromHost(bad.data(), 16)));
+  llvm::Error err = lightningForward(a, options);
+  ASSERT_TRUE(static_cast<bool>(err));
+  EXPECT_NE(llvm::toString(std::move(err)).find(
+                "cu_seqlens[2] = 16 < cu_seqlens[1] = 17"),
+            std::string::npos);
+  ASSERT_FALSE(static_cast<bool>(cu.copyFromHost(good.data(), 16)));
+  llvm::Error ok = lightningForward(a, options);
+  EXPECT_FALSE(static_cast<bool>(ok)) << llvm::toString(std::move(ok));
+}
+
 TEST(LightningGpuLarge, LongSequence) {
   if (!cudaAvailable())
     GTEST_SKIP() << "no usable CUDA device";

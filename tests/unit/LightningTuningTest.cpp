@@ -317,6 +317,28 @@ TEST(LightningTuning, TunedCallableTunesOnceThenUsesTheCache) {
   EXPECT_EQ(cache.list().size(), 1u) << "no second sweep";
 }
 
+TEST(LightningTuning, VarlenCallsRunTheHeuristicWithoutSweeping) {
+  // Lightning's tuning space is fixed-length: a packed batch runs the
+  // heuristic blocks, correctly, and leaves the cache alone.
+  TempDir dir;
+  autotune::TuneCache cache(dir.path);
+  TunedLightning tuned(interpreterOptions(cache));
+  Inputs in(9);
+  std::vector<int32_t> cu{0, 13, 13, 40};
+  LightningForwardArgs a = in.args();
+  a.cuSeqlens.data = cu.data();
+  a.cuSeqlens.dtype = DType::i32;
+  a.cuSeqlens.shape = {4};
+  ASSERT_FALSE(static_cast<bool>(tuned.forward(a)));
+  EXPECT_TRUE(cache.list().empty()) << "no sweep for a varlen call";
+  std::vector<float> packed = in.o;
+  std::fill(in.o.begin(), in.o.end(), std::nanf(""));
+  LightningOptions heuristic;
+  heuristic.backend = Backend::Interpreter;
+  ASSERT_FALSE(static_cast<bool>(lightningForward(a, heuristic)));
+  EXPECT_EQ(packed, in.o) << "the same heuristic call";
+}
+
 TEST(LightningTuning, WithoutTuningAMissRunsTheDefault) {
   TempDir dir;
   autotune::TuneCache cache(dir.path);

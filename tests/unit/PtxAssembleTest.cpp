@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 
 #include <cstdio>
+#include <optional>
 
 using namespace tessel;
 
@@ -211,6 +212,80 @@ TEST(PtxAssembleDsl, SimpleGlaBackward) {
     expectAssemblesWithoutSpills(*dgates, arch, 4, "dgates");
     expectAssemblesWithoutSpills(*decode, arch, 2, "decode");
   }
+}
+
+/// ptxas's resources for `kernel` on `arch` at `warps` warps, specialized as
+/// the launcher does for aligned tensors; nullopt after a test failure.
+std::optional<PtxasResources> resourcesOf(const Kernel &kernel, const char *arch,
+                                          unsigned warps) {
+  auto module = lowering::specializeDivisibility(
+      kernel.module(), llvm::SmallVector<bool>(kernel.args().size(), true));
+  lowering::TargetOptions target;
+  target.arch = arch;
+  target.numWarps = warps;
+  auto compiled = lowering::compileToPTX(*module, target);
+  if (!compiled) {
+    ADD_FAILURE() << llvm::toString(compiled.takeError());
+    return std::nullopt;
+  }
+  auto assembled = assemblePtx(compiled->ptx, arch);
+  if (!assembled) {
+    ADD_FAILURE() << llvm::toString(assembled.takeError());
+    return std::nullopt;
+  }
+  const PtxasResources *res = assembled->find(kernel.name());
+  if (!res) {
+    ADD_FAILURE() << assembled->log;
+    return std::nullopt;
+  }
+  return *res;
+}
+
+// A variable-length batch (offsets loaded from cu_seqlens, rows from the
+// sequence's first) costs the kernels a few scalar registers and no
+// spills: every whole-sequence kernel of Lightning and simple GLA, varlen
+// beside its fixed-length self, at the default and the gated configurations.
+TEST(PtxAssembleDsl, VarlenKernelsSpillNoMoreThanFixedLength) {
+  auto ptxas = findPtxas();
+  if (!ptxas) {
+    llvm::consumeError(ptxas.takeError());
+    GTEST_SKIP() << "ptxas not found";
+  }
+  struct Case {
+    const char *name;
+    bool gated;
+    llvm::Expected<Kernel> (*build)(const kernels::LightningSpec &,
+                                    const kernels::PassConfig &);
+    kernels::PassConfig cfg;
+  };
+  const Case cases[] = {
+      {"fwd", false, kernels::buildLightningForward, {}},
+      {"bwd_dq", false, kernels::buildLightningBackwardDq, {}},
+      {"bwd_dkdv", false, kernels::buildLightningBackwardDkDv, {}},
+      {"gla fwd", true, kernels::buildLightningForward, {64, 32, 4, 1, 2}},
+      {"gla bwd_dkdv", true, kernels::buildLightningBackwardDkDv, {64, 64, 4, 1, 3}},
+      {"gla dgates", true, kernels::buildSimpleGlaGateGradient, {16, 16, 4}},
+  };
+  for (const Case &c : cases)
+    for (const char *arch : {"sm_80", "sm_90a"}) {
+      kernels::LightningSpec spec{128, 128, DType::bf16, true, true};
+      spec.gated = c.gated;
+      auto fixed = c.build(spec, c.cfg);
+      spec.varlen = true;
+      auto varlen = c.build(spec, c.cfg);
+      ASSERT_TRUE(static_cast<bool>(fixed)) << llvm::toString(fixed.takeError());
+      ASSERT_TRUE(static_cast<bool>(varlen)) << llvm::toString(varlen.takeError());
+      EXPECT_NE(varlen->name().find("varlen"), std::string::npos) << varlen->name();
+      auto a = resourcesOf(*fixed, arch, c.cfg.numWarps);
+      auto b = resourcesOf(*varlen, arch, c.cfg.numWarps);
+      ASSERT_TRUE(a && b) << c.name << " " << arch;
+      std::printf("ptxas %-7s %-13s: %3d → %3d registers varlen, %lld → %lld B "
+                  "spills\n",
+                  arch, c.name, a->registers, b->registers,
+                  static_cast<long long>(a->spillStoreBytes),
+                  static_cast<long long>(b->spillStoreBytes));
+      EXPECT_LE(b->spillStoreBytes, a->spillStoreBytes) << c.name << " " << arch;
+    }
 }
 
 // cumsum (a gate vector and both axes of a C × C tile, f32 and bf16)

@@ -579,9 +579,10 @@ LightningConfig resolveConfig(const LightningOptions &options,
 /// segments of one length; a given split is an error), and, for simple GLA
 /// unless the caller gave the configuration, what keeps the 4-warp programs
 /// from spilling (ptxas, D = E = 128, PtxAssembleDsl.SimpleGla*): 32
-/// columns for the forward with a state (72 B at 64 on sm_90a) and for dq
-/// without wgmma (4 B on sm_80), 2 pipeline stages for dq with wgmma (12–16
-/// B at 3: each stage holds a gate vector's copy too). Everything else runs
+/// columns for the forward with a state (72 B at 64 on sm_90a), for dq
+/// without wgmma (4 B on sm_80) and for dq with dS_N, which also writes S_N
+/// (36–96 B at 64), 2 pipeline stages for dq with wgmma (12–16 B at 3: each
+/// stage holds a gate vector's copy too). Everything else runs
 /// 64 columns: half the programs of 32, and wgmma, whose swizzled operands
 /// need 64.
 llvm::Error applyWholeSequenceLimits(
@@ -606,7 +607,7 @@ llvm::Error applyWholeSequenceLimits(
     bool dq = pass == kernels::LightningPass::BackwardDq;
     if ((pass == kernels::LightningPass::Forward &&
          (spec.initialState || spec.finalState)) ||
-        (dq && !wgmma))
+        (dq && (!wgmma || spec.finalState)))
       p.blockW = std::min(p.blockW, 32);
     else if (dq)
       p.stages = std::min(p.stages, 2);
@@ -822,9 +823,6 @@ planLightningBackward(const LightningBackwardArgs &a,
     auto ds = checkGates(a.dGates, *dims, a.layout, "d_gates", /*output=*/true);
     if (!ds) return ds.takeError();
     dGateStrides = *ds;
-    if (a.dFinalState.present())
-      return fail("d_final_state with gates: a simple GLA's backward does not "
-                  "take dS_N yet (its gate gradient needs S_N)");
   } else if (a.dGates.present()) {
     return fail("d_gates: given without gates");
   }
@@ -1013,8 +1011,22 @@ planLightningBackward(const LightningBackwardArgs &a,
         std::move(sArgs), cfg.dq.numWarps);
     if (auto e = scan(LightningPass::BackwardDq, sq, false, false)) return e;
   }
+  // Simple GLA with dS_N: dq's sweep also writes S_N (per-thread scratch;
+  // a gated call never splits, so the segment scratch is free) for the gate
+  // gradient's ⟨S_N, dS_N⟩.
+  TensorRef finalState;
+  if (gated && spec.finalState) {
+    auto buffer = segmentScratch(options, a.q.onDevice,
+                                 size_t(bh) * spec.d * spec.e * 4);
+    if (!buffer) return buffer.takeError();
+    finalState.data = buffer->pointer;
+    finalState.dtype = DType::f32;
+    finalState.shape = {seqDims->batch, seqDims->heads, seqDims->d, seqDims->e};
+    finalState.onDevice = buffer->onDevice;
+  }
   std::vector<const TensorRef *> dqStates;
   if (spec.initialState) dqStates.push_back(&a.initialState);
+  if (finalState.present()) dqStates.push_back(&finalState);
   if (auto e = outputs(LightningPass::BackwardDq, "bwd_dq",
                        kernels::buildLightningBackwardDq,
                        kernels::buildLightningDqSegmentOutputs, cfg.dq, sq,
@@ -1042,7 +1054,10 @@ planLightningBackward(const LightningBackwardArgs &a,
         getKernel("dgates", kernels::buildSimpleGlaGateGradient, spec, p);
     if (!kernel) return kernel.takeError();
     std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dq),
-                                bufferArg(a.dk), bufferArg(a.dGates), n, h};
+                                bufferArg(a.dk), bufferArg(a.dGates)};
+    if (finalState.present())
+      args.insert(args.end(), {bufferArg(finalState), bufferArg(a.dFinalState)});
+    args.insert(args.end(), {n, h});
     if (varlen) args.push_back(bufferArg(a.cuSeqlens));
     for (const View *v : {&vq, &vk, &vdq, &vdk}) pushStrides(args, *v);
     for (int64_t st : dGateStrides) args.push_back(LaunchArg::i64(st));

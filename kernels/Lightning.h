@@ -87,8 +87,9 @@ struct LightningBackwardArgs {
   TensorRef dInitialState; ///< output dL/dS0; required iff initialState is
   TensorRef dFinalState;   ///< optional input dL/dS_N
   /// Simple GLA: the forward's gates (as LightningForwardArgs::gates, with
-  /// `slopes` empty) and the output dL/dg, f32, shaped like them; no
-  /// dFinalState with gates yet. dL/dg is a reverse running sum of
+  /// `slopes` empty) and the output dL/dg, f32, shaped like them (with
+  /// dFinalState, dq's sweep writes S_N to scratch for dg's ⟨S_N, dS_N⟩
+  /// term). dL/dg is a reverse running sum of
   /// q·dq − k·dk, which cancels: in 16-bit its error grows with N (bf16,
   /// interpreter: ~1e-2 relative at N ≤ 300, 8e-2 at N = 1000, where dq is
   /// at 2.4e-3); f32 is exact to ~1e-6 (2e-3 on tf32 dots).

@@ -179,9 +179,6 @@ struct State {
 
 llvm::Expected<LightningCheckResult>
 checkLightning(const LightningProblem &p, const LightningOptions &options) {
-  if (p.gateRange && p.backward && p.finalState)
-    return llvm::createStringError(
-        "a simple GLA (gates) takes no dS_N in its backward yet");
   if (p.gateRange && !(p.gateRange->first <= p.gateRange->second &&
                        p.gateRange->second <= 0))
     return llvm::createStringError(

@@ -22,8 +22,7 @@ struct LightningProblem {
   std::vector<float> slopes;
   /// Simple GLA: random per-token log-decays drawn uniformly from [lo, hi]
   /// (≤ 0) in place of the slopes (LightningForwardArgs::gates); the
-  /// backward also checks d_gates, decode steps take each token's gates. No
-  /// dS_N in the backward yet.
+  /// backward also checks d_gates, decode steps take each token's gates.
   std::optional<std::pair<float, float>> gateRange;
   float scale = 1.0f;
   bool initialState = false;

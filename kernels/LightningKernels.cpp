@@ -377,6 +377,10 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
   Tile slopes = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
   Tile s0 = full && spec.initialState ? kb.ptrArg("initial_state", DType::f32)
                                       : Tile();
+  // Simple GLA with dS_N: the gate gradient needs ⟨S_N, dS_N⟩, and this
+  // sweep has S_N at its end (each program its rows dcols).
+  const bool writesFinal = full && spec.gated && spec.finalState;
+  Tile sN = writesFinal ? kb.ptrArg("final_state", DType::f32) : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   ChunkSweep cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, D));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
@@ -396,7 +400,7 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
                  ? load(cm.statePtrs(s0, D, E, dcols, ecols),
                         column(dMask) & row(eMask))
                  : zeros({BD, padToPow2(E)}, DType::f32);
-  kb.forRange(0, cm.numBlocks, {kv0}, [&](Tile blk, auto carried) {
+  auto out = kb.forRange(0, cm.numBlocks, {kv0}, [&](Tile blk, auto carried) {
     Tile kv = carried[0];
     auto bl = cm.block(blk);
     Tile kMask = column(bl.rowMask) & row(dMask);
@@ -414,6 +418,9 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
     return std::vector<Tile>{kv * bl.blockDecay +
                              cm.weightedUpdate(kb_, vb, bl.kDecay)};
   });
+  if (writesFinal)
+    store(cm.statePtrs(sN, D, E, dcols, ecols), out[0],
+          column(dMask) & row(eMask));
   return kb.finish();
 }
 

@@ -139,7 +139,9 @@ llvm::Expected<Kernel> buildLightningDvSegmentOutputs(const LightningSpec &spec,
                                                       const PassConfig &config);
 
 /// Grid (B·H·ceil(D / blockW)). Arguments: k v do dq slopes
-/// [initial_state] n heads scale, strides of k v do dq.
+/// [initial_state] n heads scale, strides of k v do dq. Gated with dS_N
+/// (spec.finalState): `final_state` (B, H, D, E) f32 after initial_state,
+/// written with S_N for the gate gradient.
 llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
                                                 const PassConfig &config);
 
@@ -171,9 +173,10 @@ llvm::Expected<Kernel> buildLightningDkDvSegmentOutputs(const LightningSpec &spe
 /// that holds e^(b_t) is linear in q_t, every one that holds e^(−b_t) in
 /// k_t), and dg_t = Σ_{s ≥ t} ∂L/∂b_s, a reverse running sum along the
 /// sequence. One program per (b, h) sweeps blocks of 16 rows from the end.
-/// Arguments: q k dq dk d_gates(f32) n heads [cu_seqlens], then (batch,
-/// head, row) strides of q, k, dq, dk and d_gates. Whole sequences; no dS_N
-/// term.
+/// With dS_N (spec.finalState) every dg_t also gains ⟨S_N, dS_N⟩, from the
+/// final state the gated dq sweep writes. Arguments: q k dq dk d_gates(f32)
+/// [final_state d_final_state] n heads [cu_seqlens], then (batch, head, row)
+/// strides of q, k, dq, dk and d_gates. Whole sequences.
 llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
                                                   const PassConfig &cfg);
 

@@ -12,11 +12,15 @@ llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
   const int D = spec.d, DP = padToPow2(D), C = 16;
   const DType T = spec.dtype;
-  KernelBuilder kb("simple_gla_dgates_d" + std::to_string(D) + "_" +
-                   dtypeName(T) + (spec.varlen ? "_varlen" : "") + "_w" +
+  KernelBuilder kb("simple_gla_dgates_d" + std::to_string(D) + "_e" +
+                   std::to_string(spec.e) + "_" + dtypeName(T) +
+                   (spec.finalState ? "_sn" : "") +
+                   (spec.varlen ? "_varlen" : "") + "_w" +
                    std::to_string(cfg.numWarps));
   Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), dq = kb.ptrArg("dq", T),
        dk = kb.ptrArg("dk", T), dg = kb.ptrArg("d_gates", DType::f32);
+  Tile sN = spec.finalState ? kb.ptrArg("final_state", DType::f32) : Tile();
+  Tile dsN = spec.finalState ? kb.ptrArg("d_final_state", DType::f32) : Tile();
   Tile n = kb.scalarArg("n", DType::i32);
   Tile heads = kb.scalarArg("heads", DType::i32);
   Tile cu = spec.varlen ? kb.ptrArg("cu_seqlens", DType::i32) : Tile();
@@ -34,9 +38,26 @@ llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
   Tile qB = base(q, sq), kB = base(k, sk), dqB = base(dq, sdq),
        dkB = base(dk, sdk), dgB = base(dg, sdg);
   Tile rows = arange(0, C), cols = arange(0, DP);
+  // With dS_N: every term of ⟨S_N, dS_N⟩ carries e^(b_{N−1}), so ∂L/∂b_{N−1}
+  // gains ⟨S_N, dS_N⟩ (the k·dk terms hold the rest of dS_N's share) and,
+  // through the running sum, so does every dg_t.
+  Tile acc0 = zeros({}, DType::f32);
+  if (spec.finalState) {
+    const int EP = padToPow2(spec.e);
+    Tile ecols = arange(0, EP);
+    Tile base = bh.to(DType::i64) * (int64_t(D) * spec.e);
+    auto dotted = kb.forRange(0, (D + C - 1) / C, {acc0}, [&](Tile blk, auto carried) {
+      Tile r = blk * C + rows;
+      Tile m = column(r < D) & row(ecols < spec.e);
+      Tile at = base + column(r * spec.e) + row(ecols);
+      Tile prod = load(sN + at, m, 0.0) * load(dsN + at, m, 0.0);
+      return std::vector<Tile>{carried[0] + sum(sum(prod, 1), 0)};
+    });
+    acc0 = dotted[0];
+  }
   Tile numBlocks = cdiv(spec.varlen ? end - first : n, C);
-  kb.forRange(0, numBlocks, {zeros({}, DType::f32)}, [&](Tile blk, auto carried) {
-    Tile acc = carried[0]; // Σ ∂L/∂b over the rows after this block
+  kb.forRange(0, numBlocks, {acc0}, [&](Tile blk, auto carried) {
+    Tile acc = carried[0]; // Σ ∂L/∂b over the rows after this block (and S_N)
     Tile r = (numBlocks - 1 - blk) * C + rows;
     if (spec.varlen)
       r = first + r;

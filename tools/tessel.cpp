@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
         ->capture_default_str();
     cmd->add_option("--gate-range", gateRange,
                     gated ? "random per-token log-decays g in [LO, HI] (≤ 0; "
-                            "default -1,0); no dS_N with --backward yet"
+                            "default -1,0)"
                           : "simple GLA: random per-token log-decays g in "
                             "[LO, HI] (≤ 0) in place of --decay (as `run "
                             "simple-gla`)")

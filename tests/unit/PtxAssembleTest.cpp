@@ -188,20 +188,23 @@ TEST(PtxAssembleDsl, SimpleGlaForward) {
 // The simple GLA backward kernels (dq, dk and dv fused, the gate gradient)
 // and its decode step at a gated call's default configurations lower,
 // assemble and spill nothing: dq at 64 columns and 2 stages on sm_90a
-// (12–16 B of spills at 3), 32 columns on sm_80 (4 B at 64 there).
+// (12–16 B of spills at 3), 32 columns on sm_80 (4 B at 64 there) and with
+// dS_N (36–96 B at 64).
 TEST(PtxAssembleDsl, SimpleGlaBackward) {
-  kernels::LightningSpec spec{128, 128, DType::bf16, true, false};
-  spec.gated = true;
   auto ptxas = findPtxas();
   if (!ptxas) {
     llvm::consumeError(ptxas.takeError());
     GTEST_SKIP() << "ptxas not found";
   }
   kernels::PassConfig bwd{64, 64, 4, 1, 3};
+  for (bool dsN : {false, true})
   for (const char *arch : {"sm_80", "sm_90a"}) {
-    bool wgmma = std::string(arch) == "sm_90a";
+    // With dS_N, dq also writes S_N: 32 columns (applyWholeSequenceLimits).
+    kernels::LightningSpec spec{128, 128, DType::bf16, true, dsN};
+    spec.gated = true;
+    bool wide = std::string(arch) == "sm_90a" && !dsN;
     auto dq = kernels::buildLightningBackwardDq(
-        spec, kernels::PassConfig{64, wgmma ? 64 : 32, 4, 1, wgmma ? 2 : 3});
+        spec, kernels::PassConfig{64, wide ? 64 : 32, 4, 1, wide ? 2 : 3});
     auto dkdv = kernels::buildLightningBackwardDkDv(spec, bwd);
     auto dgates = kernels::buildSimpleGlaGateGradient(spec, {16, 16, 4});
     auto decode = kernels::buildLightningDecode(spec, {64, 32, 2});
@@ -243,7 +246,8 @@ std::optional<PtxasResources> resourcesOf(const Kernel &kernel, const char *arch
 
 // A variable-length batch (offsets loaded from cu_seqlens, rows from the
 // sequence's first) costs the kernels a few scalar registers and no
-// spills: every whole-sequence kernel of Lightning and simple GLA, varlen
+// spills: every whole-sequence kernel of Lightning and simple GLA (with S0
+// and dS_N: the gated dq writes S_N, the gate gradient reads it), varlen
 // beside its fixed-length self, at the default and the gated configurations.
 TEST(PtxAssembleDsl, VarlenKernelsSpillNoMoreThanFixedLength) {
   auto ptxas = findPtxas();
@@ -263,6 +267,7 @@ TEST(PtxAssembleDsl, VarlenKernelsSpillNoMoreThanFixedLength) {
       {"bwd_dq", false, kernels::buildLightningBackwardDq, {}},
       {"bwd_dkdv", false, kernels::buildLightningBackwardDkDv, {}},
       {"gla fwd", true, kernels::buildLightningForward, {64, 32, 4, 1, 2}},
+      {"gla bwd_dq", true, kernels::buildLightningBackwardDq, {64, 32, 4, 1, 3}},
       {"gla bwd_dkdv", true, kernels::buildLightningBackwardDkDv, {64, 64, 4, 1, 3}},
       {"gla dgates", true, kernels::buildSimpleGlaGateGradient, {16, 16, 4}},
   };

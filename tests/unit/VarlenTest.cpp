@@ -46,7 +46,7 @@ const std::vector<VarlenCase> kVarlenCases = {
     {{17, 0, 15, 16}, 16, 32, 2, Layout::BHND, DType::f32, false, true, true, true, 16},
     {{1, 63, 64, 65}, 32, 48, 2, Layout::BNHD, DType::f32, true, true, true, false, 0},
     {{100, 1, 29}, 64, 64, 2, Layout::BHND, DType::bf16, true, false, true, false, 0},
-    {{1, 63, 64, 65}, 32, 48, 2, Layout::BHND, DType::f32, true, true, false, true, 0},
+    {{1, 63, 64, 65}, 32, 48, 2, Layout::BHND, DType::f32, true, true, true, true, 0},
     {{33, 0, 17}, 16, 16, 2, Layout::BNHD, DType::bf16, true, false, false, true, 16},
 };
 

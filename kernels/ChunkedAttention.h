@@ -46,9 +46,14 @@ struct ChunkSweep {
   Tile colBlock;    // this program's block of columns
   Tile rows;        // [C] i32
   Tile fi;          // [C] f32 row index
-  Tile causal;      // [C, C] i ≥ j
+  Tile causal;      // [C, C] i ≥ j (anti-causal: j > i)
   Tile intraDecay;  // [C, C] λ^(i−j) where i ≥ j, else 0 (not gated)
-  Tile qDecay;      // [C] λ^(i+1) (not gated)
+  Tile qDecay;      // [C] λ^(i+1) (not gated, causal)
+  /// Anti-causal (LightningSpec::anticausal): row i takes the rows j > i,
+  /// decayed from i to j — the causal sweep's mirror: blocks in the other
+  /// order, M strictly upper, the roles of Λ_q and Λ_k swapped, and every
+  /// output added to what the causal sweep stored (storeOut).
+  bool anticausal = false;
   /// Gated (simple GLA): this (b, h)'s log-decays and their row stride.
   bool gated = false;
   Tile gatesBase, gatesRow;
@@ -73,8 +78,8 @@ struct ChunkSweep {
   /// them.
   ChunkSweep(KernelBuilder &kb, const LightningSpec &spec,
          const PassConfig &cfg, Tile decay, int blocksPerHead)
-      : C(cfg.blockC), T(spec.dtype), gated(spec.gated),
-        varlen(spec.varlen) {
+      : C(cfg.blockC), T(spec.dtype), anticausal(spec.anticausal),
+        gated(spec.gated), varlen(spec.varlen) {
     n = kb.scalarArg("n", DType::i32);
     heads = kb.scalarArg("heads", DType::i32);
     scale = kb.scalarArg("scale", DType::f32);
@@ -109,11 +114,28 @@ struct ChunkSweep {
   void rowTiles() {
     rows = arange(0, C);
     fi = rows.to(DType::f32);
-    causal = column(rows) >= row(rows);
+    causal = anticausal ? row(rows) > column(rows) : column(rows) >= row(rows);
     if (gated)
       return; // per block, from the block's gates
-    intraDecay = where(causal, exp(-s * (column(fi) - row(fi))), 0.0);
+    Tile distance = anticausal ? row(fi) - column(fi) : column(fi) - row(fi);
+    intraDecay = where(causal, exp(-s * distance), 0.0);
     qDecay = exp(-s * (fi + 1.0));
+  }
+
+  /// The block a sweep visits at step i: a forward sweep (dq, the forward)
+  /// goes from the first block, a `reverse` one (dk, dv) from the last; an
+  /// anti-causal sweep goes the other way.
+  Tile order(const Tile &i, bool reverse) const {
+    return reverse != anticausal ? numBlocks - 1 - i : i;
+  }
+
+  /// Stores the f32 `value` to `ptrs` in the kernel's dtype; an anti-causal
+  /// sweep adds it to what the causal sweep stored there.
+  void storeOut(const Tile &ptrs, const Tile &value, const Tile &mask) const {
+    if (anticausal)
+      store(ptrs, (load(ptrs, mask, 0.0).to(DType::f32) + value).to(T), mask);
+    else
+      store(ptrs, value.to(T), mask);
   }
 
   /// Sweep only segment `seg` of `segLen` rows (a multiple of C); not for
@@ -168,15 +190,22 @@ struct ChunkSweep {
                     bl.rowMask, 0.0);
       Tile cum = cumsum(g, 0);
       Tile total = sum(g, 0);
-      bl.intraDecay = where(causal, exp(column(cum) - row(cum)), 0.0);
-      bl.qDecay = exp(cum);
-      bl.kDecay = where(bl.rowMask, exp(total - cum), 0.0);
+      // Anti-causal: M_ij = e^(b_j − b_i) for j > i, Λ_q = e^(b_L − b) (to
+      // the block's end), Λ_k = e^b (from its start).
+      bl.intraDecay = where(causal,
+                            anticausal ? exp(row(cum) - column(cum))
+                                       : exp(column(cum) - row(cum)),
+                            0.0);
+      Tile toStart = exp(cum), toEnd = where(bl.rowMask, exp(total - cum), 0.0);
+      bl.qDecay = anticausal ? toEnd : toStart;
+      bl.kDecay = anticausal ? where(bl.rowMask, toStart, 0.0) : toEnd;
       bl.blockDecay = exp(total);
       return bl;
     }
     bl.intraDecay = intraDecay;
-    bl.qDecay = qDecay;
-    bl.kDecay = where(bl.rowMask, exp(-s * (bl.fLen - 1.0 - fi)), 0.0);
+    Tile toEnd = where(bl.rowMask, exp(-s * (bl.fLen - 1.0 - fi)), 0.0);
+    bl.qDecay = anticausal ? toEnd : qDecay;
+    bl.kDecay = anticausal ? where(bl.rowMask, qDecay, 0.0) : toEnd;
     bl.blockDecay = exp(-s * bl.fLen);
     return bl;
   }

@@ -574,12 +574,14 @@ LightningConfig resolveConfig(const LightningOptions &options,
   return heuristicLightningConfig(shape, traits.sms, traits.wgmma);
 }
 
-/// What a simple GLA or variable-length call does to its configuration:
-/// whole sequences for `passes` (the segment scan decays by one slope over
-/// segments of one length; a given split is an error), and, for simple GLA
+/// What a simple GLA, variable-length or non-causal (`!causal`) call does to
+/// its configuration: whole sequences for `passes` (the segment scan decays
+/// by one slope over segments of one length, forwards; a given split is an
+/// error), and, for simple GLA
 /// unless the caller gave the configuration, what keeps the 4-warp programs
 /// from spilling (ptxas, D = E = 128, PtxAssembleDsl.SimpleGla*): 32
-/// columns for the forward with a state (72 B at 64 on sm_90a), for dq
+/// columns for the forward with a state (72 B at 64 on sm_90a) or
+/// non-causal (its anti-causal sweep: 52–64 B at 64 on sm_90a), for dq
 /// without wgmma (4 B on sm_80) and for dq with dS_N, which also writes S_N
 /// (36–96 B at 64), 2 pipeline stages for dq with wgmma (12–16 B at 3: each
 /// stage holds a gate vector's copy too). Everything else runs
@@ -587,8 +589,8 @@ LightningConfig resolveConfig(const LightningOptions &options,
 /// need 64.
 llvm::Error applyWholeSequenceLimits(
     LightningConfig &cfg, std::initializer_list<kernels::LightningPass> passes,
-    const LightningSpec &spec, bool given, bool wgmma) {
-  if (!spec.gated && !spec.varlen)
+    const LightningSpec &spec, bool causal, bool given, bool wgmma) {
+  if (!spec.gated && !spec.varlen && causal)
     return llvm::Error::success();
   for (kernels::LightningPass pass : passes) {
     kernels::PassConfig &p = cfg[pass];
@@ -599,20 +601,40 @@ llvm::Error applyWholeSequenceLimits(
                                   ? "fwd"
                                   : kernels::passName(pass) + 4,
                               p.splits,
-                              spec.gated ? "simple GLA (gates)"
-                                         : "variable-length batch (cu_seqlens)"));
+                              spec.gated    ? "simple GLA (gates)"
+                              : spec.varlen ? "variable-length batch (cu_seqlens)"
+                                            : "non-causal call (causal = false)"));
     p.splits = 1;
     if (given || !spec.gated || p.numWarps != 4)
       continue;
     bool dq = pass == kernels::LightningPass::BackwardDq;
     if ((pass == kernels::LightningPass::Forward &&
-         (spec.initialState || spec.finalState)) ||
+         (spec.initialState || spec.finalState || !causal)) ||
         (dq && (!wgmma || spec.finalState)))
       p.blockW = std::min(p.blockW, 32);
     else if (dq)
       p.stages = std::min(p.stages, 2);
   }
   return llvm::Error::success();
+}
+
+/// Non-causal attention has no state to start from or hand on: every state
+/// argument must be absent.
+llvm::Error checkNoStatesIfNonCausal(
+    std::initializer_list<std::pair<const TensorRef *, const char *>> states) {
+  for (auto [t, name] : states)
+    if (t->present())
+      return fail(fmt::format("{}: non-causal attention (causal = false) has "
+                              "no state to start from or hand on; leave it "
+                              "empty",
+                              name));
+  return llvm::Error::success();
+}
+
+/// The spec of the anti-causal sweep that completes a non-causal call.
+LightningSpec anticausalSpec(LightningSpec spec) {
+  spec.anticausal = true;
+  return spec;
 }
 
 /// The dimensions the kernels see: q's, or for a variable-length batch
@@ -741,6 +763,10 @@ planLightningForward(const LightningForwardArgs &a,
     if (auto e = checkState(a.initialState, "initial_state", *seqDims)) return e;
   if (a.finalState.present())
     if (auto e = checkState(a.finalState, "final_state", *seqDims)) return e;
+  if (!a.causal)
+    if (auto e = checkNoStatesIfNonCausal(
+            {{&a.initialState, "initial_state"}, {&a.finalState, "final_state"}}))
+      return e;
   if (auto e = checkDisjoint(
           {{&a.o, "o"}, {&a.finalState, "final_state"}},
           {{&a.q, "q"}, {&a.k, "k"}, {&a.v, "v"}, {&a.o, "o"},
@@ -758,7 +784,8 @@ planLightningForward(const LightningForwardArgs &a,
   LightningConfig config = resolveConfig(options, traits, *seqDims, a.q.dtype,
                                          a.layout, spec);
   if (auto e = applyWholeSequenceLimits(config, {kernels::LightningPass::Forward},
-                                        spec, options.config.has_value(),
+                                        spec, a.causal,
+                                        options.config.has_value(),
                                         traits.wgmma))
     return e;
   const kernels::PassConfig &cfg = config.fwd;
@@ -784,9 +811,18 @@ planLightningForward(const LightningForwardArgs &a,
   if (varlen) args.push_back(bufferArg(a.cuSeqlens));
   for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
   Grid grid = sweepGrid(bh, cfg.blockW, spec.e, 1);
-  return std::vector<LightningLaunch>{
-      {kernels::LightningPass::Forward, *kernel, grid, std::move(args),
-       static_cast<unsigned>(cfg.numWarps)}};
+  std::vector<LightningLaunch> plan{{kernels::LightningPass::Forward, *kernel,
+                                     grid, args,
+                                     static_cast<unsigned>(cfg.numWarps)}};
+  if (!a.causal) {
+    // The anti-causal sweep, same arguments, adds to o.
+    auto anti = getKernel("fwd", kernels::buildLightningForward,
+                          anticausalSpec(spec), cfg);
+    if (!anti) return anti.takeError();
+    plan.push_back({kernels::LightningPass::Forward, *anti, grid,
+                    std::move(args), static_cast<unsigned>(cfg.numWarps)});
+  }
+  return plan;
 }
 
 llvm::Expected<std::vector<LightningLaunch>>
@@ -845,6 +881,17 @@ planLightningBackward(const LightningBackwardArgs &a,
   }
   if (a.dFinalState.present())
     if (auto e = checkState(a.dFinalState, "d_final_state", *seqDims)) return e;
+  if (!a.causal) {
+    if (auto e = checkNoStatesIfNonCausal(
+            {{&a.initialState, "initial_state"},
+             {&a.dInitialState, "d_initial_state"},
+             {&a.dFinalState, "d_final_state"}}))
+      return e;
+    if (gated)
+      return fail("gates with causal = false: the gradient of non-causal "
+                  "simple GLA's gates is not built yet (it splits into a "
+                  "causal and an anti-causal half); the forward runs");
+  }
   if (auto e = checkDisjoint(
           {{&a.dq, "dq"}, {&a.dk, "dk"}, {&a.dv, "dv"},
            {&a.dInitialState, "d_initial_state"}, {&a.dGates, "d_gates"}},
@@ -868,7 +915,8 @@ planLightningBackward(const LightningBackwardArgs &a,
                                         {kernels::LightningPass::BackwardDq,
                                          kernels::LightningPass::BackwardDk,
                                          kernels::LightningPass::BackwardDv},
-                                        spec, options.config.has_value(),
+                                        spec, a.causal,
+                                        options.config.has_value(),
                                         traits.wgmma))
     return e;
   int64_t bh = seqDims->batch * seqDims->heads;
@@ -989,8 +1037,17 @@ planLightningBackward(const LightningBackwardArgs &a,
       if (varlen) args.push_back(bufferArg(a.cuSeqlens));
     }
     for (const View *v : views) pushStrides(args, *v);
-    add(pass, *kernel, Grid{bh * blocks, 1, sp.count}, std::move(args),
-        p.numWarps);
+    Grid grid{bh * blocks, 1, sp.count};
+    if (!a.causal) {
+      // Non-causal: the anti-causal sweep, same arguments, adds to the
+      // outputs after the causal one.
+      auto anti = getKernel(kernelName.c_str(), whole, anticausalSpec(spec), p);
+      if (!anti) return anti.takeError();
+      add(pass, *kernel, grid, args, p.numWarps);
+      add(pass, *anti, grid, std::move(args), p.numWarps);
+      return llvm::Error::success();
+    }
+    add(pass, *kernel, grid, std::move(args), p.numWarps);
     return llvm::Error::success();
   };
 

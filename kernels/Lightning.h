@@ -75,6 +75,11 @@ struct LightningForwardArgs {
   /// host like q; the offsets are read back and checked before any launch.
   /// Each sequence is swept whole (no sequence split).
   TensorRef cuSeqlens;
+  /// false: non-causal (bidirectional) attention, o_i = scale · Σ_j
+  /// λ^|i−j| (q_i · k_j) v_j over the whole sequence (with gates, the decay
+  /// between i and j: e^(−|b_i − b_j|)), as a causal sweep and an
+  /// anti-causal one that adds to it. No states; whole sequences.
+  bool causal = true;
 };
 
 struct LightningBackwardArgs {
@@ -97,6 +102,10 @@ struct LightningBackwardArgs {
   /// Variable-length batch, as for the forward: states and their gradients
   /// are (S, H, D, E).
   TensorRef cuSeqlens;
+  /// false: the gradients of non-causal attention (as for the forward);
+  /// not with gates yet (their gradient splits into a causal and an
+  /// anti-causal half).
+  bool causal = true;
 };
 
 /// One decode step: a new token per (b, h) against the running state.

@@ -17,7 +17,7 @@
 namespace tessel {
 
 std::string LightningProblem::str() const {
-  return fmt::format("B={} H={} N={} D={} E={} {} {}{}{}{}{}{}{} seed={}", batch,
+  return fmt::format("B={} H={} N={} D={} E={} {} {}{}{}{}{}{}{}{} seed={}", batch,
                      heads, seq, d, e, layoutName(layout), dtypeName(dtype),
                      initialState ? " +S0" : "", finalState ? " +SN" : "",
                      backward ? " bwd" : "",
@@ -28,7 +28,7 @@ std::string LightningProblem::str() const {
                      seqLens.empty()
                          ? ""
                          : fmt::format(" varlen {}", fmt::join(seqLens, ",")),
-                     seed);
+                     causal ? "" : " non-causal", seed);
 }
 
 std::vector<float> alibiSlopes(int64_t heads) {
@@ -185,6 +185,10 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
         "gate range must be lo ≤ hi ≤ 0 (log-decays), got [" +
         std::to_string(p.gateRange->first) + ", " +
         std::to_string(p.gateRange->second) + "]");
+  if (p.decodeSteps > 0 && !p.causal)
+    return llvm::createStringError(
+        "decode steps are causal (each token sees the ones before it); they "
+        "do not continue a non-causal forward");
   if (p.decodeSteps < 0 || (p.decodeSteps > 0 && p.backward))
     return llvm::createStringError(
         "decode steps must be ≥ 0 and apply to the forward only, got " +
@@ -227,6 +231,7 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
   ref.batch = p.batch, ref.heads = p.heads, ref.seq = p.seq, ref.d = p.d,
   ref.e = p.e, ref.scale = p.scale;
   ref.cuSeqlens.assign(cu.begin(), varlen ? cu.end() : cu.begin());
+  ref.causal = p.causal;
   ref.q = q.randomize(rng);
   ref.k = k.randomize(rng);
   ref.v = v.randomize(rng);
@@ -291,6 +296,7 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
       args.slopes = slopesRef;
     args.scale = p.scale;
     args.cuSeqlens = cuRef;
+    args.causal = p.causal;
     if (p.initialState) args.initialState = s0.ref();
     if (p.finalState) args.finalState = sN.ref();
     if (p.decodeSteps > 0) {
@@ -364,6 +370,7 @@ checkLightning(const LightningProblem &p, const LightningOptions &options) {
   }
   args.scale = p.scale;
   args.cuSeqlens = cuRef;
+  args.causal = p.causal;
   if (p.initialState) {
     args.initialState = s0.ref();
     args.dInitialState = dS0.ref();

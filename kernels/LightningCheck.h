@@ -37,6 +37,9 @@ struct LightningProblem {
   /// one batch (batch must be 1, seq their sum; LightningForwardArgs::
   /// cuSeqlens), each with its own states. Empty: B sequences of N.
   std::vector<int64_t> seqLens;
+  /// false: non-causal attention (LightningForwardArgs::causal); the
+  /// reference sums every pair.
+  bool causal = true;
   uint64_t seed = 0;
 
   std::string str() const;

@@ -70,7 +70,8 @@ std::string LightningConfig::str() const {
 std::string LightningSpec::str() const {
   return "d" + std::to_string(d) + "_e" + std::to_string(e) + "_" +
          dtypeName(dtype) + (initialState ? "_s0" : "") +
-         (finalState ? "_sn" : "") + (gated ? "_gated" : "") + (varlen ? "_varlen" : "");
+         (finalState ? "_sn" : "") + (gated ? "_gated" : "") + (varlen ? "_varlen" : "") +
+         (anticausal ? "_anti" : "");
 }
 
 int padToPow2(int dim) {
@@ -146,11 +147,17 @@ namespace {
 /// A gated (simple GLA) or variable-length kernel sweeps whole sequences:
 /// the segment scan decays by a slope over segments of one length.
 llvm::Error wholeSequences(const LightningSpec &spec, bool full) {
-  if (full || (!spec.gated && !spec.varlen))
+  if (spec.anticausal && (spec.initialState || spec.finalState))
+    return llvm::createStringError(
+        "an anti-causal kernel takes no states: non-causal attention has no "
+        "state to start from or hand on");
+  if (full || (!spec.gated && !spec.varlen && !spec.anticausal))
     return llvm::Error::success();
   return llvm::createStringError(
       std::string("a ") +
-      (spec.gated ? "simple GLA (gated)" : "variable-length") +
+      (spec.gated      ? "simple GLA (gated)"
+       : spec.varlen   ? "variable-length"
+                       : "anti-causal") +
       " kernel sweeps whole sequences: its segment scan is not built yet");
 }
 
@@ -254,7 +261,7 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
 
   auto out = kb.forRange(0, cm.numBlocks, {kv0}, [&](Tile blk, auto carried) {
     Tile kv = carried[0];
-    auto bl = cm.block(blk);
+    auto bl = cm.block(cm.order(blk, /*reverse=*/false));
     Tile ioMask = column(bl.rowMask) & row(eMask);
     Tile qkMask = column(bl.rowMask) & row(dMask);
     Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), qkMask);
@@ -264,8 +271,8 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
       Tile scores = dot(qb, trans(kb_)) * bl.intraDecay;
       Tile intra = dot(scores.to(T), vb);
       Tile inter = dot(qb, kv.to(T)) * column(bl.qDecay);
-      store(cm.ptrs(oBase, so.row, bl.rowIdx, ecols),
-            ((intra + inter) * cm.scale).to(T), ioMask);
+      cm.storeOut(cm.ptrs(oBase, so.row, bl.rowIdx, ecols),
+                  (intra + inter) * cm.scale, ioMask);
     }
     return std::vector<Tile>{kv * bl.blockDecay +
                              cm.weightedUpdate(kb_, vb, bl.kDecay)};
@@ -402,7 +409,7 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
                  : zeros({BD, padToPow2(E)}, DType::f32);
   auto out = kb.forRange(0, cm.numBlocks, {kv0}, [&](Tile blk, auto carried) {
     Tile kv = carried[0];
-    auto bl = cm.block(blk);
+    auto bl = cm.block(cm.order(blk, /*reverse=*/false));
     Tile kMask = column(bl.rowMask) & row(dMask);
     Tile vMask = column(bl.rowMask) & row(eMask);
     Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), kMask);
@@ -412,8 +419,8 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
     Tile dScores = dot(dob, trans(vb)) * bl.intraDecay;
     Tile intra = dot(dScores.to(T), kb_);
     Tile inter = dot(dob, trans(kv).to(T)) * column(bl.qDecay);
-    store(cm.ptrs(dqBase, sdq.row, bl.rowIdx, dcols),
-          ((intra + inter) * cm.scale).to(T), kMask);
+    cm.storeOut(cm.ptrs(dqBase, sdq.row, bl.rowIdx, dcols),
+                (intra + inter) * cm.scale, kMask);
 
     return std::vector<Tile>{kv * bl.blockDecay +
                              cm.weightedUpdate(kb_, vb, bl.kDecay)};
@@ -478,7 +485,7 @@ void dkSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg
                 : zeros({BD, padToPow2(E)}, DType::f32);
   auto out = kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
     Tile g = carried[0];
-    auto bl = cm.block(cm.numBlocks - 1 - i);
+    auto bl = cm.block(cm.order(i, /*reverse=*/true));
     Tile qMask = column(bl.rowMask) & row(dMask);
     Tile vMask = column(bl.rowMask) & row(eMask);
     Tile qb = load(cm.ptrs(qBase, t.sq.row, bl.rowIdx, dcols), qMask);
@@ -490,8 +497,8 @@ void dkSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg
       Tile dScores = dot(dob, trans(vb)) * (bl.intraDecay * cm.scale);
       Tile intra = dot(trans(dScores).to(T), qb);
       Tile inter = dot(vb, trans(g).to(T)) * column(bl.kDecay);
-      store(cm.ptrs(dkBase, t.sdk.row, bl.rowIdx, dcols), (intra + inter).to(T),
-            qMask);
+      cm.storeOut(cm.ptrs(dkBase, t.sdk.row, bl.rowIdx, dcols), intra + inter,
+                  qMask);
     }
     return std::vector<Tile>{g * bl.blockDecay +
                              cm.weightedUpdate(qb, dob, bl.qDecay * cm.scale)};
@@ -526,7 +533,7 @@ void dvSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg
                 : zeros({padToPow2(D), BE}, DType::f32);
   kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
     Tile g = carried[0];
-    auto bl = cm.block(cm.numBlocks - 1 - i);
+    auto bl = cm.block(cm.order(i, /*reverse=*/true));
     Tile ioMask = column(bl.rowMask) & row(eMask);
     Tile qkMask = column(bl.rowMask) & row(dMask);
     Tile qb = load(cm.ptrs(qBase, t.sq.row, bl.rowIdx, dcols), qkMask);
@@ -537,8 +544,8 @@ void dvSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg
     Tile scores = dot(qb, trans(kb_)) * (bl.intraDecay * cm.scale);
     Tile intra = dot(trans(scores).to(T), dob);
     Tile inter = dot(kb_, g.to(T)) * column(bl.kDecay);
-    store(cm.ptrs(dvBase, t.sdv.row, bl.rowIdx, ecols), (intra + inter).to(T),
-          ioMask);
+    cm.storeOut(cm.ptrs(dvBase, t.sdv.row, bl.rowIdx, ecols), intra + inter,
+                ioMask);
 
     return std::vector<Tile>{g * bl.blockDecay +
                              cm.weightedUpdate(qb, dob, bl.qDecay * cm.scale)};

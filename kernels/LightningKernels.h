@@ -78,6 +78,11 @@ struct LightningSpec {
   /// rows [cu_seqlens[b], cu_seqlens[b + 1]) with its own states (slot
   /// b·H + h of (S, H, D, E) tensors). Whole sequences, for now.
   bool varlen = false;
+  /// The anti-causal half of non-causal (bidirectional) attention: every
+  /// row takes the rows after it (decay λ^(j−i), or the gates between), and
+  /// the kernel adds its outputs to those the causal kernel wrote. Whole
+  /// sequences, no states.
+  bool anticausal = false;
 
   std::string str() const;
 };

@@ -44,6 +44,7 @@ Problem sequence(const Problem &p, int64_t i) {
   Problem s;
   s.batch = 1, s.heads = H, s.seq = len, s.d = D, s.e = E, s.scale = p.scale;
   s.slopes = p.slopes;
+  s.causal = p.causal;
   auto rows = [&](const std::vector<double> &x, int64_t width) {
     std::vector<double> out(H * len * width);
     for (int64_t h = 0; h < H; ++h)
@@ -81,6 +82,82 @@ std::vector<double> stateOf(const Problem &p, const std::vector<double> &x,
 
 } // namespace
 
+namespace {
+
+/// The pair weights w_ij = e^(−|b_i − b_j|) of (b, h) slice bh of a
+/// non-causal problem, N × N.
+std::vector<double> pairWeights(const Problem &p, int64_t bh) {
+  const int64_t N = p.seq;
+  std::vector<double> b(N);
+  double acc = 0;
+  for (int64_t t = 0; t < N; ++t)
+    b[t] = acc += std::log(p.decay(bh, t));
+  std::vector<double> w(N * N);
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t j = 0; j < N; ++j)
+      w[i * N + j] = std::exp(-std::abs(b[i] - b[j]));
+  return w;
+}
+
+Forward nonCausalForward(const Problem &p) {
+  const int64_t N = p.seq, D = p.d, E = p.e;
+  Forward out;
+  out.o.assign(p.batch * p.heads * N * E, 0.0);
+  forEachHead(p.batch * p.heads, [&](int64_t bh) {
+    std::vector<double> w = pairWeights(p, bh);
+    for (int64_t i = 0; i < N; ++i) {
+      const double *q = &p.q[(bh * N + i) * D];
+      double *o = &out.o[(bh * N + i) * E];
+      for (int64_t j = 0; j < N; ++j) {
+        const double *k = &p.k[(bh * N + j) * D];
+        const double *v = &p.v[(bh * N + j) * E];
+        double qk = 0;
+        for (int64_t x = 0; x < D; ++x)
+          qk += q[x] * k[x];
+        double c = p.scale * w[i * N + j] * qk;
+        for (int64_t y = 0; y < E; ++y)
+          o[y] += c * v[y];
+      }
+    }
+  });
+  return out;
+}
+
+Backward nonCausalBackward(const Problem &p, const std::vector<double> &dO) {
+  const int64_t N = p.seq, D = p.d, E = p.e;
+  Backward out;
+  out.dq.assign(p.batch * p.heads * N * D, 0.0);
+  out.dk.assign(p.batch * p.heads * N * D, 0.0);
+  out.dv.assign(p.batch * p.heads * N * E, 0.0);
+  forEachHead(p.batch * p.heads, [&](int64_t bh) {
+    std::vector<double> w = pairWeights(p, bh);
+    // o_i = scale Σ_j w_ij (q_i·k_j) v_j: with a_ij = scale w_ij,
+    // dq_i = Σ_j a_ij (dO_i·v_j) k_j, dk_j = Σ_i a_ij (dO_i·v_j) q_i,
+    // dv_j = Σ_i a_ij (q_i·k_j) dO_i.
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        const double *q = &p.q[(bh * N + i) * D], *k = &p.k[(bh * N + j) * D];
+        const double *v = &p.v[(bh * N + j) * E], *go = &dO[(bh * N + i) * E];
+        double a = p.scale * w[i * N + j], qk = 0, gv = 0;
+        for (int64_t x = 0; x < D; ++x)
+          qk += q[x] * k[x];
+        for (int64_t y = 0; y < E; ++y)
+          gv += go[y] * v[y];
+        double *dq = &out.dq[(bh * N + i) * D], *dk = &out.dk[(bh * N + j) * D];
+        double *dv = &out.dv[(bh * N + j) * E];
+        for (int64_t x = 0; x < D; ++x) {
+          dq[x] += a * gv * k[x];
+          dk[x] += a * gv * q[x];
+        }
+        for (int64_t y = 0; y < E; ++y)
+          dv[y] += a * qk * go[y];
+      }
+  });
+  return out;
+}
+
+} // namespace
+
 double Problem::decay(int64_t bh, int64_t t) const {
   return gates.empty() ? std::exp(-slopes[bh % heads])
                        : std::exp(gates[bh * seq + t]);
@@ -99,6 +176,8 @@ Forward forward(const Problem &p) {
     }
     return out;
   }
+  if (!p.causal)
+    return nonCausalForward(p);
   out.o.assign(p.batch * p.heads * N * E, 0.0);
   out.final.assign(p.batch * p.heads * D * E, 0.0);
   forEachHead(p.batch * p.heads, [&](int64_t bh) {
@@ -135,7 +214,7 @@ Backward backward(const Problem &p, const std::vector<double> &dO,
     out.dq.assign(p.heads * N * D, 0.0);
     out.dk.assign(p.heads * N * D, 0.0);
     out.dv.assign(p.heads * N * E, 0.0);
-    if (!p.gates.empty())
+    if (!p.gates.empty() && p.causal)
       out.dGates.assign(p.heads * N, 0.0);
     for (int64_t i = 0; i < S; ++i) {
       Problem s = sequence(p, i);
@@ -147,13 +226,15 @@ Backward backward(const Problem &p, const std::vector<double> &dO,
       scatterRows(p, i, part.dq, D, out.dq);
       scatterRows(p, i, part.dk, D, out.dk);
       scatterRows(p, i, part.dv, E, out.dv);
-      if (!p.gates.empty())
+      if (!out.dGates.empty())
         scatterRows(p, i, part.dGates, 1, out.dGates);
       out.dInitial.insert(out.dInitial.end(), part.dInitial.begin(),
                           part.dInitial.end());
     }
     return out;
   }
+  if (!p.causal)
+    return nonCausalBackward(p, dO);
   out.dq.assign(p.batch * p.heads * N * D, 0.0);
   out.dk.assign(p.batch * p.heads * N * D, 0.0);
   out.dv.assign(p.batch * p.heads * N * E, 0.0);

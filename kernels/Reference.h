@@ -23,6 +23,11 @@ struct Problem {
   /// [c_i, c_{i+1}) with its own initial and final state, (S, H, D, E).
   /// Empty: every batch is one sequence.
   std::vector<int64_t> cuSeqlens;
+  /// false: non-causal attention, o_i = scale Σ_j w_ij (q_i·k_j) v_j over
+  /// the whole sequence with w_ij = e^(−|b_i − b_j|), b_t = Σ_{u ≤ t} log λ_u
+  /// (λ^|i−j| for a slope), summed pair by pair — no recurrence; no states,
+  /// and the backward gives no dGates.
+  bool causal = true;
 
   /// λ of token t of (b, h) slice bh.
   double decay(int64_t bh, int64_t t) const;

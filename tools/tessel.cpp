@@ -154,6 +154,13 @@ int main(int argc, char **argv) {
                     "L1,L2,... of the sequences packed into one batch, in "
                     "place of -B/-N; states are per sequence")
         ->delimiter(',');
+    cmd->add_flag_function("--non-causal", [&](int64_t) { p.causal = false; },
+                           gated ? "non-causal (bidirectional): every token "
+                                   "attends to the whole sequence, decayed "
+                                   "by the gates between (forward only)"
+                                 : "non-causal (bidirectional): every token "
+                                   "attends to the whole sequence, decayed "
+                                   "by λ^|i−j|");
     cmd->add_flag("--check", check,
                   "compare with the float64 reference; exit 1 when over tolerance");
     cmd->add_option("--seed", seed, "random seed (default: fresh)");
@@ -200,6 +207,9 @@ int main(int argc, char **argv) {
                     "simple GLA: per-token log-decays (gates) instead of per-head slopes");
   compile->add_flag("--varlen", spec.varlen,
                     "a variable-length batch: sequences at cu_seqlens offsets");
+  compile->add_flag("--anticausal", spec.anticausal,
+                    "the anti-causal sweep of a non-causal call (rows take "
+                    "the rows after them; outputs added)");
   std::string heuristicFor;
   int heuristicSms = 132;
   compile->add_option("--heuristic-for", heuristicFor,

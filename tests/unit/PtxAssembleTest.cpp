@@ -293,6 +293,51 @@ TEST(PtxAssembleDsl, VarlenKernelsSpillNoMoreThanFixedLength) {
     }
 }
 
+// The anti-causal sweeps of non-causal attention (mirrored decays, blocks
+// in the other order, outputs added to the causal sweep's) lower, assemble
+// and spill no more than their causal selves.
+TEST(PtxAssembleDsl, AntiCausalKernelsSpillNoMoreThanCausal) {
+  auto ptxas = findPtxas();
+  if (!ptxas) {
+    llvm::consumeError(ptxas.takeError());
+    GTEST_SKIP() << "ptxas not found";
+  }
+  struct Case {
+    const char *name;
+    bool gated;
+    llvm::Expected<Kernel> (*build)(const kernels::LightningSpec &,
+                                    const kernels::PassConfig &);
+    kernels::PassConfig cfg;
+  };
+  const Case cases[] = {
+      {"fwd", false, kernels::buildLightningForward, {}},
+      {"bwd_dq", false, kernels::buildLightningBackwardDq, {}},
+      {"bwd_dkdv", false, kernels::buildLightningBackwardDkDv, {}},
+      // A non-causal simple GLA runs 32 columns (applyWholeSequenceLimits).
+      {"gla fwd", true, kernels::buildLightningForward, {64, 32, 4, 1, 2}},
+  };
+  for (const Case &c : cases)
+    for (const char *arch : {"sm_80", "sm_90a"}) {
+      kernels::LightningSpec spec{128, 128, DType::bf16, false, false};
+      spec.gated = c.gated;
+      auto causal = c.build(spec, c.cfg);
+      spec.anticausal = true;
+      auto anti = c.build(spec, c.cfg);
+      ASSERT_TRUE(static_cast<bool>(causal)) << llvm::toString(causal.takeError());
+      ASSERT_TRUE(static_cast<bool>(anti)) << llvm::toString(anti.takeError());
+      EXPECT_NE(anti->name().find("_anti"), std::string::npos) << anti->name();
+      auto a = resourcesOf(*causal, arch, c.cfg.numWarps);
+      auto b = resourcesOf(*anti, arch, c.cfg.numWarps);
+      ASSERT_TRUE(a && b) << c.name << " " << arch;
+      std::printf("ptxas %-7s %-9s: %3d → %3d registers anti-causal, %lld → "
+                  "%lld B spills\n",
+                  arch, c.name, a->registers, b->registers,
+                  static_cast<long long>(a->spillStoreBytes),
+                  static_cast<long long>(b->spillStoreBytes));
+      EXPECT_LE(b->spillStoreBytes, a->spillStoreBytes) << c.name << " " << arch;
+    }
+}
+
 // cumsum (a gate vector and both axes of a C × C tile, f32 and bf16)
 // lowers through shared memory and assembles.
 TEST(PtxAssembleDsl, CumsumAlongAChunk) {

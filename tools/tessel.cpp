@@ -176,6 +176,45 @@ int main(int argc, char **argv) {
                     "with g) once through the Lightning kernels and print the "
                     "relative error of every output");
   addRunOptions(runGla, true);
+  // run decode: T decode steps after an optional prefill, checked with the
+  // final state against the recurrence over all prefill + T tokens.
+  auto *runDecode = run->add_subcommand(
+      "decode", "run T decode steps (lightningDecode, one token per (b, h) "
+                "each) after an optional forward prefill, and print the "
+                "relative error of o and the state against the recurrence "
+                "over all tokens");
+  std::string decodeVariant = "lightning";
+  int64_t decodeSteps = 100, prefill = 0;
+  runDecode->add_option("--variant", decodeVariant,
+                        "lightning (per-head slopes, --decay) or simple-gla "
+                        "(per-token gates, --gate-range)")
+      ->check(CLI::IsMember({"lightning", "simple-gla"}))->capture_default_str();
+  runDecode->add_option("--steps", decodeSteps, "decode steps T (≥ 1)")
+      ->capture_default_str();
+  runDecode->add_option("--prefill", prefill,
+                        "tokens run through the forward first (0: the steps "
+                        "start from the initial state, or zeros)")
+      ->capture_default_str();
+  runDecode->add_option("--batch,-B", p.batch, "batch size")->capture_default_str();
+  runDecode->add_option("--heads,-H", p.heads, "heads")->capture_default_str();
+  runDecode->add_option("--dk", p.d, "head dimension of q and k (D)")->capture_default_str();
+  runDecode->add_option("--dv", p.e, "head dimension of v and o (E)")->capture_default_str();
+  runDecode->add_option("--layout", layout, "bhnd or bnhd")
+      ->check(CLI::IsMember({"bhnd", "bnhd"}))->capture_default_str();
+  runDecode->add_option("--dtype", dtype, "bf16, f16 or f32")
+      ->check(CLI::IsMember({"bf16", "f16", "f32"}))->capture_default_str();
+  runDecode->add_option("--decay", decay, "lightning: alibi, zero, or a rate s ≥ 0")
+      ->capture_default_str();
+  runDecode->add_option("--gate-range", gateRange,
+                        "simple-gla: per-token log-decays g in [LO, HI] (≤ 0; "
+                        "default -1,0)")
+      ->expected(2)->delimiter(',');
+  runDecode->add_option("--scale", p.scale, "scale applied to q")->capture_default_str();
+  runDecode->add_flag("--initial-state", p.initialState,
+                      "start from a random state S0");
+  runDecode->add_flag("--check", check,
+                      "compare with the float64 reference; exit 1 when over tolerance");
+  runDecode->add_option("--seed", seed, "random seed (default: fresh)");
 
   auto *compile = app.add_subcommand("compile", "build a kernel and print its IR");
   std::string kernelName;
@@ -390,8 +429,32 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  CLI::App *runCmd = runGla->parsed() ? runGla : runLightning;
-  if (runGla->parsed() && gateRange.empty())
+  CLI::App *runCmd = runGla->parsed()      ? runGla
+                     : runDecode->parsed() ? runDecode
+                                           : runLightning;
+  const bool gatedRun =
+      runGla->parsed() || (runDecode->parsed() && decodeVariant == "simple-gla");
+  if (runDecode->parsed()) {
+    if (decodeSteps < 1 || prefill < 0) {
+      fmt::print(stderr, "error: --steps must be ≥ 1 and --prefill ≥ 0, got {} "
+                         "and {}\n", decodeSteps, prefill);
+      return 2;
+    }
+    if (decodeVariant == "lightning" && !gateRange.empty()) {
+      fmt::print(stderr, "error: --gate-range is simple-gla's; lightning "
+                         "decodes with --decay\n");
+      return 2;
+    }
+    if (decodeVariant == "simple-gla" && runDecode->count("--decay")) {
+      fmt::print(stderr, "error: --decay is lightning's; simple-gla decodes "
+                         "with --gate-range\n");
+      return 2;
+    }
+    p.seq = prefill + decodeSteps;
+    p.decodeSteps = decodeSteps;
+    p.finalState = true; // the running state is an output
+  }
+  if (gatedRun && gateRange.empty())
     gateRange = {-1.0f, 0.0f};
   if (!gateRange.empty()) {
     if (runLightning->count("--decay")) {
@@ -430,7 +493,7 @@ int main(int argc, char **argv) {
   for (const char *flag : {"--block-c", "--block-e", "--block-d",
                            "--block-e-bwd", "--num-warps", "--splits",
                            "--stages", "--stages-bwd"})
-    if (runCmd->count(flag) > 0)
+    if (runCmd != runDecode && runCmd->count(flag) > 0)
       options.config = config;
   if (tuned && options.config) {
     fmt::print(stderr, "error: --tuned takes the block sizes from the tuning "

@@ -18,6 +18,13 @@ install(TARGETS ${TESSEL_LIBRARIES} EXPORT tesselTargets
 if(NOT TESSEL_PORTABLE)
   install(TARGETS tessel tessel-opt RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
+# The C API: libtessel.so and tessel.h, for bindings (not part of the CMake
+# package's tessel::tessel).
+if(TARGET tessel_capi)
+  install(TARGETS tessel_capi LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(FILES ${PROJECT_SOURCE_DIR}/capi/tessel.h
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/capi)
+endif()
 
 foreach(dir dialect dsl lowering runtime autotune kernels)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-portable}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSEL_PORTABLE=ON >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSEL_PORTABLE=ON -DTESSEL_CAPI=OFF >/dev/null
 ninja -C "$build" -j"${JOBS:-2}" tessel tessel-gpu-tests tessel-host-bench
 mkdir -p .carry
 for bin in tools/tessel tests/tessel-gpu-tests bench/tessel-host-bench; do

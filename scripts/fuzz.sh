@@ -28,7 +28,7 @@ flags="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-lin
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=None -DTESSEL_FUZZ=ON \
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$cc" \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" \
-  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DTESSEL_CAPI=OFF >/dev/null
 ninja -C "$build" -j"${JOBS:-2}" tessel-fuzz-ir
 
 seeds="$build/seeds" corpus="$build/corpus"

@@ -14,7 +14,8 @@ flags="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=None \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
-  -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+  -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DTESSEL_CAPI=OFF >/dev/null
 ninja -C "$build" -j"${JOBS:-2}" tessel tessel-opt tessel-unit-tests
 # LLVM's and MLIR's own static objects are never freed: leaks are not ours.
 # allow_user_poisoning=0: LLVM's headers poison and unpoison BumpPtrAllocator

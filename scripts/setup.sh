@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 packages=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
           libzstd-dev libedit-dev libfmt-dev libgtest-dev libgmock-dev
           libbenchmark-dev nlohmann-json3-dev libcli11-dev ccache python3
-          zlib1g-dev libxml2-dev clang)
+          zlib1g-dev libxml2-dev clang python3-torch python3-pytest)
 
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -37,5 +37,9 @@ if [ ! -f "$cuda_home/include/cuda.h" ]; then
   exit 1
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+# Debian's python3-torch belongs to /usr/bin/python3, whatever else is first
+# on PATH: the Python package's tests run with it.
+python=/usr/bin/python3
+[ -x "$python" ] || python=$(command -v python3)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$python"
 ninja -C build -j "${TESSEL_JOBS:-$(nproc)}"

@@ -117,16 +117,21 @@ int main(int argc, char **argv) {
   // --decay for the gates.
   std::vector<float> gateRange;
   bool tuned = false;
-  auto addRunOptions = [&](CLI::App *cmd, bool gated) {
+  // The shape and element type every checked run takes.
+  auto addShapeOptions = [&](CLI::App *cmd, bool withSeq) {
     cmd->add_option("--batch,-B", p.batch, "batch size")->capture_default_str();
     cmd->add_option("--heads,-H", p.heads, "heads")->capture_default_str();
-    cmd->add_option("--seq,-N", p.seq, "sequence length")->capture_default_str();
+    if (withSeq)
+      cmd->add_option("--seq,-N", p.seq, "sequence length")->capture_default_str();
     cmd->add_option("--dk", p.d, "head dimension of q and k (D)")->capture_default_str();
     cmd->add_option("--dv", p.e, "head dimension of v and o (E)")->capture_default_str();
     cmd->add_option("--layout", layout, "bhnd or bnhd")
         ->check(CLI::IsMember({"bhnd", "bnhd"}))->capture_default_str();
     cmd->add_option("--dtype", dtype, "bf16, f16 or f32")
         ->check(CLI::IsMember({"bf16", "f16", "f32"}))->capture_default_str();
+  };
+  auto addRunOptions = [&](CLI::App *cmd, bool gated) {
+    addShapeOptions(cmd, /*withSeq=*/true);
     if (!gated)
       cmd->add_option("--decay", decay,
                       "alibi, zero, or a rate s ≥ 0 for every head")
@@ -195,14 +200,7 @@ int main(int argc, char **argv) {
                         "tokens run through the forward first (0: the steps "
                         "start from the initial state, or zeros)")
       ->capture_default_str();
-  runDecode->add_option("--batch,-B", p.batch, "batch size")->capture_default_str();
-  runDecode->add_option("--heads,-H", p.heads, "heads")->capture_default_str();
-  runDecode->add_option("--dk", p.d, "head dimension of q and k (D)")->capture_default_str();
-  runDecode->add_option("--dv", p.e, "head dimension of v and o (E)")->capture_default_str();
-  runDecode->add_option("--layout", layout, "bhnd or bnhd")
-      ->check(CLI::IsMember({"bhnd", "bnhd"}))->capture_default_str();
-  runDecode->add_option("--dtype", dtype, "bf16, f16 or f32")
-      ->check(CLI::IsMember({"bf16", "f16", "f32"}))->capture_default_str();
+  addShapeOptions(runDecode, /*withSeq=*/false);
   runDecode->add_option("--decay", decay, "lightning: alibi, zero, or a rate s ≥ 0")
       ->capture_default_str();
   runDecode->add_option("--gate-range", gateRange,

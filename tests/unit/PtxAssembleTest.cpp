@@ -244,25 +244,61 @@ std::optional<PtxasResources> resourcesOf(const Kernel &kernel, const char *arch
   return *res;
 }
 
+/// A kernel builder and the configuration it is compared at.
+struct VariantCase {
+  const char *name;
+  bool gated;
+  llvm::Expected<Kernel> (*build)(const kernels::LightningSpec &,
+                                  const kernels::PassConfig &);
+  kernels::PassConfig cfg;
+};
+
+/// Each case built from `base` (gated as it says) and again with `variant`
+/// applied to the spec, on sm_80 and sm_90a: both assemble, the variant's
+/// name carries `tag`, and it spills no more than the base kernel.
+void expectVariantSpillsNoMore(llvm::ArrayRef<VariantCase> cases,
+                               kernels::LightningSpec base,
+                               void (*variant)(kernels::LightningSpec &),
+                               const char *tag) {
+  for (const VariantCase &c : cases)
+    for (const char *arch : {"sm_80", "sm_90a"}) {
+      kernels::LightningSpec spec = base;
+      spec.gated = c.gated;
+      auto before = c.build(spec, c.cfg);
+      variant(spec);
+      auto after = c.build(spec, c.cfg);
+      ASSERT_TRUE(static_cast<bool>(before)) << llvm::toString(before.takeError());
+      ASSERT_TRUE(static_cast<bool>(after)) << llvm::toString(after.takeError());
+      EXPECT_NE(after->name().find(tag), std::string::npos) << after->name();
+      auto a = resourcesOf(*before, arch, c.cfg.numWarps);
+      auto b = resourcesOf(*after, arch, c.cfg.numWarps);
+      ASSERT_TRUE(a && b) << c.name << " " << arch;
+      std::printf("ptxas %-7s %-13s: %3d → %3d registers %s, %lld → %lld B "
+                  "spills\n",
+                  arch, c.name, a->registers, b->registers, tag,
+                  static_cast<long long>(a->spillStoreBytes),
+                  static_cast<long long>(b->spillStoreBytes));
+      EXPECT_LE(b->spillStoreBytes, a->spillStoreBytes) << c.name << " " << arch;
+    }
+}
+
+bool ptxasMissing() {
+  auto ptxas = findPtxas();
+  if (ptxas)
+    return false;
+  llvm::consumeError(ptxas.takeError());
+  return true;
+}
+
 // A variable-length batch (offsets loaded from cu_seqlens, rows from the
 // sequence's first) costs the kernels a few scalar registers and no
 // spills: every whole-sequence kernel of Lightning and simple GLA (with S0
 // and dS_N: the gated dq writes S_N, the gate gradient reads it), varlen
 // beside its fixed-length self, at the default and the gated configurations.
 TEST(PtxAssembleDsl, VarlenKernelsSpillNoMoreThanFixedLength) {
-  auto ptxas = findPtxas();
-  if (!ptxas) {
-    llvm::consumeError(ptxas.takeError());
+  if (ptxasMissing())
     GTEST_SKIP() << "ptxas not found";
-  }
-  struct Case {
-    const char *name;
-    bool gated;
-    llvm::Expected<Kernel> (*build)(const kernels::LightningSpec &,
-                                    const kernels::PassConfig &);
-    kernels::PassConfig cfg;
-  };
-  const Case cases[] = {
+  const VariantCase cases[] = {
       {"fwd", false, kernels::buildLightningForward, {}},
       {"bwd_dq", false, kernels::buildLightningBackwardDq, {}},
       {"bwd_dkdv", false, kernels::buildLightningBackwardDkDv, {}},
@@ -271,71 +307,27 @@ TEST(PtxAssembleDsl, VarlenKernelsSpillNoMoreThanFixedLength) {
       {"gla bwd_dkdv", true, kernels::buildLightningBackwardDkDv, {64, 64, 4, 1, 3}},
       {"gla dgates", true, kernels::buildSimpleGlaGateGradient, {16, 16, 4}},
   };
-  for (const Case &c : cases)
-    for (const char *arch : {"sm_80", "sm_90a"}) {
-      kernels::LightningSpec spec{128, 128, DType::bf16, true, true};
-      spec.gated = c.gated;
-      auto fixed = c.build(spec, c.cfg);
-      spec.varlen = true;
-      auto varlen = c.build(spec, c.cfg);
-      ASSERT_TRUE(static_cast<bool>(fixed)) << llvm::toString(fixed.takeError());
-      ASSERT_TRUE(static_cast<bool>(varlen)) << llvm::toString(varlen.takeError());
-      EXPECT_NE(varlen->name().find("varlen"), std::string::npos) << varlen->name();
-      auto a = resourcesOf(*fixed, arch, c.cfg.numWarps);
-      auto b = resourcesOf(*varlen, arch, c.cfg.numWarps);
-      ASSERT_TRUE(a && b) << c.name << " " << arch;
-      std::printf("ptxas %-7s %-13s: %3d → %3d registers varlen, %lld → %lld B "
-                  "spills\n",
-                  arch, c.name, a->registers, b->registers,
-                  static_cast<long long>(a->spillStoreBytes),
-                  static_cast<long long>(b->spillStoreBytes));
-      EXPECT_LE(b->spillStoreBytes, a->spillStoreBytes) << c.name << " " << arch;
-    }
+  expectVariantSpillsNoMore(cases, {128, 128, DType::bf16, true, true},
+                            [](kernels::LightningSpec &s) { s.varlen = true; },
+                            "varlen");
 }
 
 // The anti-causal sweeps of non-causal attention (mirrored decays, blocks
 // in the other order, outputs added to the causal sweep's) lower, assemble
 // and spill no more than their causal selves.
 TEST(PtxAssembleDsl, AntiCausalKernelsSpillNoMoreThanCausal) {
-  auto ptxas = findPtxas();
-  if (!ptxas) {
-    llvm::consumeError(ptxas.takeError());
+  if (ptxasMissing())
     GTEST_SKIP() << "ptxas not found";
-  }
-  struct Case {
-    const char *name;
-    bool gated;
-    llvm::Expected<Kernel> (*build)(const kernels::LightningSpec &,
-                                    const kernels::PassConfig &);
-    kernels::PassConfig cfg;
-  };
-  const Case cases[] = {
+  const VariantCase cases[] = {
       {"fwd", false, kernels::buildLightningForward, {}},
       {"bwd_dq", false, kernels::buildLightningBackwardDq, {}},
       {"bwd_dkdv", false, kernels::buildLightningBackwardDkDv, {}},
       // A non-causal simple GLA runs 32 columns (applyWholeSequenceLimits).
       {"gla fwd", true, kernels::buildLightningForward, {64, 32, 4, 1, 2}},
   };
-  for (const Case &c : cases)
-    for (const char *arch : {"sm_80", "sm_90a"}) {
-      kernels::LightningSpec spec{128, 128, DType::bf16, false, false};
-      spec.gated = c.gated;
-      auto causal = c.build(spec, c.cfg);
-      spec.anticausal = true;
-      auto anti = c.build(spec, c.cfg);
-      ASSERT_TRUE(static_cast<bool>(causal)) << llvm::toString(causal.takeError());
-      ASSERT_TRUE(static_cast<bool>(anti)) << llvm::toString(anti.takeError());
-      EXPECT_NE(anti->name().find("_anti"), std::string::npos) << anti->name();
-      auto a = resourcesOf(*causal, arch, c.cfg.numWarps);
-      auto b = resourcesOf(*anti, arch, c.cfg.numWarps);
-      ASSERT_TRUE(a && b) << c.name << " " << arch;
-      std::printf("ptxas %-7s %-9s: %3d → %3d registers anti-causal, %lld → "
-                  "%lld B spills\n",
-                  arch, c.name, a->registers, b->registers,
-                  static_cast<long long>(a->spillStoreBytes),
-                  static_cast<long long>(b->spillStoreBytes));
-      EXPECT_LE(b->spillStoreBytes, a->spillStoreBytes) << c.name << " " << arch;
-    }
+  expectVariantSpillsNoMore(cases, {128, 128, DType::bf16, false, false},
+                            [](kernels::LightningSpec &s) { s.anticausal = true; },
+                            "_anti");
 }
 
 // cumsum (a gate vector and both axes of a C × C tile, f32 and bf16)

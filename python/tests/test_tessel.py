@@ -1,0 +1,244 @@
+"""tessel's Python package against a float64 PyTorch reference: forward,
+backward and gradients (through torch.autograd) of Lightning and simple GLA,
+with states, variable-length batches and non-causal attention, on CPU
+tensors (tessel's interpreter) and, where a GPU is visible, CUDA tensors;
+the error raised for each kind of bad input."""
+
+import math
+
+import pytest
+import torch
+
+import tessel
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+TOL = {torch.float32: 2e-3, torch.bfloat16: 2e-2, torch.float16: 2e-2}
+
+
+def reference(q, k, v, log_decay, scale, s0=None, causal=True):
+    """o, S_N of linear attention in float64, bhnd: S_t = λ_t S_{t−1} +
+    k_tᵀ v_t, o_t = scale q_t S_t (causal), or the sum over every pair
+    weighted e^(−|b_i − b_j|), b = cumsum(log λ) (non-causal)."""
+    q, k, v, g = (x.double() for x in (q, k, v, log_decay))
+    if not causal:
+        b = torch.cumsum(g, -1)
+        w = torch.exp(-(b[..., :, None] - b[..., None, :]).abs())
+        return scale * (w * (q @ k.transpose(-1, -2))) @ v, None
+    B, H, N, D = q.shape
+    S = (torch.zeros(B, H, D, v.shape[-1], dtype=torch.float64,
+                     device=q.device) if s0 is None else s0.double())
+    out = []
+    for t in range(N):
+        S = torch.exp(g[..., t])[..., None, None] * S + \
+            k[..., t, :, None] * v[..., t, None, :]
+        out.append(scale * (q[..., t, None, :] @ S)[..., 0, :])
+    return torch.stack(out, -2), S
+
+
+def rel(a, b):
+    a, b = a.double(), b.double()
+    return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
+
+
+def to_layout(x, layout):
+    """A bhnd tensor as the layout's (non-contiguous for bnhd: a view)."""
+    return x if layout == "bhnd" else x.transpose(1, 2)
+
+
+def inputs(B, H, N, D, E, dtype, device, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    q, k = (torch.randn(B, H, N, D, generator=gen).to(dtype) for _ in range(2))
+    v = torch.randn(B, H, N, E, generator=gen).to(dtype)
+    return [x.to(device) for x in (q, k, v)]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("layout", ["bnhd", "bhnd"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("states", [False, True])
+def test_lightning_forward_backward(device, layout, dtype, states):
+    B, H, N, D, E = 2, 2, 70, 32, 48
+    q, k, v = inputs(B, H, N, D, E, dtype, device)
+    slopes = torch.tensor([0.1, 0.7], device=device)
+    s0 = (torch.randn(B, H, D, E, device=device) if states else None)
+    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+    s0_leaf = s0.clone().requires_grad_() if states else None
+    # bnhd views of bhnd storage: the package passes strides, no copies.
+    o, sN = tessel.lightning_attn(*(to_layout(x, layout) for x in leaves),
+                                  slopes, scale=0.5, initial_state=s0_leaf,
+                                  output_final_state=states, layout=layout)
+    ref_leaves = [x.detach().double().requires_grad_() for x in leaves]
+    ref_s0 = s0.double().requires_grad_() if states else None
+    log_decay = (-slopes.double())[None, :, None].expand(B, H, N)
+    ro, rs = reference(*ref_leaves, log_decay, 0.5, ref_s0)
+    assert rel(to_layout(o, layout), ro) < TOL[dtype]
+    if states:
+        assert sN.shape == (B, H, D, E) and sN.dtype == torch.float32
+        assert rel(sN, rs) < TOL[dtype]
+    else:
+        assert sN is None
+    do = torch.randn_like(ro)
+    loss = (to_layout(o, layout).double() * do).sum()
+    ref_loss = (ro * do).sum()
+    if states:
+        ds = torch.randn_like(rs)
+        loss = loss + (sN.double() * ds).sum()
+        ref_loss = ref_loss + (rs * ds).sum()
+    loss.backward()
+    ref_loss.backward()
+    for got, want, name in zip(leaves, ref_leaves, "qkv"):
+        assert rel(got.grad, want.grad) < TOL[dtype], name
+    if states:
+        assert rel(s0_leaf.grad, ref_s0.grad) < TOL[dtype]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_simple_gla_gradients_include_the_gates(device):
+    B, H, N, D, E = 1, 2, 65, 16, 32
+    q, k, v = inputs(B, H, N, D, E, torch.float32, device, seed=1)
+    g = -torch.rand(B, N, H, generator=torch.Generator().manual_seed(2)).to(device)
+    leaves = [x.transpose(1, 2).contiguous().requires_grad_() for x in (q, k, v)]
+    g_leaf = g.clone().requires_grad_()
+    o, sN = tessel.simple_gla(*leaves, g_leaf, output_final_state=True)
+    ref = [x.detach().double().transpose(1, 2).requires_grad_() for x in leaves]
+    rg = g.double().requires_grad_()
+    ro, rs = reference(*ref, rg.transpose(1, 2), D ** -0.5)
+    assert rel(o.transpose(1, 2), ro) < 2e-3
+    assert rel(sN, rs) < 2e-3
+    do, ds = torch.randn_like(ro), torch.randn_like(rs)
+    ((o.transpose(1, 2).double() * do).sum() + (sN.double() * ds).sum()).backward()
+    ((ro * do).sum() + (rs * ds).sum()).backward()
+    for got, want, name in zip(leaves, ref, "qkv"):
+        assert rel(got.grad.transpose(1, 2), want.grad) < 2e-3, name
+    assert rel(g_leaf.grad, rg.grad) < 1e-2
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_varlen_matches_each_sequence_alone(device):
+    lens = [1, 63, 0, 65]
+    H, D, E = 2, 16, 16
+    N = sum(lens)
+    q, k, v = (x.transpose(1, 2) for x in inputs(1, H, N, D, E, torch.float32, device))
+    slopes = torch.tensor([0.2, 0.05], device=device)
+    cu = torch.tensor([0] + list(torch.tensor(lens).cumsum(0)), device=device)
+    s0 = torch.randn(len(lens), H, D, E, device=device)
+    o, sN = tessel.lightning_attn(q, k, v, slopes, initial_state=s0,
+                                  output_final_state=True, cu_seqlens=cu)
+    assert sN.shape == (len(lens), H, D, E)
+    for i, (a, b) in enumerate(zip(cu[:-1].tolist(), cu[1:].tolist())):
+        if a == b:
+            assert torch.equal(sN[i], s0[i]), "an empty sequence hands S0 on"
+            continue
+        oi, si = tessel.lightning_attn(q[:, a:b], k[:, a:b], v[:, a:b], slopes,
+                                       initial_state=s0[i:i + 1],
+                                       output_final_state=True)
+        assert torch.allclose(o[:, a:b], oi, atol=1e-5), i
+        assert torch.allclose(sN[i:i + 1], si, atol=1e-5), i
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_non_causal_forward_and_backward(device):
+    B, H, N, D, E = 1, 2, 50, 16, 16
+    q, k, v = inputs(B, H, N, D, E, torch.float32, device, seed=3)
+    slopes = torch.tensor([0.3, 0.0], device=device)
+    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+    o, _ = tessel.lightning_attn(*leaves, slopes, layout="bhnd", causal=False)
+    ref = [x.detach().double().requires_grad_() for x in leaves]
+    ro, _ = reference(*ref, (-slopes.double())[None, :, None].expand(B, H, N),
+                      D ** -0.5, causal=False)
+    assert rel(o, ro) < 2e-3
+    do = torch.randn_like(ro)
+    (o.double() * do).sum().backward()
+    (ro * do).sum().backward()
+    for got, want, name in zip(leaves, ref, "qkv"):
+        assert rel(got.grad, want.grad) < 2e-3, name
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_decode_continues_a_prefill(device):
+    B, H, N, D, E = 2, 2, 20, 16, 16
+    q, k, v = (x.transpose(1, 2) for x in inputs(B, H, N, D, E, torch.float32, device))
+    slopes = torch.tensor([0.1, 0.4], device=device)
+    full, _ = tessel.lightning_attn(q, k, v, slopes)
+    _, state = tessel.lightning_attn(q[:, :15], k[:, :15], v[:, :15], slopes,
+                                     output_final_state=True)
+    for t in range(15, N):
+        o = tessel.decode(q[:, t:t + 1], k[:, t:t + 1], v[:, t:t + 1], state,
+                          slopes=slopes)
+        assert torch.allclose(o, full[:, t:t + 1], atol=1e-4), t
+
+
+def test_a_small_tnl_layer_trains():
+    """A TransNormerLLM-style attention layer (projections, the lightning op,
+    an output gate, an RMS norm) trains a few steps on random data: the
+    gradients reach every parameter and the loss falls."""
+    torch.manual_seed(0)
+
+    class TnlAttention(torch.nn.Module):
+        def __init__(self, dim, heads):
+            super().__init__()
+            self.heads, self.head_dim = heads, dim // heads
+            self.qkvu = torch.nn.Linear(dim, 4 * dim, bias=False)
+            self.out = torch.nn.Linear(dim, dim, bias=False)
+            self.register_buffer("slopes", torch.tensor(
+                [2 ** (-8 * (h + 1) / heads) for h in range(heads)]))
+
+        def forward(self, x):
+            B, T, _ = x.shape
+            q, k, v, u = self.qkvu(x).chunk(4, -1)
+            shape = (B, T, self.heads, self.head_dim)
+            q, k = torch.nn.functional.silu(q), torch.nn.functional.silu(k)
+            o, _ = tessel.lightning_attn(q.reshape(shape), k.reshape(shape),
+                                         v.reshape(shape), self.slopes)
+            o = o.reshape(B, T, -1)
+            o = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + 1e-6)  # SRMSNorm
+            return self.out(torch.sigmoid(u) * o)
+
+    layer = TnlAttention(32, 2)
+    x = torch.randn(2, 40, 32)
+    target = torch.randn(2, 40, 32)
+    opt = torch.optim.Adam(layer.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(8):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(layer(x), target)
+        loss.backward()
+        for name, p in layer.named_parameters():
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+def test_bad_inputs_raise_errors_that_name_them():
+    q, k, v = (x.transpose(1, 2) for x in inputs(1, 2, 8, 16, 16, torch.float32, "cpu"))
+    slopes = torch.zeros(2)
+    with pytest.raises(tessel.TesselError, match="q: dtype torch.float64 is not supported"):
+        tessel.lightning_attn(q.double(), k, v, slopes)
+    with pytest.raises(tessel.TesselError, match="layout: expected 'bhnd' or 'bnhd'"):
+        tessel.lightning_attn(q, k, v, slopes, layout="bthd")
+    with pytest.raises(tessel.TesselError, match="slopes"):
+        tessel.lightning_attn(q, k, v, torch.zeros(3))
+    with pytest.raises(tessel.TesselError, match="k"):
+        tessel.lightning_attn(q, k[:, :4], v, slopes)
+    with pytest.raises(tessel.TesselError, match="q"):
+        # the last dimension must be contiguous
+        tessel.lightning_attn(q.transpose(-1, -2).contiguous().transpose(-1, -2),
+                              k, v, slopes)
+    with pytest.raises(tessel.TesselError, match="head dimension"):
+        qq = torch.randn(1, 8, 2, 24)
+        tessel.lightning_attn(qq, qq, v, slopes)
+    with pytest.raises(tessel.TesselError, match="q and v: expected 4-D"):
+        tessel.lightning_attn(q[0], k[0], v[0], slopes)
+    with pytest.raises(tessel.TesselError, match="gates"):
+        tessel.simple_gla(q, k, v, torch.ones(1, 8, 2))  # log-decays must be ≤ 0
+    with pytest.raises(tessel.TesselError, match="initial_state: non-causal"):
+        tessel.lightning_attn(q, k, v, slopes, initial_state=torch.zeros(1, 2, 16, 16),
+                              causal=False)
+    with pytest.raises(tessel.TesselError, match="cu_seqlens"):
+        tessel.lightning_attn(q, k, v, slopes, cu_seqlens=torch.tensor([0, 5, 7]))
+    with pytest.raises(tessel.TesselError, match="expected a torch.Tensor"):
+        tessel.lightning_attn(q.numpy(), k, v, slopes)
+    if torch.cuda.is_available():
+        with pytest.raises(tessel.TesselError, match="every tensor of a call must be on one device"):
+            tessel.lightning_attn(q.cuda(), k, v, slopes)

@@ -5,6 +5,7 @@
 
 #include "kernels/Lightning.h"
 #include "kernels/LightningTuned.h"
+#include "kernels/SrmsNorm.h"
 
 #include "fmt/format.h"
 
@@ -96,7 +97,7 @@ template <class F> int32_t guarded(tessel_context *context, const void *args,
   if (!context)
     return failWith("context is null (create one with tessel_context_create)");
   if (!args)
-    return failWith("args is null");
+    return failWith("args is null (or a tensor argument is)");
   try {
     std::lock_guard<std::mutex> lock(context->mutex);
     return report(body());
@@ -231,6 +232,31 @@ int32_t tessel_lightning_decode(tessel_context *context,
     d.layout = *layout;
     d.scale = a->scale;
     return tessel::lightningDecode(d, context->options);
+  });
+}
+
+int32_t tessel_srms_norm_forward(tessel_context *context, const tessel_tensor *x,
+                                 const tessel_tensor *y, float eps) {
+  return guarded(context, x && y ? x : nullptr, [&]() -> llvm::Error {
+    tessel::SrmsNormArgs a;
+    Converter c;
+    c(*x, a.x, "x"), c(*y, a.y, "y");
+    if (c.err) return std::move(c.err);
+    a.eps = eps;
+    return tessel::srmsNormForward(a, context->options);
+  });
+}
+
+int32_t tessel_srms_norm_backward(tessel_context *context, const tessel_tensor *x,
+                                  const tessel_tensor *dy, const tessel_tensor *dx,
+                                  float eps) {
+  return guarded(context, x && dy && dx ? x : nullptr, [&]() -> llvm::Error {
+    tessel::SrmsNormBackwardArgs a;
+    Converter c;
+    c(*x, a.x, "x"), c(*dy, a.dy, "dy"), c(*dx, a.dx, "dx");
+    if (c.err) return std::move(c.err);
+    a.eps = eps;
+    return tessel::srmsNormBackward(a, context->options);
   });
 }
 

@@ -20,8 +20,8 @@
 extern "C" {
 #endif
 
-/* Bumped whenever a struct below changes; bindings check it. */
-#define TESSEL_API_VERSION 1
+/* Bumped whenever a struct or function below changes; bindings check it. */
+#define TESSEL_API_VERSION 2
 
 enum tessel_dtype { TESSEL_BF16 = 0, TESSEL_F16 = 1, TESSEL_F32 = 2, TESSEL_I32 = 3 };
 enum tessel_layout { TESSEL_BHND = 0, TESSEL_BNHD = 1 };
@@ -95,6 +95,17 @@ TESSEL_API int32_t tessel_lightning_backward(tessel_context *context,
                                   const tessel_backward_args *args);
 TESSEL_API int32_t tessel_lightning_decode(tessel_context *context,
                                 const tessel_decode_args *args);
+
+/* SRMSNorm (TransNormerLLM): y = x / sqrt(mean(x²) + eps) over the last
+ * dimension; backward dx from x and dy. One shape and dtype for all;
+ * leading dimensions collapsible into rows of one stride. */
+TESSEL_API int32_t tessel_srms_norm_forward(tessel_context *context,
+                                            const tessel_tensor *x,
+                                            const tessel_tensor *y, float eps);
+TESSEL_API int32_t tessel_srms_norm_backward(tessel_context *context,
+                                             const tessel_tensor *x,
+                                             const tessel_tensor *dy,
+                                             const tessel_tensor *dx, float eps);
 
 /* The last failure's message on this thread; "" after a success. Valid
  * until the next call on this thread. */

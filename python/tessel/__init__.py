@@ -12,6 +12,7 @@ naming it.
     o, s = tessel.lightning_attn(q, k, v, slopes)        # (B, T, H, D) "bnhd"
     o, s = tessel.simple_gla(q, k, v, g, output_final_state=True)
     o = tessel.decode(q1, k1, v1, state, slopes=slopes)   # state updated
+    y = tessel.srms_norm(x)                               # TransNormerLLM's norm
 """
 
 import ctypes
@@ -21,7 +22,7 @@ import torch
 
 from . import _capi
 
-__all__ = ["TesselError", "lightning_attn", "simple_gla", "decode"]
+__all__ = ["TesselError", "lightning_attn", "simple_gla", "decode", "srms_norm"]
 
 
 class TesselError(RuntimeError):
@@ -317,3 +318,42 @@ def decode(q, k, v, state, slopes=None, g=None, scale=None, layout="bnhd"):
     with torch.no_grad():
         _run("tessel_lightning_decode", args, device)
     return o
+
+
+def _run_norm(fn, tensors, eps, device):
+    lib = _library()
+    ctx = _context(device)
+    structs = [_tensor(t, name) for name, t in tensors]
+    if getattr(lib, fn)(ctx, *(ctypes.byref(c) for c in structs),
+                        ctypes.c_float(eps)) != 0:
+        raise TesselError(lib.tessel_last_error().decode())
+
+
+class _SrmsNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, eps):
+        y = torch.empty_like(x, memory_format=torch.contiguous_format)
+        _run_norm("tessel_srms_norm_forward", [("x", x), ("y", y)], eps, x.device)
+        ctx.save_for_backward(x)
+        ctx.eps = eps
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_tensors
+        dy = dy.contiguous()
+        dx = torch.empty_like(x, memory_format=torch.contiguous_format)
+        _run_norm("tessel_srms_norm_backward", [("x", x), ("dy", dy), ("dx", dx)],
+                  ctx.eps, x.device)
+        return dx, None
+
+
+def srms_norm(x, eps=1e-6):
+    """SRMSNorm of TransNormerLLM (arXiv 2307.14995): x / sqrt(mean(x²) +
+    eps) over the last dimension, no gain; forward and backward are tessel
+    kernels (fp32 inside). x: 1 to 4 dimensions, bf16, f16 or f32, rows of
+    one stride (a contiguous tensor, or a slice of rows of one)."""
+    if not isinstance(x, torch.Tensor):
+        raise TesselError("x: expected a torch.Tensor, got {}".format(
+            type(x).__name__))
+    return _SrmsNorm.apply(x, float(eps))

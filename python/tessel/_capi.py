@@ -6,7 +6,7 @@ import ctypes
 import os
 import pathlib
 
-API_VERSION = 1
+API_VERSION = 2
 
 BF16, F16, F32, I32 = 0, 1, 2, 3
 BHND, BNHD = 0, 1
@@ -81,6 +81,11 @@ def load():
         f = getattr(lib, fn)
         f.restype = ctypes.c_int32
         f.argtypes = [ctypes.c_void_p, ctypes.POINTER(args)]
+    for fn, n in [("tessel_srms_norm_forward", 2), ("tessel_srms_norm_backward", 3)]:
+        f = getattr(lib, fn)
+        f.restype = ctypes.c_int32
+        f.argtypes = ([ctypes.c_void_p] + [ctypes.POINTER(Tensor)] * n +
+                      [ctypes.c_float])
     for fn, args in [("tessel_forward_args_init", ForwardArgs),
                      ("tessel_backward_args_init", BackwardArgs),
                      ("tessel_decode_args_init", DecodeArgs)]:

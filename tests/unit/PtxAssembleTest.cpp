@@ -3,6 +3,7 @@
 // Skipped where ptxas is absent.
 #include "dsl/KernelBuilder.h"
 #include "kernels/LightningKernels.h"
+#include "kernels/SrmsNorm.h"
 #include "lowering/Pipeline.h"
 #include "runtime/Ptxas.h"
 
@@ -154,7 +155,7 @@ void expectAssemblesWithoutSpills(const Kernel &kernel, const char *arch,
   ASSERT_TRUE(static_cast<bool>(assembled)) << llvm::toString(assembled.takeError());
   const PtxasResources *res = assembled->find(kernel.name());
   ASSERT_NE(res, nullptr) << assembled->log;
-  std::printf("ptxas %-7s simple GLA %-13s: %3d registers, %lld B spills\n", arch,
+  std::printf("ptxas %-7s %-24s: %3d registers, %lld B spills\n", arch,
               label.c_str(), res->registers,
               static_cast<long long>(res->spillStoreBytes));
   EXPECT_EQ(res->spillStoreBytes, 0) << label << " " << arch;
@@ -180,7 +181,7 @@ TEST(PtxAssembleDsl, SimpleGlaForward) {
     ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
     for (const char *arch : {"sm_80", "sm_90a"})
       expectAssemblesWithoutSpills(
-          *kernel, arch, 4, states ? "fwd (states)" : "fwd",
+          *kernel, arch, 4, states ? "simple GLA fwd (states)" : "simple GLA fwd",
           std::string(arch) == "sm_90a" ? "wgmma.mma_async" : "mma.sync.aligned");
   }
 }
@@ -210,10 +211,10 @@ TEST(PtxAssembleDsl, SimpleGlaBackward) {
     auto decode = kernels::buildLightningDecode(spec, {64, 32, 2});
     for (auto *k : {&dq, &dkdv, &dgates, &decode})
       ASSERT_TRUE(static_cast<bool>(*k)) << llvm::toString(k->takeError());
-    expectAssemblesWithoutSpills(*dq, arch, 4, "dq");
-    expectAssemblesWithoutSpills(*dkdv, arch, 4, "dkdv");
-    expectAssemblesWithoutSpills(*dgates, arch, 4, "dgates");
-    expectAssemblesWithoutSpills(*decode, arch, 2, "decode");
+    expectAssemblesWithoutSpills(*dq, arch, 4, "simple GLA dq");
+    expectAssemblesWithoutSpills(*dkdv, arch, 4, "simple GLA dkdv");
+    expectAssemblesWithoutSpills(*dgates, arch, 4, "simple GLA dgates");
+    expectAssemblesWithoutSpills(*decode, arch, 2, "simple GLA decode");
   }
 }
 
@@ -328,6 +329,22 @@ TEST(PtxAssembleDsl, AntiCausalKernelsSpillNoMoreThanCausal) {
   expectVariantSpillsNoMore(cases, {128, 128, DType::bf16, false, false},
                             [](kernels::LightningSpec &s) { s.anticausal = true; },
                             "_anti");
+}
+
+// SRMSNorm's forward and backward lower and assemble without spills from
+// rows of 16 to 16384 elements, at the program shapes the entry points use.
+TEST(PtxAssembleDsl, SrmsNormKernels) {
+  if (ptxasMissing())
+    GTEST_SKIP() << "ptxas not found";
+  for (int d : {16, 1000, 4096, 16384})
+    for (bool backward : {false, true}) {
+      auto shape = kernels::srmsNormProgram(d);
+      auto kernel = kernels::buildSrmsNorm(d, DType::bf16, backward, shape.rows,
+                                           shape.warps);
+      ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+      for (const char *arch : {"sm_80", "sm_90a"})
+        expectAssemblesWithoutSpills(*kernel, arch, shape.warps, kernel->name());
+    }
 }
 
 // cumsum (a gate vector and both axes of a C × C tile, f32 and bf16)

@@ -152,6 +152,74 @@ def _last_dim_contiguous(t):
     return t if t is None or t.dim() == 0 or t.stride(-1) == 1 else t.contiguous()
 
 
+def _forward_call(q, k, v, decay, gated, scale, initial_state,
+                  output_final_state, layout, cu_seqlens, causal):
+    """One tessel forward: (o, final_state or None)."""
+    device = _device_of([("q", q), ("k", k), ("v", v),
+                         ("g" if gated else "slopes", decay),
+                         ("initial_state", initial_state),
+                         ("cu_seqlens", cu_seqlens)])
+    b, h, n, d, e = _dims(q, v, layout)
+    states = b if cu_seqlens is None else cu_seqlens.numel() - 1
+    o = torch.empty_like(v, memory_format=torch.contiguous_format)
+    final = (torch.empty(states, h, d, e, dtype=torch.float32, device=device)
+             if output_final_state else None)
+    args = _capi.ForwardArgs()
+    _library().tessel_forward_args_init(ctypes.byref(args))
+    args.q, args.k, args.v = _tensor(q, "q"), _tensor(k, "k"), _tensor(v, "v")
+    args.o = _tensor(o, "o")
+    if gated:
+        args.gates = _tensor(decay, "g")
+    else:
+        args.slopes = _tensor(decay, "slopes")
+    args.initial_state = _tensor(initial_state, "initial_state")
+    args.final_state = _tensor(final, "final_state")
+    args.cu_seqlens = _tensor(cu_seqlens, "cu_seqlens")
+    args.layout = _layout(layout)
+    args.scale = scale
+    args.causal = 1 if causal else 0
+    _run("tessel_lightning_forward", args, device)
+    return o, final
+
+
+def _backward_call(q, k, v, decay, gated, scale, initial_state, d_o, d_final,
+                   layout, cu_seqlens, causal):
+    """One tessel backward: dq, dk, dv, d_gates (None for slopes) and
+    d_initial_state (None without an initial state)."""
+    if d_o is None:
+        d_o = torch.zeros_like(v)
+    d_o = _last_dim_contiguous(d_o)
+    dq = torch.empty_like(q, memory_format=torch.contiguous_format)
+    dk = torch.empty_like(k, memory_format=torch.contiguous_format)
+    dv = torch.empty_like(v, memory_format=torch.contiguous_format)
+    d_gates = (torch.empty_like(decay, memory_format=torch.contiguous_format)
+               if gated else None)
+    d_initial = (torch.empty_like(initial_state) if initial_state is not None
+                 else None)
+    args = _capi.BackwardArgs()
+    _library().tessel_backward_args_init(ctypes.byref(args))
+    args.q, args.k, args.v = _tensor(q, "q"), _tensor(k, "k"), _tensor(v, "v")
+    args.d_o = _tensor(d_o, "do")
+    args.dq, args.dk, args.dv = (_tensor(dq, "dq"), _tensor(dk, "dk"),
+                                 _tensor(dv, "dv"))
+    if gated:
+        args.gates = _tensor(decay, "g")
+        args.d_gates = _tensor(d_gates, "d_gates")
+    else:
+        args.slopes = _tensor(decay, "slopes")
+    args.initial_state = _tensor(initial_state, "initial_state")
+    args.d_initial_state = _tensor(d_initial, "d_initial_state")
+    if d_final is not None:
+        d_final = d_final.float().contiguous()
+        args.d_final_state = _tensor(d_final, "d_final_state")
+    args.cu_seqlens = _tensor(cu_seqlens, "cu_seqlens")
+    args.layout = _layout(layout)
+    args.scale = scale
+    args.causal = 1 if causal else 0
+    _run("tessel_lightning_backward", args, q.device)
+    return dq, dk, dv, d_gates, d_initial
+
+
 class _LinearAttention(torch.autograd.Function):
     """o = the causal (or non-causal) linear attention of q, k, v with
     per-head slopes or per-token gates; backward through tessel's backward
@@ -160,32 +228,10 @@ class _LinearAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, decay, gated, scale, initial_state,
                 output_final_state, layout, cu_seqlens, causal):
-        device = _device_of([("q", q), ("k", k), ("v", v),
-                             ("g" if gated else "slopes", decay),
-                             ("initial_state", initial_state),
-                             ("cu_seqlens", cu_seqlens)])
-        b, h, n, d, e = _dims(q, v, layout)
-        states = b if cu_seqlens is None else cu_seqlens.numel() - 1
-        o = torch.empty_like(v, memory_format=torch.contiguous_format)
-        final = (torch.empty(states, h, d, e, dtype=torch.float32, device=device)
-                 if output_final_state else None)
-        args = _capi.ForwardArgs()
-        _library().tessel_forward_args_init(ctypes.byref(args))
-        args.q, args.k, args.v = _tensor(q, "q"), _tensor(k, "k"), _tensor(v, "v")
-        args.o = _tensor(o, "o")
-        if gated:
-            args.gates = _tensor(decay, "g")
-        else:
-            args.slopes = _tensor(decay, "slopes")
-        args.initial_state = _tensor(initial_state, "initial_state")
-        args.final_state = _tensor(final, "final_state")
-        args.cu_seqlens = _tensor(cu_seqlens, "cu_seqlens")
-        args.layout = _layout(layout)
-        args.scale = scale
-        args.causal = 1 if causal else 0
-        _run("tessel_lightning_forward", args, device)
+        o, final = _forward_call(q, k, v, decay, gated, scale, initial_state,
+                                 output_final_state, layout, cu_seqlens, causal)
         ctx.save_for_backward(q, k, v, decay, initial_state, cu_seqlens)
-        ctx.config = (gated, scale, layout, causal, output_final_state)
+        ctx.config = (gated, scale, layout, causal)
         # An unused output's gradient arrives as None, not zeros.
         ctx.set_materialize_grads(False)
         if output_final_state:
@@ -195,39 +241,10 @@ class _LinearAttention(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_o, d_final=None):
         q, k, v, decay, initial_state, cu_seqlens = ctx.saved_tensors
-        gated, scale, layout, causal, _ = ctx.config
-        device = q.device
-        if d_o is None:
-            d_o = torch.zeros_like(v)
-        d_o = _last_dim_contiguous(d_o)
-        dq = torch.empty_like(q, memory_format=torch.contiguous_format)
-        dk = torch.empty_like(k, memory_format=torch.contiguous_format)
-        dv = torch.empty_like(v, memory_format=torch.contiguous_format)
-        d_gates = (torch.empty_like(decay, memory_format=torch.contiguous_format)
-                   if gated else None)
-        d_initial = (torch.empty_like(initial_state) if initial_state is not None
-                     else None)
-        args = _capi.BackwardArgs()
-        _library().tessel_backward_args_init(ctypes.byref(args))
-        args.q, args.k, args.v = _tensor(q, "q"), _tensor(k, "k"), _tensor(v, "v")
-        args.d_o = _tensor(d_o, "do")
-        args.dq, args.dk, args.dv = (_tensor(dq, "dq"), _tensor(dk, "dk"),
-                                     _tensor(dv, "dv"))
-        if gated:
-            args.gates = _tensor(decay, "g")
-            args.d_gates = _tensor(d_gates, "d_gates")
-        else:
-            args.slopes = _tensor(decay, "slopes")
-        args.initial_state = _tensor(initial_state, "initial_state")
-        args.d_initial_state = _tensor(d_initial, "d_initial_state")
-        if d_final is not None:
-            d_final = d_final.float().contiguous()
-            args.d_final_state = _tensor(d_final, "d_final_state")
-        args.cu_seqlens = _tensor(cu_seqlens, "cu_seqlens")
-        args.layout = _layout(layout)
-        args.scale = scale
-        args.causal = 1 if causal else 0
-        _run("tessel_lightning_backward", args, device)
+        gated, scale, layout, causal = ctx.config
+        dq, dk, dv, d_gates, d_initial = _backward_call(
+            q, k, v, decay, gated, scale, initial_state, d_o, d_final, layout,
+            cu_seqlens, causal)
         return (dq, dk, dv, d_gates, None, None, d_initial, None, None, None,
                 None)
 

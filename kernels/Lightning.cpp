@@ -887,10 +887,6 @@ planLightningBackward(const LightningBackwardArgs &a,
              {&a.dInitialState, "d_initial_state"},
              {&a.dFinalState, "d_final_state"}}))
       return e;
-    if (gated)
-      return fail("gates with causal = false: the gradient of non-causal "
-                  "simple GLA's gates is not built yet (it splits into a "
-                  "causal and an anti-causal half); the forward runs");
   }
   if (auto e = checkDisjoint(
           {{&a.dq, "dq"}, {&a.dk, "dk"}, {&a.dv, "dv"},
@@ -952,6 +948,8 @@ planLightningBackward(const LightningBackwardArgs &a,
   }
   using kernels::LightningPass;
   std::vector<LightningLaunch> plan;
+  // A non-causal call's anti-causal launches, added after every causal one.
+  std::vector<LightningLaunch> antiCausal;
   auto add = [&](LightningPass pass, std::shared_ptr<const Kernel> kernel,
                  Grid grid, std::vector<LaunchArg> args, int warps) {
     plan.push_back({pass, std::move(kernel), grid, std::move(args),
@@ -1040,12 +1038,11 @@ planLightningBackward(const LightningBackwardArgs &a,
     Grid grid{bh * blocks, 1, sp.count};
     if (!a.causal) {
       // Non-causal: the anti-causal sweep, same arguments, adds to the
-      // outputs after the causal one.
+      // outputs after every causal one (finish()).
       auto anti = getKernel(kernelName.c_str(), whole, anticausalSpec(spec), p);
       if (!anti) return anti.takeError();
-      add(pass, *kernel, grid, args, p.numWarps);
-      add(pass, *anti, grid, std::move(args), p.numWarps);
-      return llvm::Error::success();
+      antiCausal.push_back({pass, *anti, grid, args,
+                            static_cast<unsigned>(p.numWarps)});
     }
     add(pass, *kernel, grid, std::move(args), p.numWarps);
     return llvm::Error::success();
@@ -1102,13 +1099,29 @@ planLightningBackward(const LightningBackwardArgs &a,
   }
   // Simple GLA: dL/dg from q, k and the finished dq and dk, a reverse
   // running sum per (b, h) (kernels::buildSimpleGlaGateGradient); it counts
-  // as dk's pass, the last gradient it reads.
-  auto gateGradient = [&]() -> llvm::Error {
+  // as dk's pass, the last gradient it reads. Non-causal: its CausalRows
+  // part after the causal sweeps, its NonCausal part after the anti-causal.
+  auto gateGradient = [&](kernels::GatePart part) -> llvm::Error {
     if (!gated)
       return llvm::Error::success();
     kernels::PassConfig p{16, 16, 4};
-    auto kernel =
-        getKernel("dgates", kernels::buildSimpleGlaGateGradient, spec, p);
+    auto build = part == kernels::GatePart::CausalRows
+                     ? +[](const LightningSpec &s, const kernels::PassConfig &c) {
+                         return kernels::buildSimpleGlaGatePart(
+                             s, c, kernels::GatePart::CausalRows);
+                       }
+                 : part == kernels::GatePart::NonCausal
+                     ? +[](const LightningSpec &s, const kernels::PassConfig &c) {
+                         return kernels::buildSimpleGlaGatePart(
+                             s, c, kernels::GatePart::NonCausal);
+                       }
+                     : +[](const LightningSpec &s, const kernels::PassConfig &c) {
+                         return kernels::buildSimpleGlaGateGradient(s, c);
+                       };
+    const char *name = part == kernels::GatePart::CausalRows ? "dgates_causal_rows"
+                       : part == kernels::GatePart::NonCausal ? "dgates_noncausal"
+                                                              : "dgates";
+    auto kernel = getKernel(name, build, spec, p);
     if (!kernel) return kernel.takeError();
     std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dq),
                                 bufferArg(a.dk), bufferArg(a.dGates)};
@@ -1121,6 +1134,19 @@ planLightningBackward(const LightningBackwardArgs &a,
     add(LightningPass::BackwardDk, *kernel, Grid{bh, 1, 1}, std::move(args),
         p.numWarps);
     return llvm::Error::success();
+  };
+  // After the causal sweeps: a non-causal call's anti-causal sweeps (and
+  // the gate gradient's halves around them), then the gate gradient.
+  auto finish = [&]() -> llvm::Expected<std::vector<LightningLaunch>> {
+    if (!a.causal) {
+      if (auto e = gateGradient(kernels::GatePart::CausalRows)) return e;
+      for (LightningLaunch &l : antiCausal)
+        plan.push_back(std::move(l));
+      if (auto e = gateGradient(kernels::GatePart::NonCausal)) return e;
+      return plan;
+    }
+    if (auto e = gateGradient(kernels::GatePart::Whole)) return e;
+    return plan;
   };
 
   // One launch for both when they share a configuration: one pass of state
@@ -1136,8 +1162,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                              kernels::columnBlocks(cfg.dk.blockW, spec.e),
                          dkStates))
       return e;
-    if (auto e = gateGradient()) return e;
-    return plan;
+    return finish();
   }
   if (auto e = outputs(LightningPass::BackwardDk, "bwd_dk",
                        kernels::buildLightningBackwardDk,
@@ -1158,8 +1183,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                        {&a.q, &a.k, &a.dO, &a.dv}, {&vq, &vk, &vdo, &vdv},
                        kernels::columnBlocks(cfg.dv.blockW, spec.e), dvStates))
     return e;
-  if (auto e = gateGradient()) return e;
-  return plan;
+  return finish();
 }
 
 llvm::Error lightningDecode(const LightningDecodeArgs &a,

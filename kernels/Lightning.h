@@ -102,9 +102,8 @@ struct LightningBackwardArgs {
   /// Variable-length batch, as for the forward: states and their gradients
   /// are (S, H, D, E).
   TensorRef cuSeqlens;
-  /// false: the gradients of non-causal attention (as for the forward);
-  /// not with gates yet (their gradient splits into a causal and an
-  /// anti-causal half).
+  /// false: the gradients of non-causal attention (as for the forward),
+  /// with gates too (their gradient in a causal and an anti-causal half).
   bool causal = true;
 };
 

@@ -185,6 +185,18 @@ llvm::Expected<Kernel> buildLightningDkDvSegmentOutputs(const LightningSpec &spe
 llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
                                                   const PassConfig &cfg);
 
+/// The gate gradient of non-causal simple GLA in two passes: CausalRows,
+/// after the causal sweeps, stores r_c = q·dq − k·dk per row in d_gates;
+/// NonCausal, after the anti-causal sweeps have added theirs to dq and dk,
+/// turns it into dg: ∂L/∂b = r_c − r_a = 2 r_c − (q·dq − k·dk) (the
+/// anti-causal decays e^(b_j − b_i) carry b with the other sign), then the
+/// reverse running sum. Whole is buildSimpleGlaGateGradient. Same
+/// arguments; no states.
+enum class GatePart { Whole, CausalRows, NonCausal };
+llvm::Expected<Kernel> buildSimpleGlaGatePart(const LightningSpec &spec,
+                                              const PassConfig &cfg,
+                                              GatePart part);
+
 /// One decode step per (b, h): S ← λ S + kᵀ v in place, then o = scale · q S,
 /// for one new token. Grid (B·H·ceil(E / blockW)); blockC is unused.
 /// Arguments: q k v o slopes state heads scale, the (b, h, n) strides of q k

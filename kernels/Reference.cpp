@@ -129,8 +129,15 @@ Backward nonCausalBackward(const Problem &p, const std::vector<double> &dO) {
   out.dq.assign(p.batch * p.heads * N * D, 0.0);
   out.dk.assign(p.batch * p.heads * N * D, 0.0);
   out.dv.assign(p.batch * p.heads * N * E, 0.0);
+  const bool gated = !p.gates.empty();
+  if (gated)
+    out.dGates.assign(p.batch * p.heads * N, 0.0);
   forEachHead(p.batch * p.heads, [&](int64_t bh) {
     std::vector<double> w = pairWeights(p, bh);
+    // ∂L/∂b_s, b = cumsum(log λ): w_ij = e^(b_i − b_j) for i > j and
+    // e^(b_j − b_i) for i < j, so pair (i, j) adds ±w_ij (∂L/∂w_ij) to b_i
+    // and the opposite to b_j (the diagonal's w = 1 adds nothing).
+    std::vector<double> dLdb(gated ? N : 0, 0.0);
     // o_i = scale Σ_j w_ij (q_i·k_j) v_j: with a_ij = scale w_ij,
     // dq_i = Σ_j a_ij (dO_i·v_j) k_j, dk_j = Σ_i a_ij (dO_i·v_j) q_i,
     // dv_j = Σ_i a_ij (q_i·k_j) dO_i.
@@ -151,7 +158,16 @@ Backward nonCausalBackward(const Problem &p, const std::vector<double> &dO) {
         }
         for (int64_t y = 0; y < E; ++y)
           dv[y] += a * qk * go[y];
+        if (gated && i != j) {
+          double d = a * qk * gv * (i > j ? 1.0 : -1.0);
+          dLdb[i] += d;
+          dLdb[j] -= d;
+        }
       }
+    // dg_t = Σ_{s ≥ t} ∂L/∂b_s.
+    double acc = 0;
+    for (int64_t t = N - 1; gated && t >= 0; --t)
+      out.dGates[bh * N + t] = acc += dLdb[t];
   });
   return out;
 }
@@ -214,7 +230,7 @@ Backward backward(const Problem &p, const std::vector<double> &dO,
     out.dq.assign(p.heads * N * D, 0.0);
     out.dk.assign(p.heads * N * D, 0.0);
     out.dv.assign(p.heads * N * E, 0.0);
-    if (!p.gates.empty() && p.causal)
+    if (!p.gates.empty())
       out.dGates.assign(p.heads * N, 0.0);
     for (int64_t i = 0; i < S; ++i) {
       Problem s = sequence(p, i);

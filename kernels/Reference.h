@@ -25,8 +25,7 @@ struct Problem {
   std::vector<int64_t> cuSeqlens;
   /// false: non-causal attention, o_i = scale Σ_j w_ij (q_i·k_j) v_j over
   /// the whole sequence with w_ij = e^(−|b_i − b_j|), b_t = Σ_{u ≤ t} log λ_u
-  /// (λ^|i−j| for a slope), summed pair by pair — no recurrence; no states,
-  /// and the backward gives no dGates.
+  /// (λ^|i−j| for a slope), summed pair by pair — no recurrence; no states.
   bool causal = true;
 
   /// λ of token t of (b, h) slice bh.

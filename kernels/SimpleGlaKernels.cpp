@@ -2,21 +2,38 @@
 // dv sweeps are Lightning's with per-token gates (ChunkSweep::block); what
 // the gates add to the backward is dL/dg_t = Σ_{s ≥ t} (q_s·dq_s − k_s·dk_s)
 // (docs/writing-a-variant.md), a reverse running sum over the sequence.
+// Non-causal attention splits it (GatePart): the anti-causal half's
+// decays e^(b_j − b_i) carry b with the other sign, so ∂L/∂b_t = r_c − r_a
+// with r = q·dq − k·dk of each half; the causal sweeps' r_c is stored per
+// row first, and after the anti-causal sweeps add theirs, r_a = r − r_c.
 #include "kernels/ChunkedAttention.h"
 
 namespace tessel::kernels {
 
 llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
                                                   const PassConfig &cfg) {
+  return buildSimpleGlaGatePart(spec, cfg, GatePart::Whole);
+}
+
+llvm::Expected<Kernel> buildSimpleGlaGatePart(const LightningSpec &spec,
+                                              const PassConfig &cfg,
+                                              GatePart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
   if (auto err = validateConfig(cfg, "PassConfig")) return std::move(err);
+  if (part != GatePart::Whole && (spec.finalState || spec.initialState))
+    return llvm::createStringError(
+        "a non-causal gate gradient takes no states (non-causal attention "
+        "has none)");
   const int D = spec.d, DP = padToPow2(D), C = 16;
   const DType T = spec.dtype;
   KernelBuilder kb("simple_gla_dgates_d" + std::to_string(D) + "_e" +
                    std::to_string(spec.e) + "_" + dtypeName(T) +
                    (spec.finalState ? "_sn" : "") +
-                   (spec.varlen ? "_varlen" : "") + "_w" +
-                   std::to_string(cfg.numWarps));
+                   (spec.varlen ? "_varlen" : "") +
+                   (part == GatePart::CausalRows    ? "_causal_rows"
+                    : part == GatePart::NonCausal ? "_noncausal"
+                                                  : "") +
+                   "_w" + std::to_string(cfg.numWarps));
   Tile q = kb.ptrArg("q", T), k = kb.ptrArg("k", T), dq = kb.ptrArg("dq", T),
        dk = kb.ptrArg("dk", T), dg = kb.ptrArg("d_gates", DType::f32);
   Tile sN = spec.finalState ? kb.ptrArg("final_state", DType::f32) : Tile();
@@ -69,8 +86,14 @@ llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
     };
     Tile dLdb = sum(tile(qB, sq) * tile(dqB, sdq), 1) -
                 sum(tile(kB, sk) * tile(dkB, sdk), 1); // [C]
-    store(dgB + r64 * sdg.row, cumsum(dLdb, 0, false, /*reverse=*/true) + acc,
-          live);
+    Tile dgPtrs = dgB + r64 * sdg.row;
+    if (part == GatePart::CausalRows) {
+      store(dgPtrs, dLdb, live); // r_c, summed by the NonCausal pass
+      return std::vector<Tile>{acc};
+    }
+    if (part == GatePart::NonCausal) // r_c − (r − r_c)
+      dLdb = 2.0 * load(dgPtrs, live, 0.0) - dLdb;
+    store(dgPtrs, cumsum(dLdb, 0, false, /*reverse=*/true) + acc, live);
     return std::vector<Tile>{acc + sum(dLdb, 0)};
   });
   return kb.finish();

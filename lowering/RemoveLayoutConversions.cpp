@@ -82,10 +82,13 @@ struct RematerializeChain : OpRewritePattern<ConvertLayoutOp> {
     Operation *root;                   // the conversion
     scf::ForOp loop;                   // its innermost loop, if any
     int64_t budget;                    // elements of arithmetic to redo
-    DenseMap<Value, Attribute> layout; // the layout each value is wanted in
-    llvm::SmallPtrSet<Operation *, 16> consumers; // ops reached so far
-    SmallVector<Operation *> ops;      // to clone, operands first
-    SmallVector<Value> leaves;         // to convert
+    // Default member initializers: an aggregate initialization that omits
+    // these must not copy-initialize them (DenseMap's constructor is
+    // explicit; clang rejects it).
+    DenseMap<Value, Attribute> layout{}; // the layout each value is wanted in
+    llvm::SmallPtrSet<Operation *, 16> consumers{}; // ops reached so far
+    SmallVector<Operation *> ops{};      // to clone, operands first
+    SmallVector<Value> leaves{};         // to convert
     int64_t leafElements = 0;
   };
 

@@ -162,7 +162,7 @@ int main(int argc, char **argv) {
     cmd->add_flag_function("--non-causal", [&](int64_t) { p.causal = false; },
                            gated ? "non-causal (bidirectional): every token "
                                    "attends to the whole sequence, decayed "
-                                   "by the gates between (forward only)"
+                                   "by the gates between"
                                  : "non-causal (bidirectional): every token "
                                    "attends to the whole sequence, decayed "
                                    "by λ^|i−j|");

@@ -299,8 +299,7 @@ def simple_gla(q, k, v, g, scale=None, initial_state=None,
                causal=True):
     """Simple GLA (fla's chunk_simple_gla with g): S_t = exp(g_t) S_{t−1} +
     k_tᵀ v_t, a log-decay g ≤ 0 per token and head, (B, T, H) for "bnhd" or
-    (B, H, T) for "bhnd"; its gradient flows. Otherwise as lightning_attn
-    (causal=False runs the forward only: no gate gradient yet)."""
+    (B, H, T) for "bhnd"; its gradient flows. Otherwise as lightning_attn."""
     return _attention(q, k, v, g, True, scale, initial_state,
                       output_final_state, layout, cu_seqlens, causal)
 

@@ -137,21 +137,30 @@ def test_varlen_matches_each_sequence_alone(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_non_causal_forward_and_backward(device):
+@pytest.mark.parametrize("gated", [False, True])
+def test_non_causal_forward_and_backward(device, gated):
     B, H, N, D, E = 1, 2, 50, 16, 16
     q, k, v = inputs(B, H, N, D, E, torch.float32, device, seed=3)
-    slopes = torch.tensor([0.3, 0.0], device=device)
     leaves = [x.clone().requires_grad_() for x in (q, k, v)]
-    o, _ = tessel.lightning_attn(*leaves, slopes, layout="bhnd", causal=False)
     ref = [x.detach().double().requires_grad_() for x in leaves]
-    ro, _ = reference(*ref, (-slopes.double())[None, :, None].expand(B, H, N),
-                      D ** -0.5, causal=False)
+    if gated:
+        g = (-0.5 * torch.rand(B, H, N)).to(device).requires_grad_()
+        o, _ = tessel.simple_gla(*leaves, g, layout="bhnd", causal=False)
+        rg = g.detach().double().requires_grad_()
+        log_decay = rg
+    else:
+        slopes = torch.tensor([0.3, 0.0], device=device)
+        o, _ = tessel.lightning_attn(*leaves, slopes, layout="bhnd", causal=False)
+        log_decay = (-slopes.double())[None, :, None].expand(B, H, N)
+    ro, _ = reference(*ref, log_decay, D ** -0.5, causal=False)
     assert rel(o, ro) < 2e-3
     do = torch.randn_like(ro)
     (o.double() * do).sum().backward()
     (ro * do).sum().backward()
     for got, want, name in zip(leaves, ref, "qkv"):
         assert rel(got.grad, want.grad) < 2e-3, name
+    if gated:
+        assert rel(g.grad, rg.grad) < 1e-2
 
 
 @pytest.mark.parametrize("device", DEVICES)

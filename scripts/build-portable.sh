@@ -3,6 +3,10 @@
 # statically (that machine has no LLVM), stripped and xz-compressed into the
 # git-ignored .carry/ folder that a device call carries (64 MiB limit).
 # Usage: scripts/build-portable.sh [build-dir]
+# TESSEL_CARRY_CAPI=1 also builds the C API's libtessel.so the same way (in
+# <build-dir>-capi: position-independent, so a build of its own; ~17 MB
+# compressed) for the Python package there: TESSEL_LIBRARY=<unpacked .so>
+# PYTHONPATH=python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-portable}
@@ -20,6 +24,13 @@ bench_lib=$(ldd "$build/bench/tessel-host-bench" | awk '/libbenchmark/ {print $3
 if [ -n "$bench_lib" ]; then
   cp "$bench_lib" ".carry/$(basename "$bench_lib")"
   xz -6 -T2 -f ".carry/$(basename "$bench_lib")"
+fi
+if [ "${TESSEL_CARRY_CAPI:-0}" = 1 ]; then
+  cmake -S . -B "$build-capi" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSEL_PORTABLE=ON \
+    -DTESSEL_CAPI=ON >/dev/null
+  ninja -C "$build-capi" -j"${JOBS:-2}" tessel_capi
+  strip -o .carry/libtessel.so "$build-capi/capi/libtessel.so"
+  xz -6 -T2 -f .carry/libtessel.so
 fi
 cp scripts/device-run.sh .carry/
 ls -l .carry

@@ -5,8 +5,10 @@
 # Usage: scripts/build-portable.sh [build-dir]
 # TESSEL_CARRY_CAPI=1 also builds the C API's libtessel.so the same way (in
 # <build-dir>-capi: position-independent, so a build of its own; ~17 MB
-# compressed) for the Python package there: TESSEL_LIBRARY=<unpacked .so>
-# PYTHONPATH=python.
+# compressed) into .carry-capi/ for the Python package there:
+# TESSEL_LIBRARY=<unpacked .so> PYTHONPATH=python. A separate folder,
+# because .carry/ and .peers/ together already fill most of a device call's
+# 64 MiB: carry it in place of what the call does not need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-portable}
@@ -29,8 +31,9 @@ if [ "${TESSEL_CARRY_CAPI:-0}" = 1 ]; then
   cmake -S . -B "$build-capi" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSEL_PORTABLE=ON \
     -DTESSEL_CAPI=ON >/dev/null
   ninja -C "$build-capi" -j"${JOBS:-2}" tessel_capi
-  strip -o .carry/libtessel.so "$build-capi/capi/libtessel.so"
-  xz -6 -T2 -f .carry/libtessel.so
+  mkdir -p .carry-capi
+  strip -o .carry-capi/libtessel.so "$build-capi/capi/libtessel.so"
+  xz -6 -T2 -f .carry-capi/libtessel.so
 fi
 cp scripts/device-run.sh .carry/
 ls -l .carry

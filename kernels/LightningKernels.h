@@ -70,7 +70,8 @@ struct LightningSpec {
   bool finalState = false;
   /// Simple GLA: a (b, h, n) log-decay g_t ≤ 0 per token in place of the
   /// per-head slope (the `slopes` argument becomes `gates`, with its (batch,
-  /// head, row) strides after `scale`). Forward, whole sequence, for now.
+  /// head, row) strides after `scale`). Forward and backward, whole
+  /// sequences for now (no segment scan by gates).
   bool gated = false;
   /// Variable-length batches (fla's cu_seqlens): the batch holds one packed
   /// row sequence (B = 1) cut into S sequences at the S + 1 offsets of an

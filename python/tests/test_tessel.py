@@ -248,3 +248,43 @@ def test_bad_inputs_raise_errors_that_name_them():
     if torch.cuda.is_available():
         with pytest.raises(tessel.TesselError, match="every tensor of a call must be on one device"):
             tessel.lightning_attn(q.cuda(), k, v, slopes)
+
+
+def test_hostile_inputs_give_an_error_or_the_right_answer():
+    """Issue 15's hostile inputs through the Python package: empty tensors
+    are refused by name; a NaN in one head stays in that head; extreme
+    slopes and scales give the reference's answer."""
+    B, H, N, D = 1, 3, 40, 16
+    q, k, v = inputs(B, H, N, D, D, torch.float32, "cpu", seed=9)
+    empty = torch.empty(1, 0, H, D)
+    with pytest.raises(tessel.TesselError, match="q: empty tensor of shape"):
+        tessel.lightning_attn(empty, empty, empty, torch.zeros(H))
+    # A NaN in head 1's keys: head 1's outputs are NaN, the others exact.
+    k_bad = k.clone()
+    k_bad[0, 1, 7, 3] = float("nan")
+    slopes = torch.tensor([0.1, 0.2, 0.3])
+    o, _ = tessel.lightning_attn(q, k_bad, v, slopes, layout="bhnd")
+    clean, _ = tessel.lightning_attn(q, k, v, slopes, layout="bhnd")
+    assert torch.isnan(o[0, 1, 7:]).any()
+    assert torch.equal(o[0, 0], clean[0, 0]) and torch.equal(o[0, 2], clean[0, 2])
+    # Slopes 0, 1e-8 and 40 (λ^C underflows), scales 0 and 1e4.
+    for s, scale in [(0.0, 1.0), (1e-8, 1.0), (40.0, 1.0), (0.1, 0.0), (0.1, 1e4)]:
+        sl = torch.full((H,), s)
+        o, _ = tessel.lightning_attn(q, k, v, sl, scale=scale, layout="bhnd")
+        ro, _ = reference(q, k, v, (-sl.double())[None, :, None].expand(B, H, N),
+                          scale)
+        assert torch.isfinite(o).all(), (s, scale)
+        if scale == 0.0:
+            assert torch.count_nonzero(o) == 0
+        else:
+            assert rel(o, ro) < 1e-4, (s, scale)
+    with pytest.raises(tessel.TesselError, match="slopes"):
+        tessel.lightning_attn(q, k, v, torch.tensor([0.1, -1.0, 0.1]), layout="bhnd")
+    with pytest.raises(tessel.TesselError, match="scale must be finite"):
+        tessel.lightning_attn(q, k, v, slopes, scale=float("inf"), layout="bhnd")
+    # A NaN in one head's initial state stays in that head's final state.
+    s0 = torch.zeros(B, H, D, D)
+    s0[0, 2, 0, 0] = float("nan")
+    _, sN = tessel.lightning_attn(q, k, v, slopes, initial_state=s0,
+                                  output_final_state=True, layout="bhnd")
+    assert torch.isnan(sN[0, 2]).any() and torch.isfinite(sN[0, :2]).all()

@@ -39,6 +39,8 @@ def _whole(gated):
 
 
 def _rank(rank, world, init, splits, gated):
+    # The loopback interface: a CI container's hostname may not resolve.
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
         q, k, v, decay, s0, d_o, d_final = _problem(gated)

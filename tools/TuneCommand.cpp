@@ -12,6 +12,7 @@
 
 #include "fmt/format.h"
 #include "fmt/ranges.h"
+#include "nlohmann/json.hpp"
 #include "llvm/Support/FileSystem.h"
 
 #include <chrono>
@@ -285,7 +286,83 @@ int runCacheCommand(const std::string &action, const std::string &digest) {
                *n, kernelFiles.size(), dir);
     return 0;
   }
-  fmt::print(stderr, "error: unknown cache action '{}' (ls, show, clear)\n", action);
+  if (action == "export") {
+    // The records as a JSON array: the format `tune --json` writes, which
+    // `cache import` reads on another host.
+    if (digest.empty()) {
+      fmt::print(stderr, "error: cache export needs a file to write (- for "
+                         "stdout)\n");
+      return 1;
+    }
+    nlohmann::json out = nlohmann::json::array();
+    auto records = cache.list();
+    for (const TuneRecord &r : records)
+      out.push_back(r.toJson());
+    if (digest == "-") {
+      fmt::print("{}\n", out.dump(1));
+      return 0;
+    }
+    std::ofstream file(digest);
+    file << out.dump(1) << "\n";
+    if (!file) {
+      fmt::print(stderr, "error: cannot write '{}'\n", digest);
+      return 1;
+    }
+    fmt::print("exported {} tuning record(s) to {}\n", records.size(), digest);
+    return 0;
+  }
+  if (action == "import") {
+    // Records made on another host of the same device kind (their keys carry
+    // the device, the compiler's source hash and the space version, so a
+    // record from another build or GPU never matches a lookup here). Merge:
+    // a key the cache lacks is added; one it has keeps the faster winner.
+    if (digest.empty()) {
+      fmt::print(stderr, "error: cache import needs a file (from `cache "
+                         "export` or `tune --json`)\n");
+      return 1;
+    }
+    std::ifstream file(digest);
+    if (!file) {
+      fmt::print(stderr, "error: cannot read '{}'\n", digest);
+      return 1;
+    }
+    nlohmann::json in = nlohmann::json::parse(file, nullptr, /*exceptions=*/false);
+    if (in.is_discarded() || !in.is_array()) {
+      fmt::print(stderr, "error: '{}' is not a JSON array of tuning records\n",
+                 digest);
+      return 1;
+    }
+    std::vector<TuneRecord> records;
+    for (size_t i = 0; i < in.size(); ++i) {
+      auto r = TuneRecord::fromJson(in[i]);
+      if (!r) {
+        fmt::print(stderr, "error: '{}', record {}: {}\n", digest, i,
+                   llvm::toString(r.takeError()));
+        return 1;
+      }
+      records.push_back(std::move(*r));
+    }
+    size_t added = 0, replaced = 0, kept = 0;
+    for (const TuneRecord &r : records) {
+      auto have = cache.lookup(r.key);
+      if (have && have->bestMs <= r.bestMs) {
+        ++kept;
+        continue;
+      }
+      if (auto err = cache.store(r)) {
+        fmt::print(stderr, "error: {}\n", llvm::toString(std::move(err)));
+        return 1;
+      }
+      ++(have ? replaced : added);
+    }
+    fmt::print("imported {} tuning record(s) into {}: {} added, {} replaced by a "
+               "faster winner, {} kept\n",
+               records.size(), cache.path(), added, replaced, kept);
+    return 0;
+  }
+  fmt::print(stderr,
+             "error: unknown cache action '{}' (ls, show, clear, export, import)\n",
+             action);
   return 1;
 }
 

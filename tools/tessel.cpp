@@ -314,11 +314,17 @@ int main(int argc, char **argv) {
   tuneLightning->add_option("--json", tuneOptions.json, "write the records as JSON");
 
   auto *cacheCmd = app.add_subcommand(
-      "cache", "list, show or clear tuning records and compiled kernels");
+      "cache", "list, show, clear, export or import tuning records (and "
+               "compiled kernels)");
   std::string cacheAction, cacheKey;
-  cacheCmd->add_option("action", cacheAction, "ls, show or clear")
-      ->required()->check(CLI::IsMember({"ls", "show", "clear"}));
-  cacheCmd->add_option("key", cacheKey, "show: a key prefix from `cache ls`");
+  cacheCmd->add_option("action", cacheAction, "ls, show, clear, export or import")
+      ->required()->check(CLI::IsMember({"ls", "show", "clear", "export", "import"}));
+  cacheCmd->add_option("key", cacheKey,
+                       "show: a key prefix from `cache ls`; export: the file "
+                       "to write (- for stdout); import: a file from `cache "
+                       "export` or `tune --json` (another host's records of "
+                       "the same device kind; a key already here keeps the "
+                       "faster winner)");
 
   CLI11_PARSE(app, argc, argv);
 

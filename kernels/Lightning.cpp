@@ -33,6 +33,13 @@ std::vector<int64_t> TensorRef::effectiveStrides() const {
   return s;
 }
 
+LaunchArg bufferArg(const TensorRef &t) {
+  if (t.onDevice)
+    return LaunchArg::deviceBuffer(reinterpret_cast<uint64_t>(t.data),
+                                   t.extentBytes(), t.dtype);
+  return LaunchArg::buffer(t.data, t.extentBytes(), t.dtype);
+}
+
 size_t TensorRef::extentBytes() const {
   auto s = effectiveStrides();
   int64_t last = 0;
@@ -431,13 +438,6 @@ getKernel(const char *pass, Builder build, const LightningSpec &spec,
   auto shared = std::make_shared<const Kernel>(std::move(*kernel));
   cache.emplace(key, shared);
   return shared;
-}
-
-LaunchArg bufferArg(const TensorRef &t) {
-  if (t.onDevice)
-    return LaunchArg::deviceBuffer(reinterpret_cast<uint64_t>(t.data),
-                                   t.extentBytes(), t.dtype);
-  return LaunchArg::buffer(t.data, t.extentBytes(), t.dtype);
 }
 
 void pushStrides(std::vector<LaunchArg> &args, const View &v) {

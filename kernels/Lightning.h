@@ -32,6 +32,10 @@ struct TensorRef {
   size_t extentBytes() const;
 };
 
+/// `t` as a kernel's pointer argument: a device address, or host memory
+/// the launcher stages (its extent bounds the interpreter's accesses).
+LaunchArg bufferArg(const TensorRef &t);
+
 /// How the four dimensions of q, k, v, o (and their gradients) are ordered.
 enum class Layout { BHND, BNHD };
 const char *layoutName(Layout layout);

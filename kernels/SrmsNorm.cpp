@@ -122,13 +122,6 @@ llvm::Error launchRows(const Kernel &kernel, int64_t rows, int64_t d,
                 options.backend, shape.warps, options.device);
 }
 
-LaunchArg bufferOf(const TensorRef &t) {
-  if (t.onDevice)
-    return LaunchArg::deviceBuffer(reinterpret_cast<uint64_t>(t.data),
-                                   t.extentBytes(), t.dtype);
-  return LaunchArg::buffer(t.data, t.extentBytes(), t.dtype);
-}
-
 } // namespace
 
 llvm::Error srmsNormForward(const SrmsNormArgs &a, const LightningOptions &options) {
@@ -140,7 +133,7 @@ llvm::Error srmsNormForward(const SrmsNormArgs &a, const LightningOptions &optio
   if (auto e = checkEps(a.eps)) return e;
   auto kernel = kernelFor(x->d, a.x.dtype, false);
   if (!kernel) return kernel.takeError();
-  std::vector<LaunchArg> args{bufferOf(a.x), bufferOf(a.y),
+  std::vector<LaunchArg> args{bufferArg(a.x), bufferArg(a.y),
                               LaunchArg::i32(static_cast<int32_t>(x->rows)),
                               LaunchArg::f32(a.eps), LaunchArg::i64(x->stride),
                               LaunchArg::i64(y->stride)};
@@ -160,7 +153,7 @@ llvm::Error srmsNormBackward(const SrmsNormBackwardArgs &a,
   if (auto e = checkEps(a.eps)) return e;
   auto kernel = kernelFor(x->d, a.x.dtype, true);
   if (!kernel) return kernel.takeError();
-  std::vector<LaunchArg> args{bufferOf(a.x), bufferOf(a.dy), bufferOf(a.dx),
+  std::vector<LaunchArg> args{bufferArg(a.x), bufferArg(a.dy), bufferArg(a.dx),
                               LaunchArg::i32(static_cast<int32_t>(x->rows)),
                               LaunchArg::f32(a.eps), LaunchArg::i64(x->stride),
                               LaunchArg::i64(dy->stride), LaunchArg::i64(dx->stride)};

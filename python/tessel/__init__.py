@@ -331,8 +331,7 @@ def decode(q, k, v, state, slopes=None, g=None, scale=None, layout="bnhd"):
     args.state = _tensor(state, "state")
     args.layout = _layout(layout)
     args.scale = float(scale)
-    with torch.no_grad():
-        _run("tessel_lightning_decode", args, device)
+    _run("tessel_lightning_decode", args, device)
     return o
 
 

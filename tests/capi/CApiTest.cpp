@@ -188,7 +188,7 @@ TEST_F(CApi, ErrorsAreMessagesThatNameTheProblem) {
   a = p.args();
   a.q.strides[0] = H * N * D, a.q.strides[1] = N * D, a.q.strides[2] = 1;
   a.q.strides[3] = N;
-  expectError(a, "q");
+  expectError(a, "q: the last dimension must be contiguous (stride 1)");
   // A success clears the message.
   a = p.args();
   EXPECT_EQ(tessel_lightning_forward(ctx, &a), 0);

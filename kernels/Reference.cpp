@@ -36,25 +36,30 @@ void forEachHead(int64_t count, const std::function<void(int64_t)> &fn) {
 
 namespace {
 
+/// Sequence i's rows of a (1, H, N, width) tensor, as (1, H, len, width).
+std::vector<double> rowsOf(const Problem &p, int64_t i,
+                           const std::vector<double> &x, int64_t width) {
+  const int64_t first = p.cuSeqlens[i], len = p.cuSeqlens[i + 1] - first;
+  std::vector<double> out(p.heads * len * width);
+  for (int64_t h = 0; h < p.heads; ++h)
+    std::copy_n(x.begin() + (h * p.seq + first) * width, len * width,
+                out.begin() + h * len * width);
+  return out;
+}
+
 /// Sequence i of a variable-length problem as a problem of its own (one
 /// batch of c_{i+1} − c_i rows, its own initial state).
 Problem sequence(const Problem &p, int64_t i) {
   const int64_t first = p.cuSeqlens[i], len = p.cuSeqlens[i + 1] - first;
-  const int64_t H = p.heads, N = p.seq, D = p.d, E = p.e;
+  const int64_t H = p.heads, D = p.d, E = p.e;
   Problem s;
   s.batch = 1, s.heads = H, s.seq = len, s.d = D, s.e = E, s.scale = p.scale;
   s.slopes = p.slopes;
   s.causal = p.causal;
-  auto rows = [&](const std::vector<double> &x, int64_t width) {
-    std::vector<double> out(H * len * width);
-    for (int64_t h = 0; h < H; ++h)
-      std::copy_n(x.begin() + (h * N + first) * width, len * width,
-                  out.begin() + h * len * width);
-    return out;
-  };
-  s.q = rows(p.q, D), s.k = rows(p.k, D), s.v = rows(p.v, E);
+  s.q = rowsOf(p, i, p.q, D), s.k = rowsOf(p, i, p.k, D);
+  s.v = rowsOf(p, i, p.v, E);
   if (!p.gates.empty())
-    s.gates = rows(p.gates, 1);
+    s.gates = rowsOf(p, i, p.gates, 1);
   if (!p.initial.empty())
     s.initial.assign(p.initial.begin() + i * H * D * E,
                      p.initial.begin() + (i + 1) * H * D * E);
@@ -234,11 +239,7 @@ Backward backward(const Problem &p, const std::vector<double> &dO,
       out.dGates.assign(p.heads * N, 0.0);
     for (int64_t i = 0; i < S; ++i) {
       Problem s = sequence(p, i);
-      std::vector<double> dOs(p.heads * s.seq * E);
-      for (int64_t h = 0; h < p.heads; ++h)
-        std::copy_n(dO.begin() + (h * N + p.cuSeqlens[i]) * E, s.seq * E,
-                    dOs.begin() + h * s.seq * E);
-      Backward part = backward(s, dOs, stateOf(p, dFinal, i));
+      Backward part = backward(s, rowsOf(p, i, dO, E), stateOf(p, dFinal, i));
       scatterRows(p, i, part.dq, D, out.dq);
       scatterRows(p, i, part.dk, D, out.dk);
       scatterRows(p, i, part.dv, E, out.dv);

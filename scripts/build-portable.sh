@@ -3,17 +3,21 @@
 # statically (that machine has no LLVM), stripped and xz-compressed into the
 # git-ignored .carry/ folder that a device call carries (64 MiB limit).
 # Usage: scripts/build-portable.sh [build-dir]
-# TESSEL_CARRY_CAPI=1 also builds the C API's libtessel.so the same way (in
-# <build-dir>-capi: position-independent, so a build of its own; ~17 MB
-# compressed) into .carry-capi/ for the Python package there:
+# TESSEL_CARRY_CAPI=1 also builds the C API's libtessel.so the same way (the
+# whole build is then position-independent, which the non-PIE executables
+# link as well; ~17 MB compressed) into .carry-capi/ for the Python package there:
 # TESSEL_LIBRARY=<unpacked .so> PYTHONPATH=python. A separate folder,
 # because .carry/ and .peers/ together already fill most of a device call's
 # 64 MiB: carry it in place of what the call does not need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-portable}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSEL_PORTABLE=ON -DTESSEL_CAPI=OFF >/dev/null
-ninja -C "$build" -j"${JOBS:-2}" tessel tessel-gpu-tests tessel-host-bench
+capi=OFF
+[ "${TESSEL_CARRY_CAPI:-0}" = 1 ] && capi=ON
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSEL_PORTABLE=ON -DTESSEL_CAPI=$capi >/dev/null
+targets=(tessel tessel-gpu-tests tessel-host-bench)
+[ $capi = ON ] && targets+=(tessel_capi)
+ninja -C "$build" -j"${JOBS:-2}" "${targets[@]}"
 mkdir -p .carry
 for bin in tools/tessel tests/tessel-gpu-tests bench/tessel-host-bench; do
   name=$(basename "$bin")
@@ -28,11 +32,8 @@ if [ -n "$bench_lib" ]; then
   xz -6 -T2 -f ".carry/$(basename "$bench_lib")"
 fi
 if [ "${TESSEL_CARRY_CAPI:-0}" = 1 ]; then
-  cmake -S . -B "$build-capi" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSEL_PORTABLE=ON \
-    -DTESSEL_CAPI=ON >/dev/null
-  ninja -C "$build-capi" -j"${JOBS:-2}" tessel_capi
   mkdir -p .carry-capi
-  strip -o .carry-capi/libtessel.so "$build-capi/capi/libtessel.so"
+  strip -o .carry-capi/libtessel.so "$build/capi/libtessel.so"
   xz -6 -T2 -f .carry-capi/libtessel.so
 fi
 cp scripts/device-run.sh .carry/

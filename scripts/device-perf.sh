@@ -56,7 +56,26 @@ check -B 1 -H 2 -N 129 --dk 64 --dv 96 --gate-range -3,-0.01 --initial-state --f
 check -B 1 -H 2 -N 77 --dk 256 --dv 32 --dtype f32 --gate-range -1,0
 check -B 2 -H 3 -N 300 --dk 128 --dv 128 --backward --gate-range -0.5,0 --initial-state
 check -B 1 -H 2 -N 129 --dk 64 --dv 96 --backward --gate-range -3,-0.01 --layout bnhd
+# Variable-length batches and non-causal attention (forward and backward,
+# Lightning and simple GLA, states per sequence).
+check --varlen 300,1,129,64 -H 3 --dk 128 --dv 128 --backward --initial-state --final-state
+check --varlen 77,200 -H 2 --dk 64 --dv 96 --backward --gate-range -1,0 --layout bnhd
+check -B 2 -H 3 -N 300 --dk 128 --dv 128 --backward --non-causal
+check -B 1 -H 2 -N 129 --dk 64 --dv 96 --backward --non-causal --gate-range -0.5,0 --layout bnhd
+check -B 1 -H 2 -N 77 --dk 256 --dv 32 --dtype f32 --backward --non-causal
+check -B 1 -H 2 -N 1000 --dk 128 --dv 128 --backward --gate-range -1,0 --final-state
 grep -c "^ok" "$OUT/checks.log"; grep "^FAIL" "$OUT/checks.log" | head -5
+fi
+
+# PYTHON_TESTS=1: the Python package on CUDA tensors, with the portable
+# libtessel.so (.carry-capi, carried beside .carry; the machine's torch
+# environment has pytest).
+if [ -n "${PYTHON_TESTS:-}" ]; then
+  echo "== python on CUDA" | tee "$OUT/python.log"
+  python3 -c "import lzma,sys; open('/tmp/tessel-bin/libtessel.so','wb').write(lzma.open('.carry-capi/libtessel.so.xz').read())"
+  TESSEL_LIBRARY=/tmp/tessel-bin/libtessel.so PYTHONPATH=python \
+    timeout ${PYTHON_TIMEOUT:-240} python3 -m pytest -q -p no:cacheprovider python/tests >> "$OUT/python.log" 2>&1 || status=1
+  tail -15 "$OUT/python.log"
 fi
 
 # STARTUP=1: start-up of the standard shape's kernels (startLightning,

@@ -174,7 +174,9 @@ def test_decode_continues_a_prefill(device):
     for t in range(15, N):
         o = tessel.decode(q[:, t:t + 1], k[:, t:t + 1], v[:, t:t + 1], state,
                           slopes=slopes)
-        assert torch.allclose(o, full[:, t:t + 1], atol=1e-4), t
+        # The same float32 math by two kernels: exact on the interpreter, on
+        # a GPU the forward's dots run on tf32 tensor cores.
+        assert rel(o, full[:, t:t + 1]) < TOL[torch.float32], t
 
 
 def test_a_small_tnl_layer_trains():

@@ -250,6 +250,21 @@ LogicalResult AsyncWaitOp::verify() {
   return success();
 }
 
+/// A flag is one i64 in global memory.
+static LogicalResult verifyFlag(Operation *op, Type ptrType) {
+  Type pointee = cast<PtrType>(ptrType).getPointeeType();
+  if (!pointee.isInteger(64))
+    return op->emitOpError() << "flag must point to an i64, got a pointer to "
+                             << pointee;
+  return success();
+}
+LogicalResult WaitFlagOp::verify() {
+  return verifyFlag(*this, getFlag().getType());
+}
+LogicalResult SignalFlagOp::verify() {
+  return verifyFlag(*this, getFlag().getType());
+}
+
 LogicalResult DotWaitOp::verify() {
   if (getAccs().getTypes() != getResults().getTypes())
     return emitOpError() << "result types must be the operand types";

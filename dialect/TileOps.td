@@ -256,6 +256,39 @@ def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Ordering between programs
+//===----------------------------------------------------------------------===//
+
+def Tile_WaitFlagOp : Tile_Op<"wait_flag", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "wait until the i64 at `flag` is at least `target`; every "
+                "later read sees what the program that set it wrote before";
+  let description = [{
+    With tile.signal_flag, a chained scan between the programs of one
+    launch (the sequence split's segment states, handed from each segment to
+    the next). Programs start in launch order (x fastest, then y, then z)
+    on the GPU and in the interpreter, so a program may wait only on flags
+    that lower-numbered programs set: those have started and will finish.
+    GPU: one thread polls with acquire loads at GPU scope, then the CTA
+    synchronizes. The interpreter polls the same way and reports a wait
+    that makes no progress for a minute as a deadlock.
+  }];
+  let arguments = (ins Tile_PtrType:$flag, I64:$target);
+  let assemblyFormat = "$flag `,` $target attr-dict `:` type($flag)";
+}
+
+def Tile_SignalFlagOp : Tile_Op<"signal_flag", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "set the i64 at `flag` to `value` once every thread's "
+                "earlier writes are visible to the whole GPU";
+  let description = [{
+    GPU: the CTA synchronizes, then one thread fences at GPU scope and
+    stores the value with release semantics — a waiter that sees it also
+    sees every write the CTA made before the signal (tile.wait_flag).
+  }];
+  let arguments = (ins Tile_PtrType:$flag, I64:$value);
+  let assemblyFormat = "$flag `,` $value attr-dict `:` type($flag)";
+}
+
+//===----------------------------------------------------------------------===//
 // Compute
 //===----------------------------------------------------------------------===//
 

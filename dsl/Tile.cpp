@@ -8,6 +8,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <optional>
+
 using namespace mlir;
 
 namespace tessel::dsl {
@@ -655,6 +657,46 @@ void store(const Tile &ptr, const Tile &value, Loc loc) {
 }
 void store(const Tile &ptr, const Tile &value, const Tile &mask, Loc loc) {
   storeImpl(ptr, value, &mask, loc);
+}
+
+//===----------------------------------------------------------------------===//
+// Ordering between programs
+//===----------------------------------------------------------------------===//
+
+/// The flag pointer and the i64 value of waitFlag / signalFlag, checked.
+static std::optional<std::pair<Value, Value>>
+flagOperands(KernelBuilder &k, Loc loc, const Tile &flag, const Tile &value,
+             const char *op) {
+  if (!flag.valid() || !value.valid())
+    return std::nullopt;
+  if (!flag.isScalar() || !isa<tile::PtrType>(flag.elementType()) ||
+      !cast<tile::PtrType>(flag.elementType()).getPointeeType().isInteger(64)) {
+    k.error(loc, std::string(op) + ": the flag must be one pointer to an i64, "
+                 "got " + str(flag.type()));
+    return std::nullopt;
+  }
+  if (!value.isScalar() || (value.dtype() != DType::i64 &&
+                            value.dtype() != DType::i32)) {
+    k.error(loc, std::string(op) + ": the value must be an i32 or i64 scalar, "
+                 "got " + str(value.type()));
+    return std::nullopt;
+  }
+  Tile wide = value.dtype() == DType::i64 ? value : value.to(DType::i64, loc);
+  return std::make_pair(flag.value(), wide.value());
+}
+
+void waitFlag(const Tile &flag, const Tile &target, Loc loc) {
+  KernelBuilder &k = kb(loc);
+  if (auto ops = flagOperands(k, loc, flag, target, "waitFlag"))
+    tile::WaitFlagOp::create(k.builder(), k.location(loc), ops->first,
+                             ops->second);
+}
+
+void signalFlag(const Tile &flag, const Tile &value, Loc loc) {
+  KernelBuilder &k = kb(loc);
+  if (auto ops = flagOperands(k, loc, flag, value, "signalFlag"))
+    tile::SignalFlagOp::create(k.builder(), k.location(loc), ops->first,
+                               ops->second);
 }
 
 //===----------------------------------------------------------------------===//

@@ -130,6 +130,14 @@ void store(const Tile &ptr, const Tile &value, Loc loc = Loc::current());
 void store(const Tile &ptr, const Tile &value, const Tile &mask,
            Loc loc = Loc::current());
 
+// Ordering between the programs of one launch (a chained scan): a program
+// waits until the i64 at `flag` (a scalar pointer) reaches `target`, after
+// which it sees everything the program that signalled wrote before its
+// signal. Programs start in launch order, so wait only on what
+// lower-numbered programs signal. Both take i64 scalars (i32 widens).
+void waitFlag(const Tile &flag, const Tile &target, Loc loc = Loc::current());
+void signalFlag(const Tile &flag, const Tile &value, Loc loc = Loc::current());
+
 // Compute.
 /// a·b with fp32 accumulation; a is M×K, b is K×N, both f32, f16 or bf16.
 Tile dot(const Tile &a, const Tile &b, Loc loc = Loc::current());

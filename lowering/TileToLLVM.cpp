@@ -103,6 +103,7 @@ struct TileToLLVM : tessel::lowering::impl::TileToLLVMBase<TileToLLVM> {
     populateElementwiseToLLVMPatterns(converter, patterns);
     populateMemoryToLLVMPatterns(converter, patterns, axisInfo);
     populateAsyncToLLVMPatterns(converter, patterns, axisInfo);
+    populateFlagToLLVMPatterns(converter, patterns);
     populateLayoutToLLVMPatterns(converter, patterns, useLdmatrix, staged);
     populateReduceToLLVMPatterns(converter, patterns);
     populateScanToLLVMPatterns(converter, patterns);

@@ -17,6 +17,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <memory>
@@ -100,8 +101,9 @@ struct Buffer {
 /// Runs one program instance.
 class Instance {
 public:
-  Instance(const std::vector<Buffer> &buffers, const Grid &grid, int64_t pid[3])
-      : buffers_(buffers), grid_(grid) {
+  Instance(const std::vector<Buffer> &buffers, const Grid &grid, int64_t pid[3],
+           const std::atomic<bool> &stop, std::chrono::milliseconds flagTimeout)
+      : buffers_(buffers), grid_(grid), stop_(stop), flagTimeout_(flagTimeout) {
     for (int a = 0; a < 3; ++a)
       pid_[a] = pid[a];
   }
@@ -412,6 +414,45 @@ private:
     }
   }
 
+  /// The flag of a wait_flag or signal_flag: an aligned i64 inside an
+  /// argument buffer, accessed atomically (programs run on several threads).
+  std::atomic_ref<int64_t> flagAt(Operation *op, Value ptr) {
+    int64_t addr = get(ptr).i[0];
+    checkAccess(op, addr, 8, "flag access");
+    if (addr % 8)
+      fail(op, "the flag at address " + std::to_string(addr) +
+                   " is not 8-byte aligned");
+    return std::atomic_ref<int64_t>(*reinterpret_cast<int64_t *>(addr));
+  }
+
+  /// Programs start in launch order on the worker threads, as on the GPU,
+  /// so a flag that a lower-numbered program sets is set eventually; one
+  /// that stays below its target for InterpretOptions::flagTimeout is a
+  /// deadlock.
+  void runWaitFlag(tile::WaitFlagOp op) {
+    auto flag = flagAt(op, op.getFlag());
+    int64_t target = get(op.getTarget()).i[0];
+    auto start = std::chrono::steady_clock::now();
+    while (flag.load(std::memory_order_acquire) < target) {
+      if (stop_)
+        fail(op, "another program of the launch failed while this one waited");
+      if (std::chrono::steady_clock::now() - start > flagTimeout_)
+        fail(op, "the flag stayed at " +
+                     std::to_string(flag.load(std::memory_order_acquire)) +
+                     ", below its target " + std::to_string(target) +
+                     ", for " + std::to_string(flagTimeout_.count()) +
+                     " ms: no earlier program of the launch sets it "
+                     "(programs start in launch order; wait only on what "
+                     "lower-numbered programs signal)");
+      std::this_thread::yield();
+    }
+  }
+
+  void runSignalFlag(tile::SignalFlagOp op) {
+    flagAt(op, op.getFlag())
+        .store(get(op.getValue()).i[0], std::memory_order_release);
+  }
+
   void runDot(tile::DotOp op) {
     const Val &a = get(op.getA());
     const Val &b = get(op.getB());
@@ -693,6 +734,8 @@ private:
             bind(res, std::make_shared<Val>(get(acc)));
         })
         .Case([&](tile::StoreOp o) { runStore(o); })
+        .Case([&](tile::WaitFlagOp o) { runWaitFlag(o); })
+        .Case([&](tile::SignalFlagOp o) { runSignalFlag(o); })
         .Case([&](tile::DotOp o) { runDot(o); })
         .Case([&](tile::ReduceOp o) { runReduce(o); })
         .Case([&](tile::CumsumOp o) { runCumsum(o); })
@@ -712,6 +755,8 @@ private:
   const std::vector<Buffer> &buffers_;
   const Buffer *last_ = nullptr;
   Grid grid_;
+  const std::atomic<bool> &stop_;
+  std::chrono::milliseconds flagTimeout_;
   int64_t pid_[3];
   llvm::DenseMap<Value, ValPtr> env_;
 };
@@ -764,7 +809,7 @@ llvm::Error interpret(const Kernel &kernel, const Grid &grid,
         return;
       int64_t pid[3] = {id % grid.x, (id / grid.x) % grid.y,
                         id / (grid.x * grid.y)};
-      Instance inst(buffers, grid, pid);
+      Instance inst(buffers, grid, pid, stop, options.flagTimeout);
       for (size_t k = 0; k < argVals.size(); ++k)
         inst.bind(entry.getArgument(k), argVals[k]);
       try {

@@ -8,11 +8,16 @@
 
 #include "runtime/LaunchArgs.h"
 
+#include <chrono>
+
 namespace tessel {
 
 struct InterpretOptions {
   /// Host threads running program instances; 0 = hardware concurrency.
   unsigned threads = 0;
+  /// How long a tile.wait_flag may see its flag stay below the target
+  /// before the launch fails as a deadlock.
+  std::chrono::milliseconds flagTimeout{60000};
 };
 
 /// Runs `kernel` over `grid`. Errors (bad arguments, an out-of-bounds access,

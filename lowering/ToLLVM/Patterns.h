@@ -44,6 +44,10 @@ void populateElementwiseToLLVMPatterns(const mlir::TypeConverter &converter,
 void populateMemoryToLLVMPatterns(const mlir::TypeConverter &converter,
                                   mlir::RewritePatternSet &patterns,
                                   AxisInfoAnalysis &axisInfo);
+/// wait_flag and signal_flag: thread 0 polls or signals at GPU scope, the
+/// CTA synchronizes around it.
+void populateFlagToLLVMPatterns(const mlir::TypeConverter &converter,
+                                mlir::RewritePatternSet &patterns);
 /// async_load (cp.async into its ring slot, one commit group) and
 /// async_wait (cp.async.wait_group, then a barrier).
 void populateAsyncToLLVMPatterns(const mlir::TypeConverter &converter,

@@ -619,3 +619,23 @@ func.func @dot_wait_not_a_dot(%c: tensor<16x16xf32>) {
   %w = tile.dot_wait %c {pending = 0 : i32} : (tensor<16x16xf32>) -> tensor<16x16xf32>
   return
 }
+
+//===----------------------------------------------------------------------===//
+// tile.wait_flag, tile.signal_flag
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @wait_flag_not_i64(%f: !tile.ptr<i32>, %t: i64) {
+  // expected-error @+1 {{flag must point to an i64, got a pointer to 'i32'}}
+  tile.wait_flag %f, %t : !tile.ptr<i32>
+  return
+}
+
+// -----
+
+func.func @signal_flag_not_i64(%f: !tile.ptr<f32>, %t: i64) {
+  // expected-error @+1 {{flag must point to an i64, got a pointer to 'f32'}}
+  tile.signal_flag %f, %t : !tile.ptr<f32>
+  return
+}

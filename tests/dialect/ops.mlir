@@ -67,3 +67,13 @@ func.func @layouts(%a: tensor<64x32xf32, #tile.mma<wpc = [4, 1]>>,
                    %f: tensor<64x128xbf16, #tile.shared>) {
   return
 }
+
+// The hand-off between programs of a chained scan round-trips.
+// CHECK-LABEL: func.func @flags
+// CHECK: tile.wait_flag %{{.*}}, %{{.*}} : <i64>
+// CHECK: tile.signal_flag %{{.*}}, %{{.*}} : <i64>
+func.func @flags(%f: !tile.ptr<i64>, %t: i64) {
+  tile.wait_flag %f, %t : !tile.ptr<i64>
+  tile.signal_flag %f, %t : !tile.ptr<i64>
+  return
+}

@@ -220,4 +220,56 @@ TEST_F(DslGpu, CumsumMatchesTheInterpreter) {
                            {}, 1e-4);
 }
 
+TEST_F(DslGpu, FlagsHandATileDownAChainOfPrograms) {
+  // 4096 programs, several per SM, each waiting for the one before: program
+  // p reads the 64×64 running total from slot p mod 2 (zeros for p = 0),
+  // writes it to out[p], adds x[p] and hands the sum on in slot (p + 1)
+  // mod 2 with flag = base + p + 1. Whole numbers, so the sums are exact:
+  // any stale or torn read of a slot shows. Twice, the second call counting
+  // from a higher base over the flag the first left.
+  constexpr int64_t kPrograms = 4096, kTile = 64 * 64;
+  KernelBuilder kb("chained_tiles");
+  Tile x = kb.ptrArg("x", DType::f32), ring = kb.ptrArg("ring", DType::f32),
+       out = kb.ptrArg("out", DType::f32), flag = kb.ptrArg("flag", DType::i64);
+  Tile base = kb.scalarArg("base", DType::i64);
+  Tile p = programId(0);
+  Tile at = column(arange(0, 64)) * 64 + row(arange(0, 64));
+  Tile slotIn = ring + (p % 2).to(DType::i64) * kTile + at;
+  Tile slotOut = ring + ((p + 1) % 2).to(DType::i64) * kTile + at;
+  waitFlag(flag, where(p > 0, base + p.to(DType::i64), scalar(0, DType::i64)));
+  Tile running = load(slotIn, at >= 0 & (p > 0), 0.0);
+  store(out + p.to(DType::i64) * kTile + at, running);
+  store(slotOut, running + load(x + p.to(DType::i64) * kTile + at));
+  signalFlag(flag, base + (p + 1).to(DType::i64));
+  auto k = kb.finish();
+  ASSERT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
+
+  std::mt19937_64 rng(7);
+  std::vector<float> xs(kPrograms * kTile);
+  for (float &v : xs)
+    v = float(rng() % 5);
+  std::vector<float> ringBuf(2 * kTile, NAN);
+  std::vector<int64_t> flagBuf{0};
+  for (int64_t callBase : {int64_t(1), kPrograms + 10}) {
+    std::vector<float> outBuf(kPrograms * kTile, NAN);
+    std::vector<LaunchArg> args{
+        LaunchArg::buffer(xs.data(), xs.size() * 4, DType::f32),
+        LaunchArg::buffer(ringBuf.data(), ringBuf.size() * 4, DType::f32),
+        LaunchArg::buffer(outBuf.data(), outBuf.size() * 4, DType::f32),
+        LaunchArg::buffer(flagBuf.data(), 8, DType::i64),
+        LaunchArg::i64(callBase)};
+    llvm::Error e = launch(*k, {kPrograms, 1, 1}, args, Backend::Gpu);
+    ASSERT_FALSE(e) << llvm::toString(std::move(e));
+    std::vector<float> sum(kTile, 0.0f);
+    for (int64_t q = 0; q < kPrograms; ++q) {
+      for (int64_t i = 0; i < kTile; ++i)
+        ASSERT_EQ(outBuf[q * kTile + i], sum[i])
+            << "program " << q << " element " << i << ", base " << callBase;
+      for (int64_t i = 0; i < kTile; ++i)
+        sum[i] += xs[q * kTile + i];
+    }
+    EXPECT_EQ(flagBuf[0], callBase + kPrograms);
+  }
+}
+
 } // namespace

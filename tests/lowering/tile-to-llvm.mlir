@@ -135,3 +135,22 @@ func.func @async_copy(%p: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %n: i3
   tile.store %out, %f : (!tile.ptr<f32>, f32) -> ()
   return
 }
+
+// A wait is thread 0 polling with GPU-scope acquire loads, then a barrier;
+// a signal is a barrier, then thread 0's GPU-scope fence and release store.
+// CHECK-LABEL: func.func @flags
+// CHECK: nvvm.read.ptx.sreg.tid.x
+// CHECK: scf.if
+// CHECK: scf.while
+// CHECK: llvm.load %{{.*}} atomic syncscope("device") acquire {alignment = 8 : i64} : !llvm.ptr<1> -> i64
+// CHECK: arith.cmpi slt
+// CHECK: nvvm.barrier0
+// CHECK: nvvm.barrier0
+// CHECK: scf.if
+// CHECK: llvm.fence syncscope("device") release
+// CHECK: llvm.store %{{.*}}, %{{.*}} atomic syncscope("device") release {alignment = 8 : i64} : i64, !llvm.ptr<1>
+func.func @flags(%f: !tile.ptr<i64>, %t: i64) attributes {tile.kernel} {
+  tile.wait_flag %f, %t : !tile.ptr<i64>
+  tile.signal_flag %f, %t : !tile.ptr<i64>
+  return
+}

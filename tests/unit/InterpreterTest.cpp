@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -614,6 +615,78 @@ TEST(Interpreter, NestedLoopsAndIfThen) {
     EXPECT_EQ(out[8], total);
     EXPECT_EQ(out[9], programs == 2 ? 42 : -1);
   }
+}
+
+/// A chained scan between programs: program p waits until flag = p, adds
+/// x[p] to the running total that program p − 1 left in total[0], writes
+/// the prefix to out[p] and hands on with flag = p + 1.
+Kernel chainedPrefixKernel() {
+  KernelBuilder kb("chained_prefix");
+  Tile x = kb.ptrArg("x", DType::i64);
+  Tile total = kb.ptrArg("total", DType::i64);
+  Tile out = kb.ptrArg("out", DType::i64);
+  Tile flag = kb.ptrArg("flag", DType::i64);
+  Tile p = programId(0);
+  waitFlag(flag, p);
+  Tile prefix = where(p > 0, load(total), scalar(0, DType::i64)) + load(x + p);
+  store(total, prefix);
+  store(out + p, prefix);
+  signalFlag(flag, p + 1);
+  return finishOrDie(kb);
+}
+
+TEST(Interpreter, FlagsChainProgramsInLaunchOrder) {
+  // On one thread and on several (each program then waits for the one
+  // before on another thread), the chain gives the prefix sums.
+  Kernel kernel = chainedPrefixKernel();
+  const int64_t programs = 64;
+  for (unsigned threads : {1u, 4u}) {
+    std::vector<int64_t> x(programs), total{-1}, out(programs, -1), flag{0};
+    for (int64_t i = 0; i < programs; ++i)
+      x[i] = int64_t(rng()() % 1000) - 500;
+    ASSERT_EQ(run(kernel, {programs, 1, 1},
+                  {buf(x, DType::i64), buf(total, DType::i64),
+                   buf(out, DType::i64), buf(flag, DType::i64)},
+                  threads),
+              "");
+    int64_t sum = 0;
+    for (int64_t i = 0; i < programs; ++i) {
+      sum += x[i];
+      EXPECT_EQ(out[i], sum) << "program " << i << ", " << threads << " threads";
+    }
+    EXPECT_EQ(flag[0], programs);
+  }
+}
+
+TEST(Interpreter, WaitingOnAFlagNoEarlierProgramSetsIsADeadlock) {
+  // With the flag at −1, program 0 waits for 0, which no program before it
+  // can set: the launch fails once the timeout passes, naming the wait.
+  Kernel kernel = chainedPrefixKernel();
+  std::vector<int64_t> x(1, 1), total{0}, out(1, 0), flag{-1};
+  InterpretOptions options;
+  options.flagTimeout = std::chrono::milliseconds(200);
+  std::vector<LaunchArg> args{buf(x, DType::i64), buf(total, DType::i64),
+                              buf(out, DType::i64), buf(flag, DType::i64)};
+  llvm::Error err = interpret(kernel, {1, 1, 1}, args, options);
+  ASSERT_TRUE(static_cast<bool>(err));
+  std::string text = llvm::toString(std::move(err));
+  EXPECT_THAT(text, HasSubstr("tile.wait_flag: the flag stayed at -1, below its "
+                              "target 0, for 200 ms: no earlier program of the "
+                              "launch sets it"));
+  EXPECT_THAT(text, HasSubstr("(program 0, 0, 0 of kernel 'chained_prefix')"));
+}
+
+TEST(Interpreter, FlagOperandsAreChecked) {
+  KernelBuilder kb("bad_flags");
+  Tile f32 = kb.ptrArg("f", DType::f32);
+  Tile flag = kb.ptrArg("flag", DType::i64);
+  waitFlag(f32, scalar(0, DType::i64));
+  signalFlag(flag, scalar(1.0, DType::f32));
+  auto kernel = kb.finish();
+  ASSERT_FALSE(static_cast<bool>(kernel));
+  std::string text = llvm::toString(kernel.takeError());
+  EXPECT_THAT(text, HasSubstr("waitFlag: the flag must be one pointer to an i64"));
+  EXPECT_THAT(text, HasSubstr("signalFlag: the value must be an i32 or i64 scalar"));
 }
 
 //===----------------------------------------------------------------------===//

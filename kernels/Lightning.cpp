@@ -561,6 +561,63 @@ llvm::Expected<LaunchArg> segmentScratch(const LightningOptions &options,
   return LaunchArg::deviceBuffer(buffer.address(), bytes, DType::f32);
 }
 
+/// The flags of the chained split's hand-offs (one i64 per chain) and the
+/// value this call counts them from. Grow-only and per thread like
+/// segmentScratch, zeroed once when allocated; each call starts past every
+/// value an earlier call left (`span` = its segments), so no call clears
+/// them and a call whose launch failed leaves nothing behind to confuse the
+/// next.
+struct ChainFlags {
+  LaunchArg arg;
+  int64_t base = 0;
+};
+llvm::Expected<ChainFlags> chainFlags(const LightningOptions &options,
+                                      bool onDevice, int64_t count,
+                                      int64_t span) {
+  struct Held {
+    int64_t next = 0;
+    std::vector<int64_t> host;
+    DeviceBuffer device;
+  };
+  thread_local std::map<int, Held> held; // by device; -1: host memory
+  Held &h = held[onDevice ? options.device : -1];
+  size_t bytes = size_t(count) * 8;
+  ChainFlags flags;
+  if (!onDevice) {
+    if (h.host.size() < size_t(count)) {
+      h.host.assign(size_t(count), 0);
+      h.next = 0;
+    }
+    flags.arg = LaunchArg::buffer(h.host.data(), bytes, DType::i64);
+  } else {
+    if (h.device.size() < bytes) {
+      auto device = getCudaDevice(options.device);
+      if (!device)
+        return device.takeError();
+      h.device = DeviceBuffer();
+      auto grown = DeviceBuffer::allocate(*device, bytes);
+      if (!grown)
+        return grown.takeError();
+      if (auto e = grown->memset(0))
+        return std::move(e);
+      h.device = std::move(*grown);
+      h.next = 0;
+    }
+    flags.arg = LaunchArg::deviceBuffer(h.device.address(), bytes, DType::i64);
+  }
+  flags.base = h.next + 1;
+  h.next += span + 1;
+  return flags;
+}
+
+/// TESSEL_SPLIT=chained: the forward's sequence split runs as one launch
+/// whose segments hand their states on (buildLightningSegmentChained);
+/// unset or "launches", as three (states, scan, outputs).
+bool chainedSplit() {
+  const char *v = std::getenv("TESSEL_SPLIT");
+  return v && std::string(v) == "chained";
+}
+
 /// The caller's configuration, else the heuristic one for this shape and
 /// the device (`traits`: an H100's 132 SMs for the interpreter).
 LightningConfig resolveConfig(const LightningOptions &options,
@@ -737,6 +794,38 @@ planSplitForward(const LightningForwardArgs &a, const LightningOptions &options,
   return plan;
 }
 
+/// The chained split (buildLightningSegmentChained): one launch, the
+/// segments in z handing their states on through two slots per (b, h).
+llvm::Expected<std::vector<LightningLaunch>>
+planChainedForward(const LightningForwardArgs &a, const LightningOptions &options,
+                   const kernels::PassConfig &cfg, const LightningSpec &spec,
+                   int64_t seq, int64_t heads, int64_t bh, const Split &sp,
+                   std::array<const View *, 4> views) {
+  auto kernel = getKernel("fwd_segment_chained",
+                          kernels::buildLightningSegmentChained, spec, cfg);
+  if (!kernel) return kernel.takeError();
+  int64_t chains = bh * kernels::columnBlocks(cfg.blockW, spec.e);
+  auto scratch = segmentScratch(options, a.q.onDevice,
+                                size_t(bh) * 2 * spec.d * spec.e * 4);
+  if (!scratch) return scratch.takeError();
+  auto flags = chainFlags(options, a.q.onDevice, chains, sp.count);
+  if (!flags) return flags.takeError();
+  std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.v),
+                              bufferArg(a.o), bufferArg(a.slopes)};
+  if (spec.initialState) args.push_back(bufferArg(a.initialState));
+  if (spec.finalState) args.push_back(bufferArg(a.finalState));
+  args.insert(args.end(),
+              {*scratch, flags->arg, LaunchArg::i32(static_cast<int32_t>(seq)),
+               LaunchArg::i32(static_cast<int32_t>(heads)),
+               LaunchArg::f32(a.scale), scratchLen(sp.len),
+               LaunchArg::i64(flags->base)});
+  for (const View *v : views) pushStrides(args, *v);
+  return std::vector<LightningLaunch>{
+      {kernels::LightningPass::Forward, *kernel,
+       sweepGrid(bh, cfg.blockW, spec.e, sp.count), std::move(args),
+       static_cast<unsigned>(cfg.numWarps)}};
+}
+
 } // namespace
 
 llvm::Expected<std::vector<LightningLaunch>>
@@ -792,6 +881,9 @@ planLightningForward(const LightningForwardArgs &a,
   int64_t bh = seqDims->batch * seqDims->heads;
   Split sp = splitOf(dims->seq, cfg, bh * kernels::columnBlocks(cfg.blockW, spec.e),
                      /*skipsLast=*/!spec.finalState, traits.sms);
+  if (sp.count > 1 && chainedSplit())
+    return planChainedForward(a, options, cfg, spec, dims->seq, dims->heads, bh,
+                              sp, {&vq, &vk, &vv, &vo});
   if (sp.count > 1)
     return planSplitForward(a, options, cfg, spec, dims->seq, dims->heads, bh,
                             sp, {&vq, &vk, &vv, &vo});

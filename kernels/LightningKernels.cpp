@@ -174,6 +174,10 @@ enum class ForwardPart {
   SegmentStates,
   /// Per segment: outputs, from the segment's incoming state.
   SegmentOutputs,
+  /// Per segment, all in one launch: the state contribution from zero, the
+  /// incoming state handed on by the segment before through a flag (a
+  /// chained scan), the next segment's handed on, then the outputs.
+  SegmentChained,
 };
 
 /// What a segment program knows: its slot in the states buffer. Segment seg
@@ -217,14 +221,19 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
   const int DP = padToPow2(D);
   const DType T = spec.dtype;
   const bool full = part == ForwardPart::Full;
+  const bool chained = part == ForwardPart::SegmentChained;
   if (auto err = wholeSequences(spec, full)) return std::move(err);
   const bool outputs = part != ForwardPart::SegmentStates;
+  // The whole sweep and the chained split take the caller's states; the
+  // other split kernels read and write the states buffer instead.
+  const bool ownStates = full || chained;
 
-  const char *name = full ? "fwd"
+  const char *name = full      ? "fwd"
+                     : chained ? "fwd_segment_chained"
                      : outputs ? "fwd_segment_outputs"
                                : "fwd_segment_states";
   LightningSpec named = spec;
-  if (!full) // segments read and write the states buffer instead
+  if (!ownStates)
     named.initialState = named.finalState = false;
   KernelBuilder kb(kernelName(name, named, cfg));
   kb.setNumStages(cfg.stages);
@@ -233,13 +242,18 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
   Tile o = outputs ? kb.ptrArg("o", T) : Tile();
   // Per-head slopes, or a simple GLA's per-token gates (ChunkSweep).
   Tile slopes = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
-  Tile s0 = full && spec.initialState ? kb.ptrArg("initial_state", DType::f32)
-                                      : Tile();
-  Tile sN = full && spec.finalState ? kb.ptrArg("final_state", DType::f32)
-                                    : Tile();
+  Tile s0 = ownStates && spec.initialState
+                ? kb.ptrArg("initial_state", DType::f32)
+                : Tile();
+  Tile sN = ownStates && spec.finalState ? kb.ptrArg("final_state", DType::f32)
+                                         : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
+  Tile flags = chained ? kb.ptrArg("segment_flags", DType::i64) : Tile();
   ChunkSweep cm(kb, spec, cfg, slopes, columnBlocks(cfg.blockW, E));
-  SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
+  SegmentArgs seg = full      ? SegmentArgs{}
+                    : chained ? segmentArgs(kb, cm, states, ForwardPart::SegmentStates)
+                              : segmentArgs(kb, cm, states, part);
+  Tile flagBase = chained ? kb.scalarArg("flag_base", DType::i64) : Tile();
   Strides sq = outputs ? strideArgs(kb, "q") : Strides{};
   Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v");
   Strides so = outputs ? strideArgs(kb, "o") : Strides{};
@@ -251,36 +265,83 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
   Tile qBase = outputs ? cm.base(q, sq) : Tile();
   Tile oBase = outputs ? cm.base(o, so) : Tile();
   Tile kBase = cm.base(k, sk), vBase = cm.base(v, sv);
-
   Tile stateMask = column(dMask) & row(eMask);
+
+  // The sweep over `blocks` blocks from state `kv0`: each block's outputs
+  // (intra-block plus the carried state's) when `withOutputs`, and the
+  // state after the last block.
+  auto sweep = [&](Tile kv0, Tile blocks, bool withOutputs) {
+    auto out = kb.forRange(0, blocks, {kv0}, [&](Tile blk, auto carried) {
+      Tile kv = carried[0];
+      auto bl = cm.block(cm.order(blk, /*reverse=*/false));
+      Tile ioMask = column(bl.rowMask) & row(eMask);
+      Tile qkMask = column(bl.rowMask) & row(dMask);
+      Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), qkMask);
+      Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), ioMask);
+      if (withOutputs) {
+        Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qkMask);
+        Tile scores = dot(qb, trans(kb_)) * bl.intraDecay;
+        Tile intra = dot(scores.to(T), vb);
+        Tile inter = dot(qb, kv.to(T)) * column(bl.qDecay);
+        cm.storeOut(cm.ptrs(oBase, so.row, bl.rowIdx, ecols),
+                    (intra + inter) * cm.scale, ioMask);
+      }
+      return std::vector<Tile>{kv * bl.blockDecay +
+                               cm.weightedUpdate(kb_, vb, bl.kDecay)};
+    });
+    return out[0];
+  };
+  Tile zero = zeros({DP, BE}, DType::f32);
+
+  if (chained) {
+    // Segment s of chain c (this (b, h) and block of columns) hands S_(s+1)
+    // = λ^len S_s + U_s to segment s + 1 through slot (s + 1) mod 2 of the
+    // (b, h)'s two in `segment_states` and flag c, which counts the
+    // incoming states handed on in this launch from flag_base. Segments
+    // are grid z, so segment s − 1 starts before s (tile.wait_flag). Two
+    // slots suffice: S_(s+2) is written after segment s + 1 has read
+    // S_(s+1), which segment s wrote only after reading S_s.
+    Tile segIdx = programId(2), segments = numPrograms(2);
+    Tile notLast = segIdx < segments - 1;
+    // U_s, from zero; the last segment's only feeds the final state.
+    Tile u = sweep(zero, spec.finalState ? cm.numBlocks
+                                         : where(notLast, cm.numBlocks, 0),
+                   /*withOutputs=*/false);
+    Tile flag = flags + programId(0);
+    Tile notFirst = segIdx > 0;
+    waitFlag(flag, where(notFirst, flagBase + segIdx.to(DType::i64),
+                         scalar(0, DType::i64)));
+    auto slotPtrs = [&](const Tile &index) {
+      Tile slot = cm.bh * 2 + index % 2;
+      return states + slot.to(DType::i64) * (int64_t(D) * E) +
+             column(dcols * E) + row(ecols);
+    };
+    Tile kv0 = load(slotPtrs(segIdx), stateMask & notFirst);
+    if (spec.initialState)
+      kv0 = kv0 + load(cm.statePtrs(s0, D, E, dcols, ecols),
+                       stateMask & eq(segIdx, 0));
+    Tile len = (cm.end - cm.first).to(DType::f32);
+    Tile next = kv0 * exp(-cm.s * len) + u;
+    store(slotPtrs(segIdx + 1), next, stateMask & notLast);
+    kb.ifThen(notLast, [&] {
+      signalFlag(flag, flagBase + (segIdx + 1).to(DType::i64));
+    });
+    if (spec.finalState)
+      store(cm.statePtrs(sN, D, E, dcols, ecols), next, stateMask & eq(segIdx, segments - 1));
+    sweep(kv0, cm.numBlocks, /*withOutputs=*/true);
+    return kb.finish();
+  }
+
   Tile kv0 = part == ForwardPart::SegmentOutputs
                  ? load(seg.ptrs(D, E, dcols, ecols), stateMask)
              : full && spec.initialState
                  ? load(cm.statePtrs(s0, D, E, dcols, ecols), stateMask)
-                 : zeros({DP, BE}, DType::f32);
-
-  auto out = kb.forRange(0, cm.numBlocks, {kv0}, [&](Tile blk, auto carried) {
-    Tile kv = carried[0];
-    auto bl = cm.block(cm.order(blk, /*reverse=*/false));
-    Tile ioMask = column(bl.rowMask) & row(eMask);
-    Tile qkMask = column(bl.rowMask) & row(dMask);
-    Tile kb_ = load(cm.ptrs(kBase, sk.row, bl.rowIdx, dcols), qkMask);
-    Tile vb = load(cm.ptrs(vBase, sv.row, bl.rowIdx, ecols), ioMask);
-    if (outputs) {
-      Tile qb = load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), qkMask);
-      Tile scores = dot(qb, trans(kb_)) * bl.intraDecay;
-      Tile intra = dot(scores.to(T), vb);
-      Tile inter = dot(qb, kv.to(T)) * column(bl.qDecay);
-      cm.storeOut(cm.ptrs(oBase, so.row, bl.rowIdx, ecols),
-                  (intra + inter) * cm.scale, ioMask);
-    }
-    return std::vector<Tile>{kv * bl.blockDecay +
-                             cm.weightedUpdate(kb_, vb, bl.kDecay)};
-  });
+                 : zero;
+  Tile out = sweep(kv0, cm.numBlocks, outputs);
   if (full && spec.finalState)
-    store(cm.statePtrs(sN, D, E, dcols, ecols), out[0], stateMask);
+    store(cm.statePtrs(sN, D, E, dcols, ecols), out, stateMask);
   if (part == ForwardPart::SegmentStates)
-    store(seg.ptrs(D, E, dcols, ecols), out[0], stateMask);
+    store(seg.ptrs(D, E, dcols, ecols), out, stateMask);
   return kb.finish();
 }
 
@@ -299,6 +360,11 @@ llvm::Expected<Kernel> buildLightningSegmentStates(const LightningSpec &spec,
 llvm::Expected<Kernel> buildLightningSegmentOutputs(const LightningSpec &spec,
                                                     const PassConfig &cfg) {
   return buildForward(spec, cfg, ForwardPart::SegmentOutputs);
+}
+
+llvm::Expected<Kernel> buildLightningSegmentChained(const LightningSpec &spec,
+                                                    const PassConfig &cfg) {
+  return buildForward(spec, cfg, ForwardPart::SegmentChained);
 }
 
 llvm::Expected<Kernel> buildLightningStateScan(const LightningSpec &spec,

@@ -117,6 +117,20 @@ llvm::Expected<Kernel> buildLightningForward(const LightningSpec &spec,
 ///     slopes segment_states n heads scale segment_len, strides of q k v o.
 llvm::Expected<Kernel> buildLightningSegmentStates(const LightningSpec &spec,
                                                    const PassConfig &config);
+/// The same split in one launch, the scan chained through the segments
+/// (PassConfig::splits > 1 on a GPU, TESSEL_SPLIT=chained): grid (B·H·ceil(E
+/// / blockW), 1, S); program (chain c, segment s) sweeps its segment's k and
+/// v for U_s, waits until segment s − 1 has handed it S_s (flag c of the i64
+/// `segment_flags` reaching flag_base + s; S_0 = initial state or 0), hands
+/// S_(s+1) = λ^len S_s + U_s to segment s + 1 (slot (s + 1) mod 2 of its
+/// (b, h)'s two fp32 d×e slots in `segment_states`, (B·H·2, D, E)), writes
+/// the final state if it is the last, then sweeps its segment again for o
+/// — reading k and v a second time while they are still in L2, where the
+/// three-launch split reads them from DRAM. Arguments: q k v o slopes
+/// [initial_state] [final_state] segment_states segment_flags n heads
+/// scale segment_len flag_base, strides of q k v o.
+llvm::Expected<Kernel> buildLightningSegmentChained(const LightningSpec &spec,
+                                                    const PassConfig &config);
 /// `reverse`: the backward's scan of state gradients, from the last segment
 /// to the first: dS_N in (spec.finalState), dS0 out (spec.initialState).
 llvm::Expected<Kernel> buildLightningStateScan(const LightningSpec &spec,

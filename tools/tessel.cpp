@@ -220,11 +220,12 @@ int main(int argc, char **argv) {
   kernels::LightningSpec spec;
   compile->add_option("kernel", kernelName,
                       "lightning_fwd, lightning_bwd_dq, lightning_bwd_dk, lightning_bwd_dv "
-                      "or lightning_bwd_dkdv (dk and dv in one launch, at dk's configuration)")
+                      "lightning_bwd_dkdv (dk and dv in one launch, at dk's configuration) "
+                      "or lightning_fwd_chained (the sequence-split forward in one launch)")
       ->required()
       ->check(CLI::IsMember({"lightning_fwd", "lightning_bwd_dq",
                              "lightning_bwd_dk", "lightning_bwd_dv",
-                             "lightning_bwd_dkdv"}));
+                             "lightning_bwd_dkdv", "lightning_fwd_chained"}));
   compile->add_flag("--dump", dump, "print every stage: tile IR, then with --arch "
                                     "the IR with layouts, the LLVM dialect, LLVM IR and PTX");
   lowering::TargetOptions target;
@@ -271,6 +272,11 @@ int main(int argc, char **argv) {
   bench->add_flag("--jit-only", benchOptions.jitOnly, "only time the JIT (cold, or warm from the disk cache)");
   bench->add_flag("--gated", benchOptions.gated,
                   "simple GLA: per-token gates in place of the slopes");
+  bench->add_flag("--non-causal", benchOptions.nonCausal,
+                  "time non-causal attention (two sweeps)");
+  bench->add_flag("--varlen", benchOptions.varlen,
+                  "pack each shape's B sequences into one variable-length "
+                  "batch (cu_seqlens)");
   bench->add_option("--json", benchOptions.json, "write the results as JSON");
   bench->add_option("--decode-batch", benchOptions.decodeBatch,
                     "also time a decode step (lightningDecode) for this batch "
@@ -374,8 +380,10 @@ int main(int argc, char **argv) {
                                      wgmmaTarget(arch));
       fmt::print(stderr, "heuristic configuration: {}\n", config[pass].str());
     }
-    auto kernel = fused ? kernels::buildLightningBackwardDkDv(spec, config[pass])
-                        : kernels::buildLightningKernel(pass, spec, config[pass]);
+    const bool chained = kernelName == "lightning_fwd_chained";
+    auto kernel = fused     ? kernels::buildLightningBackwardDkDv(spec, config[pass])
+                  : chained ? kernels::buildLightningSegmentChained(spec, config[pass])
+                            : kernels::buildLightningKernel(pass, spec, config[pass]);
     if (!kernel) {
       fmt::print(stderr, "error: {}\n", llvm::toString(kernel.takeError()));
       return 1;

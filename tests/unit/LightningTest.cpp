@@ -637,6 +637,69 @@ TEST(LightningConfigs, SplitWithoutStatesSkipsTheLastSegmentsContribution) {
   EXPECT_EQ((*plan)[2].args[6].intValue, 150) << "the outputs sweep every row";
 }
 
+TEST(LightningConfigs, ChainedSplitGivesTheSameAnswers) {
+  // TESSEL_SPLIT=chained: the forward's split in one launch, each segment
+  // handing its state to the next through a flag. o and the final state
+  // match the whole-sequence run, with and without states, for 2 and 3
+  // segments (the last one partial: N = 150, 64-row segments at C = 32),
+  // 5 (one block each) and 16 columns per program (5 chains per head, each
+  // its own flag); twice in a row, the flags counting on from where the
+  // call before left them.
+  uint64_t seed = freshSeed();
+  SCOPED_TRACE(fmt::format("seed {} (replay with TESSEL_TEST_SEED)", seed));
+  DirectRun problem(seed);
+  std::vector<std::vector<std::vector<float>>> whole; // with, without states
+  for (bool states : {true, false}) {
+    problem.states = states;
+    auto run = problem.run(config(32, 32, 32, 32));
+    ASSERT_TRUE(static_cast<bool>(run)) << llvm::toString(run.takeError());
+    whole.push_back(std::move(*run));
+  }
+  test::ScopedEnv chained("TESSEL_SPLIT", "chained");
+  for (auto [base, splits] : std::vector<std::pair<kernels::LightningConfig, int>>{
+           {config(32, 32, 32, 32), 2}, {config(32, 32, 32, 32), 3},
+           {config(32, 32, 32, 32), 5}, {config(32, 16, 32, 32), 3}}) {
+    for (bool states : {true, false}) {
+      problem.states = states;
+      const auto &ref = whole[states ? 0 : 1];
+      for (int call = 0; call < 2; ++call) {
+        auto got = problem.run(split(base, splits));
+        ASSERT_TRUE(static_cast<bool>(got)) << llvm::toString(got.takeError());
+        for (size_t i = 0; i < got->size(); ++i) {
+          if (!states && (i == 1 || i == 5)) continue; // not asked for: NaN
+          EXPECT_LE(relDiff((*got)[i], ref[i]), 1e-5)
+              << splits << " segments, W " << base.fwd.blockW << ", states "
+              << states << ", call " << call << ", output " << i;
+        }
+      }
+    }
+  }
+
+  // The plan: one launch over (B·H·E/W, 1, S), flag_base past every value
+  // the call before could have left (S + 1 further on).
+  problem.states = true;
+  std::vector<float> o(problem.v.size());
+  LightningForwardArgs f = problem.forwardArgs(o);
+  LightningOptions options;
+  options.config = split(config(32, 32, 32, 32), 3);
+  auto first = planLightningForward(f, options);
+  ASSERT_TRUE(static_cast<bool>(first)) << llvm::toString(first.takeError());
+  ASSERT_EQ(first->size(), 1u);
+  const LightningLaunch &launch = first->front();
+  EXPECT_EQ(launch.kernel->name().rfind("lightning_fwd_segment_chained", 0), 0u)
+      << launch.kernel->name();
+  EXPECT_EQ(launch.grid.x, 2 * 3); // B·H = 2, E = 80 in 3 blocks of 32
+  EXPECT_EQ(launch.grid.z, 3);
+  // q k v o slopes segment_states segment_flags n heads scale segment_len
+  // flag_base, then strides.
+  ASSERT_GT(launch.args.size(), 11u);
+  EXPECT_EQ(launch.args[10].intValue, 64) << "segment_len";
+  auto second = planLightningForward(f, options);
+  ASSERT_TRUE(static_cast<bool>(second)) << llvm::toString(second.takeError());
+  EXPECT_EQ(second->front().args[11].intValue - launch.args[11].intValue, 4)
+      << "flag_base moves S + 1 per call";
+}
+
 TEST(LightningConfigs, RefinedStatePassesGiveTheSameAnswers) {
   // The state launches run at k fine segments per segment (none by default,
   // TESSEL_STATE_REFINE's k, or stateRefinement's on the interpreter's 132

@@ -81,9 +81,10 @@ int runBench(const BenchOptions &o) {
     return 1;
   }
   CudaDevice &device = *deviceOr;
-  if (o.gated && o.tuned) {
-    fmt::print(stderr, "error: --gated and --tuned: simple GLA has no tuning "
-                       "space yet\n");
+  if ((o.gated || o.varlen || o.nonCausal) && o.tuned) {
+    fmt::print(stderr, "error: --tuned with --{}: the tuning space holds "
+                       "causal fixed-length Lightning only\n",
+               o.gated ? "gated" : o.varlen ? "varlen" : "non-causal");
     return 1;
   }
   auto dtype = parseDType(o.dtype);
@@ -229,8 +230,21 @@ int runBench(const BenchOptions &o) {
       if (!b) TRY(b.takeError());
       bufs.push_back(std::move(*b));
     }
-    // (b, n, h, d): fla's layout.
+    // (b, n, h, d): fla's layout; a varlen call packs the B sequences into
+    // one batch of B·N rows cut at cu_seqlens.
     std::vector<int64_t> qs{B, N, o.heads, o.d}, vs{B, N, o.heads, o.e};
+    DeviceBuffer cuSeqlensBuf;
+    if (o.varlen) {
+      qs = {1, B * N, o.heads, o.d};
+      vs = {1, B * N, o.heads, o.e};
+      std::vector<int32_t> offsets(size_t(B) + 1);
+      for (int64_t i = 0; i <= B; ++i)
+        offsets[size_t(i)] = static_cast<int32_t>(i * N);
+      auto c = DeviceBuffer::allocate(device, offsets.size() * 4);
+      if (!c) TRY(c.takeError());
+      cuSeqlensBuf = std::move(*c);
+      TRY(cuSeqlensBuf.copyFromHost(offsets.data(), offsets.size() * 4));
+    }
     LightningForwardArgs fa;
     fa.q = deviceTensor(bufs[0], *dtype, qs);
     fa.k = deviceTensor(bufs[1], *dtype, qs);
@@ -251,8 +265,13 @@ int runBench(const BenchOptions &o) {
       fa.slopes = TensorRef{};
       fa.gates = deviceTensor(gatesBuf, DType::f32, {B, N, o.heads});
     }
+    fa.causal = !o.nonCausal;
+    if (o.varlen)
+      fa.cuSeqlens = deviceTensor(cuSeqlensBuf, DType::i32, {B + 1});
     LightningBackwardArgs ba;
     ba.q = fa.q, ba.k = fa.k, ba.v = fa.v;
+    ba.causal = fa.causal;
+    ba.cuSeqlens = fa.cuSeqlens;
     ba.dO = deviceTensor(bufs[4], *dtype, vs);
     ba.dq = deviceTensor(bufs[5], *dtype, qs);
     ba.dk = deviceTensor(bufs[6], *dtype, qs);
@@ -267,11 +286,12 @@ int runBench(const BenchOptions &o) {
     lo.backend = Backend::Gpu;
     lo.config = o.config ? *o.config : heuristicFor(N);
     std::string configSource = o.config ? "given" : "heuristic";
-    if (o.gated && !o.config) {
-      // What an untuned gated call runs: the heuristic, whole sequence, 32
-      // columns where 64 spill (applyGatedLimits).
+    if ((o.gated || o.varlen || o.nonCausal) && !o.config) {
+      // What an untuned gated, varlen or non-causal call runs: the
+      // heuristic, whole sequences, 32 columns where 64 spill
+      // (applyWholeSequenceLimits).
       lo.config.reset();
-      configSource = "gated default";
+      configSource = "whole-sequence default";
     }
     if (o.tuned) {
       // The cached winners for this shape's bucket (the default on a miss:
@@ -341,7 +361,9 @@ int runBench(const BenchOptions &o) {
         "\"H\": {}, \"D\": {}, \"E\": {}, \"fwd_ms\": {:.4f}, "
         "\"fwd_floor_ms\": {:.4f}, \"fwdbwd_ms\": {:.4f}, "
         "\"fwdbwd_floor_ms\": {:.4f}, \"extra_MiB\": {:.2f}, \"config\": \"{}\"}}",
-        o.gated ? "simple_gla" : "lightning", o.dtype, B, N, o.heads, o.d, o.e,
+        std::string(o.gated ? "simple_gla" : "lightning") +
+            (o.nonCausal ? "_noncausal" : "") + (o.varlen ? "_varlen" : ""),
+        o.dtype, B, N, o.heads, o.d, o.e,
         *fwd, fwdFloor, *both, bothFloor, extraMiB,
         o.tuned || !lo.config ? configSource
                               : configSource + " " + lo.config->str());

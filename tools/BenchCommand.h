@@ -22,6 +22,12 @@ struct BenchOptions {
   /// Simple GLA: per-token gates (g ≈ −0.09 everywhere) in place of the
   /// slopes (the backward also writes dg).
   bool gated = false;
+  /// Non-causal (bidirectional) attention: the causal sweep and the
+  /// anti-causal one that adds to its outputs.
+  bool nonCausal = false;
+  /// Each shape's B sequences of N packed into one variable-length batch
+  /// (cu_seqlens = 0, N, 2N, ...): the same work as the fixed-length call.
+  bool varlen = false;
   /// > 0: also time one decode step for this batch × heads states.
   int64_t decodeBatch = 0;
   std::string json;

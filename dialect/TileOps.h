@@ -41,6 +41,11 @@ inline constexpr llvm::StringLiteral kKernelAttrName = "tile.kernel";
 /// this many loop iterations (1: off). Read by tile-pipeline-loads; a loop's
 /// own value wins over its kernel's.
 inline constexpr llvm::StringLiteral kNumStagesAttrName = "tile.num_stages";
+/// On a tile.load in a loop: tile-pipeline-loads may issue it stages ahead
+/// even though no dot reads it (those it pipelines anyway). Its author
+/// vouches that no store of the loop writes what a later iteration loads —
+/// a read-modify-write of each iteration's own rows.
+inline constexpr llvm::StringLiteral kPipelineAttrName = "tile.pipeline";
 
 } // namespace tessel::tile
 

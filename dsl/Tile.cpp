@@ -622,6 +622,13 @@ Tile load(const Tile &ptr, const Tile &mask, Loc loc) {
 Tile load(const Tile &ptr, const Tile &mask, Operand other, Loc loc) {
   return loadImpl(ptr, &mask, &other, loc);
 }
+Tile loadPipelined(const Tile &ptr, const Tile &mask, Loc loc) {
+  Tile t = loadImpl(ptr, &mask, nullptr, loc);
+  if (t.valid())
+    t.value().getDefiningOp()->setAttr(tile::kPipelineAttrName,
+                                       UnitAttr::get(t.value().getContext()));
+  return t;
+}
 
 static void storeImpl(const Tile &ptr, const Tile &value, const Tile *mask,
                       Loc loc) {

@@ -126,6 +126,11 @@ Tile load(const Tile &ptr, Loc loc = Loc::current());
 Tile load(const Tile &ptr, const Tile &mask, Loc loc = Loc::current());
 Tile load(const Tile &ptr, const Tile &mask, Operand other,
           Loc loc = Loc::current());
+/// A masked load (0 under the mask) that the software pipeliner may issue
+/// stages ahead although no dot reads it: for a loop that reads and
+/// rewrites each iteration's own rows (adding to an output), where no
+/// iteration's store touches what a later one loads.
+Tile loadPipelined(const Tile &ptr, const Tile &mask, Loc loc = Loc::current());
 void store(const Tile &ptr, const Tile &value, Loc loc = Loc::current());
 void store(const Tile &ptr, const Tile &value, const Tile &mask,
            Loc loc = Loc::current());

@@ -130,10 +130,13 @@ struct ChunkSweep {
   }
 
   /// Stores the f32 `value` to `ptrs` in the kernel's dtype; an anti-causal
-  /// sweep adds it to what the causal sweep stored there.
+  /// sweep adds it to what the causal sweep stored there, read through the
+  /// software pipeline like the sweep's inputs (each block rewrites only
+  /// its own rows, so no store touches what a later block reads).
   void storeOut(const Tile &ptrs, const Tile &value, const Tile &mask) const {
     if (anticausal)
-      store(ptrs, (load(ptrs, mask, 0.0).to(DType::f32) + value).to(T), mask);
+      store(ptrs, (loadPipelined(ptrs, mask).to(DType::f32) + value).to(T),
+            mask);
     else
       store(ptrs, value.to(T), mask);
   }

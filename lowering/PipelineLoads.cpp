@@ -1,6 +1,8 @@
 // tile-pipeline-loads: software pipelining of the loads that feed dots
 // (through any pure ops: a simple GLA's gate vector reaches the dots as the
-// decays made from its running sum).
+// decays made from its running sum), and of loads marked tile.pipeline (an
+// anti-causal sweep's read of the output it adds to: its tile comes from
+// the ring into registers).
 //
 // A chunk loop (Lightning's sweep) loads its q, k, v tiles at the top of
 // each iteration and waits for them right away: every iteration pays the
@@ -140,7 +142,7 @@ public:
     AxisInfoAnalysis info(loop_->getParentOfType<ModuleOp>());
     for (auto load : loop_.getBody()->getOps<tile::LoadOp>()) {
       if (!zeroFilled(load) || !isa<RankedTensorType>(load.getType()) ||
-          !feedsDot(load))
+          !(feedsDot(load) || load->hasAttr(tile::kPipelineAttrName)))
         continue;
       // cp.async moves words of 4, 8 or 16 bytes.
       Type elem = getElementTypeOrSelf(load.getType());
@@ -207,20 +209,37 @@ public:
       return;
     auto newLoop = cast<scf::ForOp>(replaced->getOperation());
 
-    // The loop's users read the waited buffers.
+    // The loop's users read the waited buffers: conversions straight from
+    // the ring, register users through one read of it right after the
+    // wait. A tile.pipeline load's tile (no dot reads it: an output added
+    // to) is read where it is used — in the layout of its use when that is
+    // a widening and a layout change, else before its first user (the
+    // buffer holds until the next iteration's wait) — so that its
+    // registers are not live across the dots before it.
     for (auto [c, buffer] : llvm::zip_equal(candidates, waited)) {
       tile::LoadOp load = c.load;
-      b_.setInsertionPointAfter(buffer.getDefiningOp());
+      const bool late = load->hasAttr(tile::kPipelineAttrName);
+      if (late && readInUseLayout(load, buffer))
+        continue;
+      Operation *first = nullptr;
+      for (Operation *user : load->getUsers())
+        if (!isa<tile::ConvertLayoutOp>(user) &&
+            (!first || user->isBeforeInBlock(first)))
+          first = user;
       Value inRegisters;
+      if (first) {
+        if (late)
+          b_.setInsertionPoint(first);
+        else
+          b_.setInsertionPointAfter(buffer.getDefiningOp());
+        inRegisters = tile::ConvertLayoutOp::create(b_, load.getLoc(),
+                                                    load.getType(), buffer);
+      }
       for (OpOperand &use : llvm::make_early_inc_range(load->getUses())) {
-        if (auto cvt = dyn_cast<tile::ConvertLayoutOp>(use.getOwner())) {
+        if (auto cvt = dyn_cast<tile::ConvertLayoutOp>(use.getOwner()))
           cvt.getSrcMutable().assign(buffer);
-          continue;
-        }
-        if (!inRegisters)
-          inRegisters = tile::ConvertLayoutOp::create(b_, load.getLoc(),
-                                                      load.getType(), buffer);
-        use.set(inRegisters);
+        else
+          use.set(inRegisters);
       }
       load->erase();
     }
@@ -287,6 +306,37 @@ private:
                               tile::SharedAttr::get(b_.getContext(), c.swizzled));
     return tile::AsyncLoadOp::create(b_, loc, sharedType, ptr, mask, slot,
                                      b_.getI32IntegerAttr(stages_));
+  }
+
+  /// A tile used only as `convert_layout(convert(load))` — 16-bit data
+  /// widened, then moved into another layout (an output added to an
+  /// accumulator) — is read from the ring in that final layout and widened
+  /// there: one read of shared memory instead of a read and a staging.
+  bool readInUseLayout(tile::LoadOp load, Value buffer) {
+    if (!load->hasOneUse())
+      return false;
+    auto widen = dyn_cast<tile::ConvertOp>(*load->getUsers().begin());
+    if (!widen || !widen->hasOneUse() ||
+        widen->getBlock() != load->getBlock())
+      return false;
+    auto move = dyn_cast<tile::ConvertLayoutOp>(*widen->getUsers().begin());
+    if (!move)
+      return false;
+    Attribute layout = move.getType().getEncoding();
+    auto loaded = cast<RankedTensorType>(load.getType());
+    b_.setInsertionPoint(widen);
+    Value read = tile::ConvertLayoutOp::create(
+        b_, load.getLoc(),
+        RankedTensorType::get(loaded.getShape(), loaded.getElementType(),
+                              layout),
+        buffer);
+    Value wide = tile::ConvertOp::create(b_, widen.getLoc(), move.getType(),
+                                         read);
+    move.getResult().replaceAllUsesWith(wide);
+    move->erase();
+    widen->erase();
+    load->erase();
+    return true;
   }
 
   static void eraseDeadCode(Block *body) {

@@ -200,3 +200,103 @@ func.func @zero_tail(%g: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %n: i32,
   }
   return %r : tensor<16x16xf32, #mma>
 }
+
+// A read-modify-write of each iteration's own rows (an anti-causal sweep
+// adding to the output): marked tile.pipeline, its load is issued a stage
+// ahead although no dot reads it, and comes from the ring into registers
+// where it is used (after the next copy is issued, not at the wait);
+// unmarked, it stays a load.
+// CHECK-LABEL: func.func @marked_accumulate
+// CHECK: tile.async_load
+// CHECK: scf.for
+// CHECK: tile.async_wait
+// CHECK: tile.async_load
+// CHECK: tile.convert_layout {{.*}}#tile.shared> -> tensor<16x16xf32, #tile.blocked
+// CHECK-NEXT: arith.addf
+// CHECK: tile.store
+// CHECK: scf.for
+// CHECK-NOT: tile.async
+// CHECK: tile.load
+// CHECK: tile.store
+func.func @marked_accumulate(%p: !tile.ptr<f32> {tile.divisibility = 16 : i32},
+                             %x: tensor<16x16xf32, #b>, %n: i32)
+    attributes {tile.num_stages = 2 : i32} {
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %c256 = arith.constant 256 : i32
+  %c16 = arith.constant dense<16> : tensor<16x1xi32, #b>
+  %r = tile.make_range 0, 16 : tensor<16xi32, #tile.slice<dim = 1, parent = #b>>
+  %c = tile.make_range 0, 16 : tensor<16xi32, #tile.slice<dim = 0, parent = #b>>
+  %re = tile.expand_dims %r {axis = 1 : i32} : tensor<16xi32, #tile.slice<dim = 1, parent = #b>> -> tensor<16x1xi32, #b>
+  %ce = tile.expand_dims %c {axis = 0 : i32} : tensor<16xi32, #tile.slice<dim = 0, parent = #b>> -> tensor<1x16xi32, #b>
+  %r16 = arith.muli %re, %c16 : tensor<16x1xi32, #b>
+  %rb = tile.broadcast %r16 : tensor<16x1xi32, #b> -> tensor<16x16xi32, #b>
+  %cb = tile.broadcast %ce : tensor<1x16xi32, #b> -> tensor<16x16xi32, #b>
+  %offs = arith.addi %rb, %cb : tensor<16x16xi32, #b>
+  %base = tile.splat %p : !tile.ptr<f32> -> tensor<16x16x!tile.ptr<f32>, #b>
+  scf.for %i = %c0 to %n step %c1 : i32 {
+    %start = arith.muli %i, %c256 : i32
+    %s = tile.splat %start : i32 -> tensor<16x16xi32, #b>
+    %o = arith.addi %offs, %s : tensor<16x16xi32, #b>
+    %ptrs = tile.addptr %base, %o : tensor<16x16x!tile.ptr<f32>, #b>, tensor<16x16xi32, #b>
+    %old = tile.load %ptrs {tile.pipeline} : (tensor<16x16x!tile.ptr<f32>, #b>) -> tensor<16x16xf32, #b>
+    %new = arith.addf %old, %x : tensor<16x16xf32, #b>
+    tile.store %ptrs, %new : (tensor<16x16x!tile.ptr<f32>, #b>, tensor<16x16xf32, #b>) -> ()
+  }
+  scf.for %i = %c0 to %n step %c1 : i32 {
+    %start = arith.muli %i, %c256 : i32
+    %s = tile.splat %start : i32 -> tensor<16x16xi32, #b>
+    %o = arith.addi %offs, %s : tensor<16x16xi32, #b>
+    %ptrs = tile.addptr %base, %o : tensor<16x16x!tile.ptr<f32>, #b>, tensor<16x16xi32, #b>
+    %old = tile.load %ptrs : (tensor<16x16x!tile.ptr<f32>, #b>) -> tensor<16x16xf32, #b>
+    %new = arith.addf %old, %x : tensor<16x16xf32, #b>
+    tile.store %ptrs, %new : (tensor<16x16x!tile.ptr<f32>, #b>, tensor<16x16xf32, #b>) -> ()
+  }
+  return
+}
+
+// A marked 16-bit tile that is widened and moved into an accumulator's
+// layout is read from the ring in that layout and widened there: no
+// staging through a blocked layout.
+// CHECK-LABEL: func.func @marked_widen
+// CHECK: scf.for
+// CHECK: tile.async_wait
+// CHECK: tile.convert_layout {{.*}}#tile.shared> -> tensor<16x16xbf16, #tile.mma
+// CHECK-NEXT: tile.convert {{.*}} -> tensor<16x16xf32, #tile.mma
+// CHECK-NOT: tile.convert_layout
+// CHECK: tile.store
+func.func @marked_widen(%p: !tile.ptr<bf16> {tile.divisibility = 16 : i32},
+                        %q: !tile.ptr<f32> {tile.divisibility = 16 : i32},
+                        %x: tensor<16x16xf32, #mma>,
+                        %outs: tensor<16x16xi32, #mma>, %n: i32)
+    attributes {tile.num_stages = 2 : i32} {
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %c256 = arith.constant 256 : i32
+  %c16 = arith.constant dense<16> : tensor<16x1xi32, #b>
+  %r = tile.make_range 0, 16 : tensor<16xi32, #tile.slice<dim = 1, parent = #b>>
+  %c = tile.make_range 0, 16 : tensor<16xi32, #tile.slice<dim = 0, parent = #b>>
+  %re = tile.expand_dims %r {axis = 1 : i32} : tensor<16xi32, #tile.slice<dim = 1, parent = #b>> -> tensor<16x1xi32, #b>
+  %ce = tile.expand_dims %c {axis = 0 : i32} : tensor<16xi32, #tile.slice<dim = 0, parent = #b>> -> tensor<1x16xi32, #b>
+  %r16 = arith.muli %re, %c16 : tensor<16x1xi32, #b>
+  %rb = tile.broadcast %r16 : tensor<16x1xi32, #b> -> tensor<16x16xi32, #b>
+  %cb = tile.broadcast %ce : tensor<1x16xi32, #b> -> tensor<16x16xi32, #b>
+  %offs = arith.addi %rb, %cb : tensor<16x16xi32, #b>
+  %base = tile.splat %p : !tile.ptr<bf16> -> tensor<16x16x!tile.ptr<bf16>, #b>
+  %obase = tile.splat %q : !tile.ptr<f32> -> tensor<16x16x!tile.ptr<f32>, #mma>
+  scf.for %i = %c0 to %n step %c1 : i32 {
+    %start = arith.muli %i, %c256 : i32
+    %s = tile.splat %start : i32 -> tensor<16x16xi32, #b>
+    %o = arith.addi %offs, %s : tensor<16x16xi32, #b>
+    %ptrs = tile.addptr %base, %o : tensor<16x16x!tile.ptr<bf16>, #b>, tensor<16x16xi32, #b>
+    %old = tile.load %ptrs {tile.pipeline} : (tensor<16x16x!tile.ptr<bf16>, #b>) -> tensor<16x16xbf16, #b>
+    %wide = tile.convert %old : tensor<16x16xbf16, #b> -> tensor<16x16xf32, #b>
+    %moved = tile.convert_layout %wide : tensor<16x16xf32, #b> -> tensor<16x16xf32, #mma>
+    %new = arith.addf %moved, %x : tensor<16x16xf32, #mma>
+    %sm = tile.splat %start : i32 -> tensor<16x16xi32, #mma>
+    %om = arith.addi %outs, %sm : tensor<16x16xi32, #mma>
+    %optrs = tile.addptr %obase, %om : tensor<16x16x!tile.ptr<f32>, #mma>, tensor<16x16xi32, #mma>
+    tile.store %optrs, %new : (tensor<16x16x!tile.ptr<f32>, #mma>, tensor<16x16xf32, #mma>) -> ()
+  }
+  return
+}

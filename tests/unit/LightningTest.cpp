@@ -610,6 +610,30 @@ TEST(LightningConfigs, BackwardFusesDkAndDvWhenTheirConfigsAgree) {
   EXPECT_EQ(*fused, *separate);
 }
 
+/// The whole-sequence runs at C = W = 32, with states and without: what
+/// the split runs must reproduce.
+void wholeRuns(DirectRun &problem,
+               std::vector<std::vector<std::vector<float>>> &whole) {
+  for (bool states : {true, false}) {
+    problem.states = states;
+    auto run = problem.run(config(32, 32, 32, 32));
+    ASSERT_TRUE(static_cast<bool>(run)) << llvm::toString(run.takeError());
+    whole.push_back(std::move(*run));
+  }
+}
+
+/// Every output of a DirectRun within 1e-5 of the reference's; without
+/// states the final state and dS0 were not asked for (NaN) and are skipped.
+void expectSameOutputs(const std::vector<std::vector<float>> &got,
+                       const std::vector<std::vector<float>> &ref, bool states,
+                       const std::string &what) {
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!states && (i == 1 || i == 5))
+      continue;
+    EXPECT_LE(relDiff(got[i], ref[i]), 1e-5) << what << ", output " << i;
+  }
+}
+
 TEST(LightningConfigs, SplitWithoutStatesSkipsTheLastSegmentsContribution) {
   // Without a final state, the forward's (and dq's) segment-state launch
   // sweeps all rows but the last segment's: the answers must not change.
@@ -649,12 +673,7 @@ TEST(LightningConfigs, ChainedSplitGivesTheSameAnswers) {
   SCOPED_TRACE(fmt::format("seed {} (replay with TESSEL_TEST_SEED)", seed));
   DirectRun problem(seed);
   std::vector<std::vector<std::vector<float>>> whole; // with, without states
-  for (bool states : {true, false}) {
-    problem.states = states;
-    auto run = problem.run(config(32, 32, 32, 32));
-    ASSERT_TRUE(static_cast<bool>(run)) << llvm::toString(run.takeError());
-    whole.push_back(std::move(*run));
-  }
+  ASSERT_NO_FATAL_FAILURE(wholeRuns(problem, whole));
   test::ScopedEnv chained("TESSEL_SPLIT", "chained");
   for (auto [base, splits] : std::vector<std::pair<kernels::LightningConfig, int>>{
            {config(32, 32, 32, 32), 2}, {config(32, 32, 32, 32), 3},
@@ -665,12 +684,9 @@ TEST(LightningConfigs, ChainedSplitGivesTheSameAnswers) {
       for (int call = 0; call < 2; ++call) {
         auto got = problem.run(split(base, splits));
         ASSERT_TRUE(static_cast<bool>(got)) << llvm::toString(got.takeError());
-        for (size_t i = 0; i < got->size(); ++i) {
-          if (!states && (i == 1 || i == 5)) continue; // not asked for: NaN
-          EXPECT_LE(relDiff((*got)[i], ref[i]), 1e-5)
-              << splits << " segments, W " << base.fwd.blockW << ", states "
-              << states << ", call " << call << ", output " << i;
-        }
+        expectSameOutputs(*got, ref, states,
+                          fmt::format("{} segments, W {}, states {}, call {}",
+                                      splits, base.fwd.blockW, states, call));
       }
     }
   }
@@ -711,12 +727,7 @@ TEST(LightningConfigs, RefinedStatePassesGiveTheSameAnswers) {
   SCOPED_TRACE(fmt::format("seed {} (replay with TESSEL_TEST_SEED)", seed));
   DirectRun problem(seed);
   std::vector<std::vector<std::vector<float>>> whole; // with, without states
-  for (bool states : {true, false}) {
-    problem.states = states;
-    auto run = problem.run(config(32, 32, 32, 32));
-    ASSERT_TRUE(static_cast<bool>(run)) << llvm::toString(run.takeError());
-    whole.push_back(std::move(*run));
-  }
+  ASSERT_NO_FATAL_FAILURE(wholeRuns(problem, whole));
   for (const char *k : std::vector<const char *>{nullptr, "2", "auto"}) {
     test::ScopedEnv refine("TESSEL_STATE_REFINE", k);
     for (bool states : {true, false}) {
@@ -724,12 +735,8 @@ TEST(LightningConfigs, RefinedStatePassesGiveTheSameAnswers) {
       const auto &ref = whole[states ? 0 : 1];
       auto got = problem.run(split(config(32, 32, 32, 32), 3));
       ASSERT_TRUE(static_cast<bool>(got)) << llvm::toString(got.takeError());
-      for (size_t i = 0; i < got->size(); ++i) {
-        if (!states && (i == 1 || i == 5)) continue; // not asked for: NaN
-        EXPECT_LE(relDiff((*got)[i], ref[i]), 1e-5)
-            << "k " << (k ? k : "unset") << ", states " << states
-            << ", output " << i;
-      }
+      expectSameOutputs(*got, ref, states,
+                        fmt::format("k {}, states {}", k ? k : "unset", states));
     }
   }
   problem.states = true;

@@ -612,10 +612,13 @@ llvm::Expected<ChainFlags> chainFlags(const LightningOptions &options,
 
 /// TESSEL_SPLIT=chained: the forward's sequence split runs as one launch
 /// whose segments hand their states on (buildLightningSegmentChained);
-/// unset or "launches", as three (states, scan, outputs).
-bool chainedSplit() {
+/// unset or "launches", as three (states, scan, outputs). Measured slower
+/// on the H200 (bench/RESULTS.md, run 47), so opt-in; heads wider than 128
+/// keep the three launches, where its state, contribution and hand-off
+/// spill (ptxas: 0.9–1.1 KB at D = E = 256).
+bool chainedSplit(const LightningSpec &spec) {
   const char *v = std::getenv("TESSEL_SPLIT");
-  return v && std::string(v) == "chained";
+  return v && std::string(v) == "chained" && spec.d <= 128 && spec.e <= 128;
 }
 
 /// The caller's configuration, else the heuristic one for this shape and
@@ -881,7 +884,7 @@ planLightningForward(const LightningForwardArgs &a,
   int64_t bh = seqDims->batch * seqDims->heads;
   Split sp = splitOf(dims->seq, cfg, bh * kernels::columnBlocks(cfg.blockW, spec.e),
                      /*skipsLast=*/!spec.finalState, traits.sms);
-  if (sp.count > 1 && chainedSplit())
+  if (sp.count > 1 && chainedSplit(spec))
     return planChainedForward(a, options, cfg, spec, dims->seq, dims->heads, bh,
                               sp, {&vq, &vk, &vv, &vo});
   if (sp.count > 1)

@@ -20,7 +20,7 @@ echo "== checked runs, chained split" | tee "$OUT/checks.log"
 for c in "-B 1 -H 2 -N 1000 --dk 128 --dv 128 --splits 4 --initial-state --final-state --backward" \
          "-B 2 -H 1 -N 777 --dk 64 --dv 128 --splits 3 --layout bnhd" \
          "-B 1 -H 4 -N 40000 --dk 128 --dv 128 --splits 128 --stages 2 --final-state" \
-         "-B 1 -H 3 -N 3000 --dk 256 --dv 32 --dtype f32 --splits 16 --initial-state" \
+         "-B 1 -H 3 -N 3000 --dk 128 --dv 32 --dtype f32 --splits 16 --initial-state" \
          "-B 1 -H 16 -N 16384 --dk 128 --dv 128 --splits 64 --stages 3 --layout bnhd"; do
   if out=$(TESSEL_SPLIT=chained timeout 120 $T/tessel run lightning $cfg $c --check 2>&1); then
     echo "ok   $c :: $(echo "$out" | tr '\n' ' ' | cut -c1-160)" >> "$OUT/checks.log"

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -714,6 +715,33 @@ TEST(LightningConfigs, ChainedSplitGivesTheSameAnswers) {
   ASSERT_TRUE(static_cast<bool>(second)) << llvm::toString(second.takeError());
   EXPECT_EQ(second->front().args[11].intValue - launch.args[11].intValue, 4)
       << "flag_base moves S + 1 per call";
+}
+
+TEST(LightningConfigs, ChainedSplitKeepsThreeLaunchesForWideHeads) {
+  // At D or E above 128 the chained kernel spills, so TESSEL_SPLIT=chained
+  // leaves those calls to the three launches.
+  test::ScopedEnv chained("TESSEL_SPLIT", "chained");
+  for (auto [d, e, launches] : std::vector<std::array<int64_t, 3>>{
+           {256, 64, 3}, {64, 256, 3}, {128, 128, 1}}) {
+    const int64_t N = 256;
+    std::vector<float> q(N * d), k(N * d), v(N * e), o(N * e), slopes{0.5f};
+    auto ref = [](std::vector<float> &x, std::vector<int64_t> shape) {
+      TensorRef r;
+      r.data = x.data();
+      r.dtype = DType::f32;
+      r.shape = std::move(shape);
+      return r;
+    };
+    LightningForwardArgs f;
+    f.q = ref(q, {1, 1, N, d}), f.k = ref(k, {1, 1, N, d});
+    f.v = ref(v, {1, 1, N, e}), f.o = ref(o, {1, 1, N, e});
+    f.slopes = ref(slopes, {1});
+    LightningOptions options;
+    options.config = split(config(64, 64, 64, 64), 2);
+    auto plan = planLightningForward(f, options);
+    ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+    EXPECT_EQ(int64_t(plan->size()), launches) << "D " << d << ", E " << e;
+  }
 }
 
 TEST(LightningConfigs, RefinedStatePassesGiveTheSameAnswers) {

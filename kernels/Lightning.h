@@ -149,6 +149,9 @@ struct LightningLaunch {
 /// The launches lightningForward / lightningBackward make (one, or dq, dk
 /// and dv), after the same validation, without running them: the tuner
 /// times a single pass and compiles with the launch's divisibility hints.
+/// A forward plan of the chained split (TESSEL_SPLIT=chained) is for one
+/// launch: its flag_base counts past what the launch before left, so plan
+/// again for each launch (as lightningForward and the tuner do).
 llvm::Expected<std::vector<LightningLaunch>>
 planLightningForward(const LightningForwardArgs &args,
                      const LightningOptions &options = {});

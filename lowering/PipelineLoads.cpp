@@ -221,11 +221,16 @@ public:
       const bool late = load->hasAttr(tile::kPipelineAttrName);
       if (late && readInUseLayout(load, buffer))
         continue;
+      // The first register user, as the op of the loop body it is in (a
+      // user may sit in a nested region).
       Operation *first = nullptr;
-      for (Operation *user : load->getUsers())
-        if (!isa<tile::ConvertLayoutOp>(user) &&
-            (!first || user->isBeforeInBlock(first)))
-          first = user;
+      for (Operation *user : load->getUsers()) {
+        if (isa<tile::ConvertLayoutOp>(user))
+          continue;
+        Operation *inBody = load->getBlock()->findAncestorOpInBlock(*user);
+        if (!first || inBody->isBeforeInBlock(first))
+          first = inBody;
+      }
       Value inRegisters;
       if (first) {
         if (late)
@@ -320,7 +325,7 @@ private:
         widen->getBlock() != load->getBlock())
       return false;
     auto move = dyn_cast<tile::ConvertLayoutOp>(*widen->getUsers().begin());
-    if (!move)
+    if (!move || isa<tile::SharedAttr>(move.getType().getEncoding()))
       return false;
     Attribute layout = move.getType().getEncoding();
     auto loaded = cast<RankedTensorType>(load.getType());

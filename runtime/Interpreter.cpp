@@ -432,8 +432,16 @@ private:
   void runWaitFlag(tile::WaitFlagOp op) {
     auto flag = flagAt(op, op.getFlag());
     int64_t target = get(op.getTarget()).i[0];
+    // The timeout runs from the last time the flag moved: a long chain of
+    // slow programs makes progress, a deadlock does not.
     auto start = std::chrono::steady_clock::now();
-    while (flag.load(std::memory_order_acquire) < target) {
+    int64_t seen = flag.load(std::memory_order_acquire);
+    for (int64_t now = seen; now < target;
+         now = flag.load(std::memory_order_acquire)) {
+      if (now != seen) {
+        seen = now;
+        start = std::chrono::steady_clock::now();
+      }
       if (stop_)
         fail(op, "another program of the launch failed while this one waited");
       if (std::chrono::steady_clock::now() - start > flagTimeout_)

@@ -78,6 +78,18 @@ if [ -n "${PYTHON_TESTS:-}" ]; then
   tail -15 "$OUT/python.log"
 fi
 
+# PY_BENCH=1: python/bench/bench.py through the same libtessel.so, beside
+# fla (.peers) and SDPA — the JSON and the PNG of time against N (issue 13;
+# the machine's torch environment may lack matplotlib: then JSON only).
+if [ -n "${PY_BENCH:-}" ]; then
+  echo "== python bench" | tee "$OUT/pybench.log"
+  [ -f /tmp/tessel-bin/libtessel.so ] || python3 -c "import lzma,sys; open('/tmp/tessel-bin/libtessel.so','wb').write(lzma.open('.carry-capi/libtessel.so.xz').read())"
+  TESSEL_LIBRARY=/tmp/tessel-bin/libtessel.so PYTHONPATH=python:.peers \
+    timeout ${PY_BENCH_TIMEOUT:-240} python3 python/bench/bench.py --impls ${PY_BENCH_IMPLS:-tessel,fla,sdpa} \
+    --out "$OUT/pybench.json" --plot "$OUT/pybench.png" >> "$OUT/pybench.log" 2>&1 || status=1
+  tail -12 "$OUT/pybench.log"
+fi
+
 # STARTUP=1: start-up of the standard shape's kernels (startLightning,
 # forward and backward) from an empty disk cache, then warm from it, and the
 # host-side benchmarks (IR build, each lowering stage, ptxas, cache hit,

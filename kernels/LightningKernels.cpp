@@ -312,9 +312,9 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
     waitFlag(flag, where(notFirst, flagBase + segIdx.to(DType::i64),
                          scalar(0, DType::i64)));
     auto slotPtrs = [&](const Tile &index) {
-      Tile slot = cm.bh * 2 + index % 2;
-      return states + slot.to(DType::i64) * (int64_t(D) * E) +
-             column(dcols * E) + row(ecols);
+      SegmentArgs ring = seg;
+      ring.slot = cm.bh * 2 + index % 2;
+      return ring.ptrs(D, E, dcols, ecols);
     };
     Tile kv0 = load(slotPtrs(segIdx), stateMask & notFirst);
     if (spec.initialState)
@@ -327,7 +327,8 @@ llvm::Expected<Kernel> buildForward(const LightningSpec &spec,
       signalFlag(flag, flagBase + (segIdx + 1).to(DType::i64));
     });
     if (spec.finalState)
-      store(cm.statePtrs(sN, D, E, dcols, ecols), next, stateMask & eq(segIdx, segments - 1));
+      store(cm.statePtrs(sN, D, E, dcols, ecols), next,
+            stateMask & eq(segIdx, segments - 1));
     sweep(kv0, cm.numBlocks, /*withOutputs=*/true);
     return kb.finish();
   }

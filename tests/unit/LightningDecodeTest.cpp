@@ -39,27 +39,13 @@ struct Sequence {
 
   TensorRef rows(std::vector<float> &x, int64_t width, int64_t first,
                  int64_t count) {
-    TensorRef r;
-    r.data = x.data() + first * width;
-    r.dtype = DType::f32;
-    r.shape = {B, H, count, width};
-    r.strides = {H * N * width, N * width, width, 1};
-    return r;
+    return test::f32Tensor(x.data() + first * width, {B, H, count, width},
+                           {H * N * width, N * width, width, 1});
   }
   TensorRef state(std::vector<float> &x) {
-    TensorRef r;
-    r.data = x.data();
-    r.dtype = DType::f32;
-    r.shape = {B, H, D, E};
-    return r;
+    return test::f32Tensor(x.data(), {B, H, D, E});
   }
-  TensorRef slopeRef() {
-    TensorRef r;
-    r.data = slopes.data();
-    r.dtype = DType::f32;
-    r.shape = {H};
-    return r;
-  }
+  TensorRef slopeRef() { return test::f32Tensor(slopes.data(), {H}); }
 };
 
 class LightningDecodeSteps : public ::testing::TestWithParam<int64_t> {};

@@ -311,11 +311,7 @@ struct DirectRun {
   }
 
   TensorRef ref(std::vector<float> &x, std::vector<int64_t> shape) {
-    TensorRef r;
-    r.data = x.data();
-    r.dtype = DType::f32;
-    r.shape = std::move(shape);
-    return r;
+    return test::f32Tensor(x.data(), std::move(shape));
   }
   std::vector<int64_t> act(int64_t last) { return {B, H, N, last}; }
   std::vector<int64_t> state() { return {B, H, D, E}; }
@@ -725,17 +721,12 @@ TEST(LightningConfigs, ChainedSplitKeepsThreeLaunchesForWideHeads) {
            {256, 64, 3}, {64, 256, 3}, {128, 128, 1}}) {
     const int64_t N = 256;
     std::vector<float> q(N * d), k(N * d), v(N * e), o(N * e), slopes{0.5f};
-    auto ref = [](std::vector<float> &x, std::vector<int64_t> shape) {
-      TensorRef r;
-      r.data = x.data();
-      r.dtype = DType::f32;
-      r.shape = std::move(shape);
-      return r;
-    };
     LightningForwardArgs f;
-    f.q = ref(q, {1, 1, N, d}), f.k = ref(k, {1, 1, N, d});
-    f.v = ref(v, {1, 1, N, e}), f.o = ref(o, {1, 1, N, e});
-    f.slopes = ref(slopes, {1});
+    f.q = test::f32Tensor(q.data(), {1, 1, N, d});
+    f.k = test::f32Tensor(k.data(), {1, 1, N, d});
+    f.v = test::f32Tensor(v.data(), {1, 1, N, e});
+    f.o = test::f32Tensor(o.data(), {1, 1, N, e});
+    f.slopes = test::f32Tensor(slopes.data(), {1});
     LightningOptions options;
     options.config = split(config(64, 64, 64, 64), 2);
     auto plan = planLightningForward(f, options);

@@ -114,25 +114,12 @@ struct Small {
   Small()
       : q(H * N * D, 0.5f), o(q), slopes(H, 0.1f), state(H * D * E, 0.0f),
         gates(H * N, -0.1f) {
-    auto ref = [](void *data, std::vector<int64_t> shape) {
-      TensorRef r;
-      r.data = data;
-      r.dtype = DType::f32;
-      r.shape = std::move(shape);
-      return r;
-    };
-    f.q = f.k = f.v = ref(q.data(), {1, H, N, D});
-    f.o = ref(o.data(), {1, H, N, E});
-    f.slopes = ref(slopes.data(), {H});
+    f.q = f.k = f.v = test::f32Tensor(q.data(), {1, H, N, D});
+    f.o = test::f32Tensor(o.data(), {1, H, N, E});
+    f.slopes = test::f32Tensor(slopes.data(), {H});
     f.causal = false;
   }
-  TensorRef stateRef() {
-    TensorRef r;
-    r.data = state.data();
-    r.dtype = DType::f32;
-    r.shape = {1, H, D, E};
-    return r;
-  }
+  TensorRef stateRef() { return test::f32Tensor(state.data(), {1, H, D, E}); }
 };
 
 TEST(NonCausal, TheAntiCausalSweepIsWhatMakesItBidirectional) {

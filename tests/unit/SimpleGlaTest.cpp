@@ -86,11 +86,7 @@ struct Args {
       : N(n), q(B * H * N * D, 0.5f), k(q), v(B * H * N * E, 0.25f), o(v),
         gates(B * H * N, -0.1f), slopes(H, 0.1f) {
     auto ref = [](std::vector<float> &x, std::vector<int64_t> shape) {
-      TensorRef r;
-      r.data = x.data();
-      r.dtype = DType::f32;
-      r.shape = std::move(shape);
-      return r;
+      return test::f32Tensor(x.data(), std::move(shape));
     };
     f.q = ref(q, {B, H, N, D}), f.k = ref(k, {B, H, N, D});
     f.v = ref(v, {B, H, N, E}), f.o = ref(o, {B, H, N, E});
@@ -226,12 +222,7 @@ TEST(SimpleGla, StridedGatesInEitherLayoutAreRead) {
     }
     auto ref = [](std::vector<float> &x, std::vector<int64_t> shape,
                   std::vector<int64_t> strides = {}) {
-      TensorRef r;
-      r.data = x.data();
-      r.dtype = DType::f32;
-      r.shape = std::move(shape);
-      r.strides = std::move(strides);
-      return r;
+      return test::f32Tensor(x.data(), std::move(shape), std::move(strides));
     };
     std::vector<int64_t> gshape = bhnd ? std::vector<int64_t>{B, H, N}
                                        : std::vector<int64_t>{B, N, H};

@@ -1,8 +1,10 @@
 // Test helpers the unit tests share: fresh random seeds that a failure can
-// replay, an llvm::Error as text, and the relative error of two outputs.
+// replay, an llvm::Error as text, the relative error of two outputs, and
+// f32 host tensors for the kernels' entry points.
 #ifndef TESSEL_TESTS_UNIT_TESTSUPPORT_H
 #define TESSEL_TESTS_UNIT_TESTSUPPORT_H
 
+#include "kernels/Lightning.h"
 #include "kernels/Reference.h"
 
 #include "llvm/Support/Error.h"
@@ -35,6 +37,18 @@ inline std::vector<float> normals(std::mt19937_64 &rng, size_t n) {
   for (float &e : x)
     e = dist(rng);
   return x;
+}
+
+/// An f32 host tensor over `data` (dense unless `strides` are given, in
+/// elements).
+inline TensorRef f32Tensor(void *data, std::vector<int64_t> shape,
+                           std::vector<int64_t> strides = {}) {
+  TensorRef r;
+  r.data = data;
+  r.dtype = DType::f32;
+  r.shape = std::move(shape);
+  r.strides = std::move(strides);
+  return r;
 }
 
 /// ‖a − b‖ / ‖b‖ in double precision.

@@ -41,9 +41,11 @@ def implementations(names):
             elif name == "fla":
                 from fla.ops.simple_gla import chunk_simple_gla
 
+                # Lightning's per-head decay is fla's g_gamma (as in
+                # bench_peers.py); its per-token g= backward refuses to run
+                # on Hopper with Triton < 3.7.1 (fla #640).
                 def run(q, k, v, s):
-                    g = (-s)[None, None, :].expand(q.shape[0], q.shape[1], -1)
-                    return chunk_simple_gla(q, k, v, g=g.contiguous(),
+                    return chunk_simple_gla(q, k, v, g_gamma=-s,
                                             scale=q.shape[-1] ** -0.5)[0]
             elif name == "lightning":
                 from lightning_attn.ops import lightning_attn_func

@@ -1253,9 +1253,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                          kernels::buildLightningDkDvSegmentOutputs, cfg.dk, sk,
                          {&a.q, &a.k, &a.v, &a.dO, &a.dk, &a.dv},
                          {&vq, &vk, &vv, &vdo, &vdk, &vdv},
-                         kernels::columnBlocks(cfg.dk.blockW, spec.d) +
-                             kernels::columnBlocks(cfg.dk.blockW, spec.e),
-                         dkStates))
+                         kernels::dkdvPrograms(spec, cfg.dk), dkStates))
       return e;
     return finish();
   }

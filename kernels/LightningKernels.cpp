@@ -91,6 +91,17 @@ int columnBlocks(int block, int dim) {
   return (dim + width - 1) / width;
 }
 
+bool dkdvFused(const LightningSpec &spec, const PassConfig &cfg) {
+  return columnBlocks(cfg.blockW, spec.d) == 1 &&
+         columnBlocks(cfg.blockW, spec.e) == 1;
+}
+
+int dkdvPrograms(const LightningSpec &spec, const PassConfig &cfg) {
+  return dkdvFused(spec, cfg) ? 1
+                              : columnBlocks(cfg.blockW, spec.d) +
+                                    columnBlocks(cfg.blockW, spec.e);
+}
+
 llvm::Error validateConfig(const PassConfig &c, llvm::StringRef where) {
   auto check = [&](int v, const char *name) -> llvm::Error {
     if (v < 16 || v > 256 || (v & (v - 1)) != 0)
@@ -619,6 +630,61 @@ void dvSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg
   });
 }
 
+/// dk and dv of one (b, h) in one reverse sweep, the whole of G (D × E) in
+/// the one program (dkdvFused): each block's q, k, v and dO are loaded once,
+/// the two intra-block score tiles (Q Kᵀ ⊙ M for dV, dO Vᵀ ⊙ M for dK) are
+/// computed once, and G is updated once — where a dk program and a dv
+/// program each compute their own G and one score tile of the two. The
+/// block form of dK_b, dV_b and G_b is the file comment's, line by line.
+void dkdvSweep(KernelBuilder &kb, const LightningSpec &spec, ForwardPart part,
+               const ChunkSweep &cm, const SegmentArgs &seg, const DkTensors &tk,
+               const DvTensors &tv) {
+  const int D = spec.d, E = spec.e;
+  const DType T = spec.dtype;
+  const bool full = part == ForwardPart::Full;
+
+  Tile dcols = arange(0, padToPow2(D)), ecols = arange(0, padToPow2(E));
+  Tile dMask = dcols < D, eMask = ecols < E;
+  Tile stateMask = column(dMask) & row(eMask);
+  Tile qBase = cm.base(tk.q, tk.sq), kBase = cm.base(tv.k, tv.sk),
+       vBase = cm.base(tk.v, tk.sv), doBase = cm.base(tk.dO, tk.sdo),
+       dkBase = cm.base(tk.dk, tk.sdk), dvBase = cm.base(tv.dv, tv.sdv);
+
+  // G after the last block: the segment's incoming gradient, dS_N, or 0.
+  Tile g0 = !full ? load(seg.ptrs(D, E, dcols, ecols), stateMask)
+            : spec.finalState
+                ? load(cm.statePtrs(tk.dsN, D, E, dcols, ecols), stateMask)
+                : zeros({padToPow2(D), padToPow2(E)}, DType::f32);
+  auto out = kb.forRange(0, cm.numBlocks, {g0}, [&](Tile i, auto carried) {
+    Tile g = carried[0];
+    auto bl = cm.block(cm.order(i, /*reverse=*/true));
+    Tile dRows = column(bl.rowMask) & row(dMask);
+    Tile eRows = column(bl.rowMask) & row(eMask);
+    Tile qb = load(cm.ptrs(qBase, tk.sq.row, bl.rowIdx, dcols), dRows);
+    Tile kb_ = load(cm.ptrs(kBase, tv.sk.row, bl.rowIdx, dcols), dRows);
+    Tile vb = load(cm.ptrs(vBase, tk.sv.row, bl.rowIdx, ecols), eRows);
+    Tile dob = load(cm.ptrs(doBase, tk.sdo.row, bl.rowIdx, ecols), eRows);
+    // G_(b+1) as a dot operand, once for both inter-block products.
+    Tile g16 = g.to(T);
+    // dV_b = [(Q_b K_bᵀ) ⊙ M]ᵀ dO_b + Λ_k K_b G_(b+1) (scaled scores, so
+    // that the two terms are one accumulation).
+    Tile scores = dot(qb, trans(kb_)) * (bl.intraDecay * cm.scale);
+    Tile dvb = dot(trans(scores).to(T), dob) +
+               dot(kb_, g16) * column(bl.kDecay);
+    cm.storeOut(cm.ptrs(dvBase, tv.sdv.row, bl.rowIdx, ecols), dvb, eRows);
+    // dK_b = [(dO_b V_bᵀ) ⊙ M]ᵀ Q_b + Λ_k V_b G_(b+1)ᵀ.
+    Tile dScores = dot(dob, trans(vb)) * (bl.intraDecay * cm.scale);
+    Tile dkb = dot(trans(dScores).to(T), qb) +
+               dot(vb, trans(g16)) * column(bl.kDecay);
+    cm.storeOut(cm.ptrs(dkBase, tk.sdk.row, bl.rowIdx, dcols), dkb, dRows);
+    // G_b = λ^L G_(b+1) + (Λ_q Q_b)ᵀ dO_b.
+    return std::vector<Tile>{g * bl.blockDecay +
+                             cm.weightedUpdate(qb, dob, bl.qDecay * cm.scale)};
+  });
+  if (full && spec.initialState)
+    store(cm.statePtrs(tk.ds0, D, E, dcols, ecols), out[0], stateMask);
+}
+
 llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
                                ForwardPart part) {
   if (auto err = validateSpec(spec)) return std::move(err);
@@ -706,12 +772,18 @@ llvm::Expected<Kernel> buildDkDv(const LightningSpec &spec, const PassConfig &cf
                  : Tile();
   Tile states = full ? Tile() : kb.ptrArg("segment_states", DType::f32);
   const int dkBlocks = columnBlocks(cfg.blockW, spec.d);
-  ChunkSweep cm(kb, spec, cfg, slopes, dkBlocks + columnBlocks(cfg.blockW, spec.e));
+  ChunkSweep cm(kb, spec, cfg, slopes, dkdvPrograms(spec, cfg));
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
           sv = strideArgs(kb, "v"), sdo = strideArgs(kb, "do"),
           sdk = strideArgs(kb, "dk"), sdv = strideArgs(kb, "dv");
 
+  if (dkdvFused(spec, cfg)) {
+    dkdvSweep(kb, spec, part, cm, seg,
+              DkTensors{q, v, dO, dk, dsN, ds0, sq, sv, sdo, sdk},
+              DvTensors{q, k, dO, dv, dsN, sq, sk, sdo, sdv});
+    return kb.finish();
+  }
   kb.ifThen(cm.colBlock < dkBlocks, [&] {
     ChunkSweep dkBlock = cm;
     dkBlock.rowTiles();

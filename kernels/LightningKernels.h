@@ -175,10 +175,13 @@ llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
 llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
                                                 const PassConfig &config);
 
-/// dk and dv in one launch, for one PassConfig shared by both: each (b, h)
-/// has ceil(D / blockW) dk programs followed by ceil(E / blockW) dv
-/// programs, adjacent, so that the q and dO tiles both sweeps read come from
-/// DRAM once. Grid (B·H·(ceil(D / blockW) + ceil(E / blockW))). Arguments:
+/// dk and dv in one launch, for one PassConfig shared by both. When blockW
+/// covers D and E (dkdvFused), one program per (b, h) holds all of G and
+/// sweeps once for both: each block's tiles loaded once, its two score
+/// tiles computed once. Otherwise each (b, h) has ceil(D / blockW) dk
+/// programs followed by ceil(E / blockW) dv programs, adjacent, so that the
+/// q and dO tiles both sweeps read come from DRAM once. Grid (B·H·
+/// dkdvPrograms). Arguments:
 /// q k v do dk dv slopes [d_final_state] [d_initial_state] n heads scale,
 /// strides of q k v do dk dv. The segment-output form replaces the state
 /// arguments with segment_states and adds segment_len after scale (grid z =
@@ -238,6 +241,13 @@ llvm::Error validateSpec(const LightningSpec &spec);
 /// `dim` rounded up to a power of two (at least 16): the tile width that
 /// covers a whole head dimension.
 int padToPow2(int dim);
+
+/// Whether bwd_dkdv at `cfg` is the single fused sweep: blockW covers both
+/// D and E, so one program holds the whole state gradient G.
+bool dkdvFused(const LightningSpec &spec, const PassConfig &cfg);
+/// Programs per (b, h) of bwd_dkdv: 1 when fused, else the dk column blocks
+/// plus the dv column blocks.
+int dkdvPrograms(const LightningSpec &spec, const PassConfig &cfg);
 
 /// Effective tile width: `block` clamped to padToPow2(dim).
 int clampBlock(int block, int dim);

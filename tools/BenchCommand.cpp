@@ -329,6 +329,15 @@ int runBench(const BenchOptions &o) {
     if (o.stagesFwd || o.stagesBwd)
       configSource += fmt::format(" stages fwd {} bwd {}", lo.config->fwd.stages,
                                   lo.config->dq.stages);
+    if (o.dkdv) {
+      if (!lo.config) {
+        fmt::print(stderr, "error: --dkdv needs a configuration for the other "
+                           "kernels (this call chooses its own per call)\n");
+        return 1;
+      }
+      lo.config->dk = lo.config->dv = *o.dkdv;
+      configSource += " dkdv " + o.dkdv->str();
+    }
     auto fwd = medianMs(device, o.warmup, o.reps,
                         [&] { return lightningForward(fa, lo); });
     if (!fwd) TRY(fwd.takeError());

@@ -39,6 +39,9 @@ struct BenchOptions {
   /// Pipeline stages of the forward and of the backward kernels, replacing
   /// those of the tuned (or given) configurations.
   std::optional<int> stagesFwd, stagesBwd;
+  /// The one launch of dk and dv (bwd_dkdv) at this configuration, for
+  /// every shape, over whichever configuration the others run.
+  std::optional<kernels::PassConfig> dkdv;
 };
 
 int runBench(const BenchOptions &options);

@@ -281,6 +281,12 @@ int main(int argc, char **argv) {
   bench->add_option("--decode-batch", benchOptions.decodeBatch,
                     "also time a decode step (lightningDecode) for this batch "
                     "of H states of D × E (0: no)");
+  std::vector<int> dkdvConfig;
+  bench->add_option("--dkdv", dkdvConfig,
+                    "C,W,WARPS,STAGES: the one launch of dk and dv at this "
+                    "configuration (W covering D and E: one fused reverse "
+                    "sweep per head), the other kernels as without it")
+      ->expected(4)->delimiter(',');
   bench->add_flag("--tuned", benchOptions.tuned,
                   "use the tuning cache's winners for each shape (defaults "
                   "where it has none; the bench never tunes)");
@@ -347,6 +353,15 @@ int main(int argc, char **argv) {
                              "--stages", "--stages-bwd"})
       if (bench->count(flag))
         benchOptions.config = config;
+    if (!dkdvConfig.empty()) {
+      kernels::PassConfig p{dkdvConfig[0], dkdvConfig[1], dkdvConfig[2]};
+      p.stages = dkdvConfig[3];
+      if (auto err = kernels::validateConfig(p, "--dkdv")) {
+        fmt::print(stderr, "error: {}\n", llvm::toString(std::move(err)));
+        return 2;
+      }
+      benchOptions.dkdv = p;
+    }
     // With --tuned, the stage flags override the chosen configurations.
     if (bench->count("--stages"))
       benchOptions.stagesFwd = config.fwd.stages;

@@ -224,6 +224,39 @@ struct ChunkSweep {
   }
 };
 
+/// Simple GLA's gate-gradient terms r = q·dq − k·dk, per row, written by
+/// the dq and dk sweeps while dq and dk are still fp32 (as fla's
+/// chunk_bwd_dqkwg does): from the rounded bf16 outputs the two products
+/// cancel to a few bits and the reverse running sum over the sequence
+/// adds up the error (the d_gates check failed at gates in [−1, 0]). One
+/// f32 row of (b, h, n) per part: a sweep's part is `offset` + its block of
+/// columns, so that each column block writes its own and no two programs
+/// add into one; buildSimpleGlaGateGradient sums the parts.
+struct GateRows {
+  Tile ptr;
+  Strides st;
+  Tile partStride, offset;
+
+  static GateRows args(KernelBuilder &kb) {
+    GateRows g;
+    g.ptr = kb.ptrArg("gate_rows", DType::f32);
+    g.st = strideArgs(kb, "gate_rows");
+    g.partStride = kb.scalarArg("gate_rows_part_stride", DType::i64);
+    g.offset = kb.scalarArg("gate_rows_offset", DType::i64);
+    return g;
+  }
+
+  /// Stores Σ_cols a ⊙ grad of the block's rows (`negate`: its negation,
+  /// the k·dk term) to this program's part.
+  void store(const ChunkSweep &cm, const ChunkSweep::Block &bl, const Tile &a,
+             const Tile &grad, bool negate) const {
+    Tile part = offset + cm.colBlock.to(DType::i64) * partStride;
+    Tile r = sum(a.to(DType::f32) * grad, 1);
+    dsl::store(cm.base(ptr, st) + part + bl.rowIdx.to(DType::i64) * st.row,
+               negate ? -r : r, bl.rowMask);
+  }
+};
+
 } // namespace tessel::kernels
 
 #endif // TESSEL_KERNELS_CHUNKEDATTENTION_H

@@ -537,17 +537,20 @@ namespace {
 /// Per-thread scratch for the segment states: grow-only, in host memory for
 /// calls on host tensors (the GPU launcher stages it like any argument) and
 /// in device memory for calls on device tensors. Per thread, because two
-/// threads' split calls interleave on the default stream.
+/// threads' split calls interleave on the default stream. `slot`: one
+/// buffer per use live at once (the gated backward's S_N and gate rows).
 llvm::Expected<LaunchArg> segmentScratch(const LightningOptions &options,
-                                         bool onDevice, size_t bytes) {
+                                         bool onDevice, size_t bytes,
+                                         int slot = 0) {
   if (!onDevice) {
-    thread_local std::vector<float> host;
+    thread_local std::map<int, std::vector<float>> hosts;
+    std::vector<float> &host = hosts[slot];
     if (host.size() * 4 < bytes)
       host.assign(bytes / 4 + 1, 0.0f);
     return LaunchArg::buffer(host.data(), bytes, DType::f32);
   }
-  thread_local std::map<int, DeviceBuffer> buffers;
-  DeviceBuffer &buffer = buffers[options.device];
+  thread_local std::map<std::pair<int, int>, DeviceBuffer> buffers;
+  DeviceBuffer &buffer = buffers[{options.device, slot}];
   if (buffer.size() < bytes) {
     auto device = getCudaDevice(options.device);
     if (!device)
@@ -641,15 +644,15 @@ LightningConfig resolveConfig(const LightningOptions &options,
 /// unless the caller gave the configuration, what keeps the 4-warp programs
 /// from spilling (ptxas, D = E = 128, PtxAssembleDsl.SimpleGla*): 32
 /// columns for the forward with a state (72 B at 64 on sm_90a) or
-/// non-causal (its anti-causal sweep: 52–64 B at 64 on sm_90a), for dq
-/// without wgmma (4 B on sm_80) and for dq with dS_N, which also writes S_N
-/// (36–96 B at 64), 2 pipeline stages for dq with wgmma (12–16 B at 3: each
-/// stage holds a gate vector's copy too). Everything else runs
-/// 64 columns: half the programs of 32, and wgmma, whose swizzled operands
-/// need 64.
+/// non-causal (its anti-causal sweep: 52–64 B at 64 on sm_90a), and for
+/// every backward sweep, which also loads q (dq) or k (dk) for the gate
+/// rows q·dq − k·dk and reduces them in fp32 (GateRows): dq spills 52 B at
+/// 64 columns and 2 stages on sm_90a, dk with dS_N 4–20 B at 64 and 3, the
+/// anti-causal dq 88 B. The forward otherwise runs 64 columns: half the
+/// programs of 32, and wgmma, whose swizzled operands need 64.
 llvm::Error applyWholeSequenceLimits(
     LightningConfig &cfg, std::initializer_list<kernels::LightningPass> passes,
-    const LightningSpec &spec, bool causal, bool given, bool wgmma) {
+    const LightningSpec &spec, bool causal, bool given) {
   if (!spec.gated && !spec.varlen && causal)
     return llvm::Error::success();
   for (kernels::LightningPass pass : passes) {
@@ -667,13 +670,9 @@ llvm::Error applyWholeSequenceLimits(
     p.splits = 1;
     if (given || !spec.gated || p.numWarps != 4)
       continue;
-    bool dq = pass == kernels::LightningPass::BackwardDq;
-    if ((pass == kernels::LightningPass::Forward &&
-         (spec.initialState || spec.finalState || !causal)) ||
-        (dq && (!wgmma || spec.finalState)))
+    if (pass != kernels::LightningPass::Forward || spec.initialState ||
+        spec.finalState || !causal)
       p.blockW = std::min(p.blockW, 32);
-    else if (dq)
-      p.stages = std::min(p.stages, 2);
   }
   return llvm::Error::success();
 }
@@ -877,8 +876,7 @@ planLightningForward(const LightningForwardArgs &a,
                                          a.layout, spec);
   if (auto e = applyWholeSequenceLimits(config, {kernels::LightningPass::Forward},
                                         spec, a.causal,
-                                        options.config.has_value(),
-                                        traits.wgmma))
+                                        options.config.has_value()))
     return e;
   const kernels::PassConfig &cfg = config.fwd;
   int64_t bh = seqDims->batch * seqDims->heads;
@@ -1007,8 +1005,7 @@ planLightningBackward(const LightningBackwardArgs &a,
                                          kernels::LightningPass::BackwardDk,
                                          kernels::LightningPass::BackwardDv},
                                         spec, a.causal,
-                                        options.config.has_value(),
-                                        traits.wgmma))
+                                        options.config.has_value()))
     return e;
   int64_t bh = seqDims->batch * seqDims->heads;
   auto n = LaunchArg::i32(static_cast<int32_t>(dims->seq));
@@ -1041,6 +1038,37 @@ planLightningBackward(const LightningBackwardArgs &a,
     if (!buffer) return buffer.takeError();
     scratch = *buffer;
   }
+  // Simple GLA: the sweeps' per-row gate-gradient terms (GateRows), one
+  // f32 (b, h, n) row per part: dq's column blocks, then dk's, then (non-
+  // causal) the same again for the anti-causal sweeps.
+  const bool dkdvOne = options.fuseDkDv && cfg.dk == cfg.dv;
+  const int64_t dqParts = kernels::columnBlocks(cfg.dq.blockW, spec.d);
+  const int64_t causalParts =
+      dqParts + (dkdvOne && kernels::dkdvFused(spec, cfg.dk)
+                     ? 1
+                     : kernels::columnBlocks(cfg.dk.blockW, spec.d));
+  // Laid out as q's (b, h, n): a varlen batch's rows are its one batch's.
+  const int64_t partStride = dims->batch * dims->heads * dims->seq;
+  LaunchArg gateRows;
+  if (gated) {
+    if (sq.count > 1 || sk.count > 1 || sv.count > 1)
+      return fail("internal: a gated backward never splits the sequence "
+                  "(its gate rows are per whole sequence)");
+    auto buffer = segmentScratch(options, a.q.onDevice,
+                                 size_t(partStride) * causalParts *
+                                     (a.causal ? 1 : 2) * 4,
+                                 /*slot=*/1);
+    if (!buffer) return buffer.takeError();
+    gateRows = *buffer;
+  }
+  // GateRows' arguments for a sweep whose parts start at `part`.
+  auto pushGateRows = [&](std::vector<LaunchArg> &args, int64_t part) {
+    args.insert(args.end(), {gateRows,
+                             LaunchArg::i64(dims->heads * dims->seq),
+                             LaunchArg::i64(dims->seq), LaunchArg::i64(1),
+                             LaunchArg::i64(partStride),
+                             LaunchArg::i64(part * partStride)});
+  };
   using kernels::LightningPass;
   std::vector<LightningLaunch> plan;
   // A non-causal call's anti-causal launches, added after every causal one.
@@ -1107,7 +1135,8 @@ planLightningBackward(const LightningBackwardArgs &a,
                      Builder segmented, const kernels::PassConfig &p,
                      const Split &sp, std::vector<const TensorRef *> tensors,
                      std::vector<const View *> views, int64_t blocks,
-                     std::vector<const TensorRef *> states) -> llvm::Error {
+                     std::vector<const TensorRef *> states,
+                     int64_t rowsPart = -1) -> llvm::Error {
     bool split = sp.count > 1;
     std::string kernelName = std::string(name) + (split ? "_segment_outputs" : "");
     auto kernel = getKernel(kernelName.c_str(), split ? segmented : whole, spec, p);
@@ -1132,13 +1161,18 @@ planLightningBackward(const LightningBackwardArgs &a,
     for (const View *v : views) pushStrides(args, *v);
     Grid grid{bh * blocks, 1, sp.count};
     if (!a.causal) {
-      // Non-causal: the anti-causal sweep, same arguments, adds to the
-      // outputs after every causal one (finish()).
+      // Non-causal: the anti-causal sweep, same arguments but its own gate
+      // rows, adds to the outputs after every causal one (finish()).
       auto anti = getKernel(kernelName.c_str(), whole, anticausalSpec(spec), p);
       if (!anti) return anti.takeError();
-      antiCausal.push_back({pass, *anti, grid, args,
+      std::vector<LaunchArg> antiArgs = args;
+      if (gated && rowsPart >= 0)
+        pushGateRows(antiArgs, causalParts + rowsPart);
+      antiCausal.push_back({pass, *anti, grid, std::move(antiArgs),
                             static_cast<unsigned>(p.numWarps)});
     }
+    if (gated && rowsPart >= 0)
+      pushGateRows(args, rowsPart);
     add(pass, *kernel, grid, std::move(args), p.numWarps);
     return llvm::Error::success();
   };
@@ -1176,11 +1210,17 @@ planLightningBackward(const LightningBackwardArgs &a,
   std::vector<const TensorRef *> dqStates;
   if (spec.initialState) dqStates.push_back(&a.initialState);
   if (finalState.present()) dqStates.push_back(&finalState);
+  // Gated: q too, for the gate rows q·dq.
+  std::vector<const TensorRef *> dqTensors{&a.k, &a.v, &a.dO, &a.dq};
+  std::vector<const View *> dqViews{&vk, &vv, &vdo, &vdq};
+  if (gated) {
+    dqTensors.push_back(&a.q);
+    dqViews.push_back(&vq);
+  }
   if (auto e = outputs(LightningPass::BackwardDq, "bwd_dq",
                        kernels::buildLightningBackwardDq,
                        kernels::buildLightningDqSegmentOutputs, cfg.dq, sq,
-                       {&a.k, &a.v, &a.dO, &a.dq}, {&vk, &vv, &vdo, &vdq},
-                       kernels::columnBlocks(cfg.dq.blockW, spec.d), dqStates))
+                       dqTensors, dqViews, dqParts, dqStates, /*rowsPart=*/0))
     return e;
 
   // dk and dv: state-gradient contributions and a reverse scan first when
@@ -1192,76 +1232,62 @@ planLightningBackward(const LightningBackwardArgs &a,
     if (auto e = gradStates(LightningPass::BackwardDk, cfg.dk, sk)) return e;
     if (auto e = scan(LightningPass::BackwardDk, sk, true, true)) return e;
   }
-  // Simple GLA: dL/dg from q, k and the finished dq and dk, a reverse
-  // running sum per (b, h) (kernels::buildSimpleGlaGateGradient); it counts
-  // as dk's pass, the last gradient it reads. Non-causal: its CausalRows
-  // part after the causal sweeps, its NonCausal part after the anti-causal.
-  auto gateGradient = [&](kernels::GatePart part) -> llvm::Error {
+  // Simple GLA: dL/dg from the sweeps' gate rows, a reverse running sum
+  // per (b, h) (kernels::buildSimpleGlaGateGradient), after every sweep
+  // (a non-causal call's anti-causal ones too); it counts as dk's pass.
+  auto finish = [&]() -> llvm::Expected<std::vector<LightningLaunch>> {
+    for (LightningLaunch &l : antiCausal)
+      plan.push_back(std::move(l));
     if (!gated)
-      return llvm::Error::success();
+      return plan;
     kernels::PassConfig p{16, 16, 4};
-    auto build = part == kernels::GatePart::CausalRows
-                     ? +[](const LightningSpec &s, const kernels::PassConfig &c) {
-                         return kernels::buildSimpleGlaGatePart(
-                             s, c, kernels::GatePart::CausalRows);
-                       }
-                 : part == kernels::GatePart::NonCausal
-                     ? +[](const LightningSpec &s, const kernels::PassConfig &c) {
-                         return kernels::buildSimpleGlaGatePart(
-                             s, c, kernels::GatePart::NonCausal);
-                       }
-                     : +[](const LightningSpec &s, const kernels::PassConfig &c) {
-                         return kernels::buildSimpleGlaGateGradient(s, c);
-                       };
-    const char *name = part == kernels::GatePart::CausalRows ? "dgates_causal_rows"
-                       : part == kernels::GatePart::NonCausal ? "dgates_noncausal"
-                                                              : "dgates";
-    auto kernel = getKernel(name, build, spec, p);
+    auto kernel = getKernel("dgates", kernels::buildSimpleGlaGateGradient,
+                            spec, p);
     if (!kernel) return kernel.takeError();
-    std::vector<LaunchArg> args{bufferArg(a.q), bufferArg(a.k), bufferArg(a.dq),
-                                bufferArg(a.dk), bufferArg(a.dGates)};
+    std::vector<LaunchArg> args{gateRows, bufferArg(a.dGates)};
     if (finalState.present())
       args.insert(args.end(), {bufferArg(finalState), bufferArg(a.dFinalState)});
     args.insert(args.end(), {n, h});
     if (varlen) args.push_back(bufferArg(a.cuSeqlens));
-    for (const View *v : {&vq, &vk, &vdq, &vdk}) pushStrides(args, *v);
+    args.insert(args.end(),
+                {LaunchArg::i32(static_cast<int32_t>(causalParts)),
+                 LaunchArg::i32(static_cast<int32_t>(a.causal ? 0 : causalParts)),
+                 LaunchArg::i64(dims->heads * dims->seq),
+                 LaunchArg::i64(dims->seq), LaunchArg::i64(1),
+                 LaunchArg::i64(partStride)});
     for (int64_t st : dGateStrides) args.push_back(LaunchArg::i64(st));
     add(LightningPass::BackwardDk, *kernel, Grid{bh, 1, 1}, std::move(args),
         p.numWarps);
-    return llvm::Error::success();
-  };
-  // After the causal sweeps: a non-causal call's anti-causal sweeps (and
-  // the gate gradient's halves around them), then the gate gradient.
-  auto finish = [&]() -> llvm::Expected<std::vector<LightningLaunch>> {
-    if (!a.causal) {
-      if (auto e = gateGradient(kernels::GatePart::CausalRows)) return e;
-      for (LightningLaunch &l : antiCausal)
-        plan.push_back(std::move(l));
-      if (auto e = gateGradient(kernels::GatePart::NonCausal)) return e;
-      return plan;
-    }
-    if (auto e = gateGradient(kernels::GatePart::Whole)) return e;
     return plan;
   };
 
   // One launch for both when they share a configuration: one pass of state
   // gradients serves both (the same G, whoever computes it), and the fused
   // kernel counts as dk's.
-  if (options.fuseDkDv && cfg.dk == cfg.dv) {
+  if (dkdvOne) {
     if (auto e = outputs(LightningPass::BackwardDk, "bwd_dkdv",
                          kernels::buildLightningBackwardDkDv,
                          kernels::buildLightningDkDvSegmentOutputs, cfg.dk, sk,
                          {&a.q, &a.k, &a.v, &a.dO, &a.dk, &a.dv},
                          {&vq, &vk, &vv, &vdo, &vdk, &vdv},
-                         kernels::dkdvPrograms(spec, cfg.dk), dkStates))
+                         kernels::dkdvPrograms(spec, cfg.dk), dkStates,
+                         /*rowsPart=*/dqParts))
       return e;
     return finish();
+  }
+  // Gated: k too, for the gate rows −k·dk.
+  std::vector<const TensorRef *> dkTensors{&a.q, &a.v, &a.dO, &a.dk};
+  std::vector<const View *> dkViews{&vq, &vv, &vdo, &vdk};
+  if (gated) {
+    dkTensors.push_back(&a.k);
+    dkViews.push_back(&vk);
   }
   if (auto e = outputs(LightningPass::BackwardDk, "bwd_dk",
                        kernels::buildLightningBackwardDk,
                        kernels::buildLightningDkSegmentOutputs, cfg.dk, sk,
-                       {&a.q, &a.v, &a.dO, &a.dk}, {&vq, &vv, &vdo, &vdk},
-                       kernels::columnBlocks(cfg.dk.blockW, spec.d), dkStates))
+                       dkTensors, dkViews,
+                       kernels::columnBlocks(cfg.dk.blockW, spec.d), dkStates,
+                       /*rowsPart=*/dqParts))
     return e;
 
   if (sv.count > 1) {

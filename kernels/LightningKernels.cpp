@@ -459,6 +459,9 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
   kb.setNumStages(cfg.stages);
   Tile k = kb.ptrArg("k", T), v = kb.ptrArg("v", T), dO = kb.ptrArg("do", T),
        dq = kb.ptrArg("dq", T);
+  // Simple GLA: q for the gate-gradient terms q·dq (GateRows).
+  const bool gateRows = full && spec.gated;
+  Tile q = gateRows ? kb.ptrArg("q", T) : Tile();
   Tile slopes = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
   Tile s0 = full && spec.initialState ? kb.ptrArg("initial_state", DType::f32)
                                       : Tile();
@@ -471,6 +474,8 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
   SegmentArgs seg = full ? SegmentArgs{} : segmentArgs(kb, cm, states, part);
   Strides sk = strideArgs(kb, "k"), sv = strideArgs(kb, "v"),
           sdo = strideArgs(kb, "do"), sdq = strideArgs(kb, "dq");
+  Strides sq = gateRows ? strideArgs(kb, "q") : Strides{};
+  GateRows rowsOut = gateRows ? GateRows::args(kb) : GateRows{};
 
   Tile dcols = cm.colBlock * BD + arange(0, BD);
   Tile dMask = dcols < D;
@@ -478,6 +483,7 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
   Tile eMask = ecols < E;
   Tile kBase = cm.base(k, sk), vBase = cm.base(v, sv), doBase = cm.base(dO, sdo),
        dqBase = cm.base(dq, sdq);
+  Tile qBase = gateRows ? cm.base(q, sq) : Tile();
 
   // KV[dcols, :] (BD × E): dq's columns only need these rows of the state.
   Tile kv0 = !full ? load(seg.ptrs(D, E, dcols, ecols), column(dMask) & row(eMask))
@@ -497,8 +503,11 @@ llvm::Expected<Kernel> buildDq(const LightningSpec &spec, const PassConfig &cfg,
     Tile dScores = dot(dob, trans(vb)) * bl.intraDecay;
     Tile intra = dot(dScores.to(T), kb_);
     Tile inter = dot(dob, trans(kv).to(T)) * column(bl.qDecay);
-    cm.storeOut(cm.ptrs(dqBase, sdq.row, bl.rowIdx, dcols),
-                (intra + inter) * cm.scale, kMask);
+    Tile dqb = (intra + inter) * cm.scale;
+    cm.storeOut(cm.ptrs(dqBase, sdq.row, bl.rowIdx, dcols), dqb, kMask);
+    if (gateRows)
+      rowsOut.store(cm, bl, load(cm.ptrs(qBase, sq.row, bl.rowIdx, dcols), kMask),
+                    dqb, /*negate=*/false);
 
     return std::vector<Tile>{kv * bl.blockDecay +
                              cm.weightedUpdate(kb_, vb, bl.kDecay)};
@@ -528,6 +537,10 @@ namespace {
 struct DkTensors {
   Tile q, v, dO, dk, dsN, ds0;
   Strides sq, sv, sdo, sdk;
+  /// Simple GLA: k and the gate-gradient terms −k·dk (GateRows).
+  Tile k;
+  Strides sk;
+  GateRows rows;
 };
 
 /// The tensors of dv's sweep.
@@ -554,6 +567,8 @@ void dkSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg
   Tile qBase = cm.base(t.q, t.sq), doBase = cm.base(t.dO, t.sdo);
   Tile vBase = outputs ? cm.base(t.v, t.sv) : Tile();
   Tile dkBase = outputs ? cm.base(t.dk, t.sdk) : Tile();
+  const bool gateRows = full && spec.gated;
+  Tile kBase = gateRows ? cm.base(t.k, t.sk) : Tile();
 
   // G[dcols, :] (BD × E), the gradient of the state after the current block.
   Tile g0 = part == ForwardPart::SegmentOutputs
@@ -575,8 +590,12 @@ void dkSweep(KernelBuilder &kb, const LightningSpec &spec, const PassConfig &cfg
       Tile dScores = dot(dob, trans(vb)) * (bl.intraDecay * cm.scale);
       Tile intra = dot(trans(dScores).to(T), qb);
       Tile inter = dot(vb, trans(g).to(T)) * column(bl.kDecay);
-      cm.storeOut(cm.ptrs(dkBase, t.sdk.row, bl.rowIdx, dcols), intra + inter,
-                  qMask);
+      Tile dkb = intra + inter;
+      cm.storeOut(cm.ptrs(dkBase, t.sdk.row, bl.rowIdx, dcols), dkb, qMask);
+      if (gateRows)
+        t.rows.store(cm, bl,
+                     load(cm.ptrs(kBase, t.sk.row, bl.rowIdx, dcols), qMask),
+                     dkb, /*negate=*/true);
     }
     return std::vector<Tile>{g * bl.blockDecay +
                              cm.weightedUpdate(qb, dob, bl.qDecay * cm.scale)};
@@ -677,6 +696,8 @@ void dkdvSweep(KernelBuilder &kb, const LightningSpec &spec, ForwardPart part,
     Tile dkb = dot(trans(dScores).to(T), qb) +
                dot(vb, trans(g16)) * column(bl.kDecay);
     cm.storeOut(cm.ptrs(dkBase, tk.sdk.row, bl.rowIdx, dcols), dkb, dRows);
+    if (full && spec.gated)
+      tk.rows.store(cm, bl, kb_, dkb, /*negate=*/true);
     // G_b = λ^L G_(b+1) + (Λ_q Q_b)ᵀ dO_b.
     return std::vector<Tile>{g * bl.blockDecay +
                              cm.weightedUpdate(qb, dob, bl.qDecay * cm.scale)};
@@ -704,6 +725,8 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
   if (outputs) t.v = kb.ptrArg("v", T);
   t.dO = kb.ptrArg("do", T);
   if (outputs) t.dk = kb.ptrArg("dk", T);
+  const bool gateRows = full && spec.gated;
+  if (gateRows) t.k = kb.ptrArg("k", T);
   Tile slopes = kb.ptrArg(spec.gated ? "gates" : "slopes", DType::f32);
   if (full && spec.finalState) t.dsN = kb.ptrArg("d_final_state", DType::f32);
   if (full && spec.initialState)
@@ -715,6 +738,10 @@ llvm::Expected<Kernel> buildDk(const LightningSpec &spec, const PassConfig &cfg,
   if (outputs) t.sv = strideArgs(kb, "v");
   t.sdo = strideArgs(kb, "do");
   if (outputs) t.sdk = strideArgs(kb, "dk");
+  if (gateRows) {
+    t.sk = strideArgs(kb, "k");
+    t.rows = GateRows::args(kb);
+  }
   dkSweep(kb, spec, cfg, part, cm, seg, t);
   return kb.finish();
 }
@@ -777,18 +804,18 @@ llvm::Expected<Kernel> buildDkDv(const LightningSpec &spec, const PassConfig &cf
   Strides sq = strideArgs(kb, "q"), sk = strideArgs(kb, "k"),
           sv = strideArgs(kb, "v"), sdo = strideArgs(kb, "do"),
           sdk = strideArgs(kb, "dk"), sdv = strideArgs(kb, "dv");
+  GateRows rows = full && spec.gated ? GateRows::args(kb) : GateRows{};
+  DkTensors tk{q, v, dO, dk, dsN, ds0, sq, sv, sdo, sdk, k, sk, rows};
 
   if (dkdvFused(spec, cfg)) {
-    dkdvSweep(kb, spec, part, cm, seg,
-              DkTensors{q, v, dO, dk, dsN, ds0, sq, sv, sdo, sdk},
+    dkdvSweep(kb, spec, part, cm, seg, tk,
               DvTensors{q, k, dO, dv, dsN, sq, sk, sdo, sdv});
     return kb.finish();
   }
   kb.ifThen(cm.colBlock < dkBlocks, [&] {
     ChunkSweep dkBlock = cm;
     dkBlock.rowTiles();
-    dkSweep(kb, spec, cfg, part, dkBlock, seg,
-            DkTensors{q, v, dO, dk, dsN, ds0, sq, sv, sdo, sdk});
+    dkSweep(kb, spec, cfg, part, dkBlock, seg, tk);
   });
   kb.ifThen(cm.colBlock >= dkBlocks, [&] {
     ChunkSweep dvBlock = cm;

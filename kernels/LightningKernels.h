@@ -161,12 +161,16 @@ llvm::Expected<Kernel> buildLightningDvSegmentOutputs(const LightningSpec &spec,
 /// Grid (B·H·ceil(D / blockW)). Arguments: k v do dq slopes
 /// [initial_state] n heads scale, strides of k v do dq. Gated with dS_N
 /// (spec.finalState): `final_state` (B, H, D, E) f32 after initial_state,
-/// written with S_N for the gate gradient.
+/// written with S_N for the gate gradient. Gated (simple GLA): `q` after dq
+/// and its strides after dq's, then GateRows (gate_rows, its (b, h, n)
+/// strides, part stride and offset), written with q·dq per row.
 llvm::Expected<Kernel> buildLightningBackwardDq(const LightningSpec &spec,
                                                 const PassConfig &config);
 
 /// Grid (B·H·ceil(D / blockW)). Arguments: q v do dk slopes
 /// [d_final_state] [d_initial_state] n heads scale, strides of q v do dk.
+/// Gated: `k` after dk and its strides after dk's, then GateRows, written
+/// with −k·dk per row (as buildLightningBackwardDkDv).
 llvm::Expected<Kernel> buildLightningBackwardDk(const LightningSpec &spec,
                                                 const PassConfig &config);
 
@@ -183,7 +187,7 @@ llvm::Expected<Kernel> buildLightningBackwardDv(const LightningSpec &spec,
 /// q and dO tiles both sweeps read come from DRAM once. Grid (B·H·
 /// dkdvPrograms). Arguments:
 /// q k v do dk dv slopes [d_final_state] [d_initial_state] n heads scale,
-/// strides of q k v do dk dv. The segment-output form replaces the state
+/// strides of q k v do dk dv [GateRows, gated]. The segment-output form replaces the state
 /// arguments with segment_states and adds segment_len after scale (grid z =
 /// segments).
 llvm::Expected<Kernel> buildLightningBackwardDkDv(const LightningSpec &spec,
@@ -191,29 +195,23 @@ llvm::Expected<Kernel> buildLightningBackwardDkDv(const LightningSpec &spec,
 llvm::Expected<Kernel> buildLightningDkDvSegmentOutputs(const LightningSpec &spec,
                                                         const PassConfig &config);
 
-/// Simple GLA's gate gradient from the other gradients: with b_t the
+/// Simple GLA's gate gradient from the dq and dk sweeps: with b_t the
 /// cumulative log-decay, ∂L/∂b_t = q_t·dq_t − k_t·dk_t (every term of L
 /// that holds e^(b_t) is linear in q_t, every one that holds e^(−b_t) in
 /// k_t), and dg_t = Σ_{s ≥ t} ∂L/∂b_s, a reverse running sum along the
-/// sequence. One program per (b, h) sweeps blocks of 16 rows from the end.
-/// With dS_N (spec.finalState) every dg_t also gains ⟨S_N, dS_N⟩, from the
-/// final state the gated dq sweep writes. Arguments: q k dq dk d_gates(f32)
-/// [final_state d_final_state] n heads [cu_seqlens], then (batch, head, row)
-/// strides of q, k, dq, dk and d_gates. Whole sequences.
+/// sequence. The per-row terms come from the dq and dk sweeps, in fp32
+/// (GateRows: one part per column block, q·dq or −k·dk): `causal_parts`
+/// parts of the causal sweeps, then `anti_parts` of a non-causal call's
+/// anti-causal ones, whose decays e^(b_j − b_i) carry b with the other
+/// sign: ∂L/∂b = r_causal − r_anti. One program per (b, h) sweeps blocks of
+/// rows from the end. With dS_N (spec.finalState) every dg_t also gains
+/// ⟨S_N, dS_N⟩, from the final state the gated dq sweep writes. Arguments:
+/// gate_rows(f32) d_gates(f32) [final_state d_final_state] n heads
+/// [cu_seqlens] causal_parts anti_parts, then the (batch, head, row)
+/// strides and part stride of gate_rows, the strides of d_gates. Whole
+/// sequences.
 llvm::Expected<Kernel> buildSimpleGlaGateGradient(const LightningSpec &spec,
                                                   const PassConfig &cfg);
-
-/// The gate gradient of non-causal simple GLA in two passes: CausalRows,
-/// after the causal sweeps, stores r_c = q·dq − k·dk per row in d_gates;
-/// NonCausal, after the anti-causal sweeps have added theirs to dq and dk,
-/// turns it into dg: ∂L/∂b = r_c − r_a = 2 r_c − (q·dq − k·dk) (the
-/// anti-causal decays e^(b_j − b_i) carry b with the other sign), then the
-/// reverse running sum. Whole is buildSimpleGlaGateGradient. Same
-/// arguments; no states.
-enum class GatePart { Whole, CausalRows, NonCausal };
-llvm::Expected<Kernel> buildSimpleGlaGatePart(const LightningSpec &spec,
-                                              const PassConfig &cfg,
-                                              GatePart part);
 
 /// One decode step per (b, h): S ← λ S + kᵀ v in place, then o = scale · q S,
 /// for one new token. Grid (B·H·ceil(E / blockW)); blockC is unused.

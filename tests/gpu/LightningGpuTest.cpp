@@ -108,8 +108,9 @@ INSTANTIATE_TEST_SUITE_P(
 // Simple GLA (per-token gates) on the GPU against the float64 reference:
 // tails, odd D/E, both layouts, every dtype, states, weak and strong gates;
 // forward, then backward with d_gates (held to its own bound,
-// LightningCheckResult::gateTolerance). The 16-bit backward stays at N ≤
-// 300, where d_gates' error is within that bound (it grows with N).
+// LightningCheckResult::gateTolerance). i6 is the shape whose d_gates
+// failed that bound on half the seeds (6.7e-2) while the gate gradient read
+// the bf16 dq and dk; from the sweeps' fp32 gate rows it is 0.5–1.6e-2.
 struct GatedCase {
   int64_t b, h, n, d, e;
   Layout layout;
@@ -123,8 +124,6 @@ using SimpleGlaGpu = GpuCases<GatedCase>;
 TEST_P(SimpleGlaGpu, ForwardAndBackwardMatchTheReference) {
   const GatedCase &c = GetParam();
   for (bool backward : {false, true}) {
-    if (backward && c.dtype != DType::f32 && c.n > 300)
-      continue;
     LightningProblem p;
     p.batch = c.b, p.heads = c.h, p.seq = c.n, p.d = c.d, p.e = c.e;
     p.layout = c.layout;
@@ -145,7 +144,8 @@ INSTANTIATE_TEST_SUITE_P(
         GatedCase{1, 2, 129, 64, 96, Layout::BNHD, DType::f16, -3.0f, -0.01f, false},
         GatedCase{1, 2, 77, 256, 32, Layout::BHND, DType::f32, -1.0f, 0.0f, true},
         GatedCase{1, 4, 4096, 128, 128, Layout::BNHD, DType::bf16, -0.1f, 0.0f, false},
-        GatedCase{1, 2, 1000, 80, 256, Layout::BHND, DType::f32, -0.2f, 0.0f, true}),
+        GatedCase{1, 2, 1000, 80, 256, Layout::BHND, DType::f32, -0.2f, 0.0f, true},
+        GatedCase{1, 2, 1000, 128, 128, Layout::BHND, DType::bf16, -1.0f, 0.0f, true}),
     shapeName<GatedCase>);
 
 // Variable-length batches (cu_seqlens on the device, read back and checked
@@ -165,8 +165,6 @@ using VarlenGpu = GpuCases<VarlenGpuCase>;
 TEST_P(VarlenGpu, ForwardAndBackwardMatchTheReference) {
   const VarlenGpuCase &c = GetParam();
   for (bool backward : {false, true}) {
-    if (backward && c.gated && c.dtype != DType::f32)
-      continue; // d_gates' 16-bit error grows with N (SimpleGlaGpu)
     LightningProblem p;
     p.batch = 1, p.heads = c.h, p.d = c.d, p.e = c.e;
     p.seqLens = c.lens;

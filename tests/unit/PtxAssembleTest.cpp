@@ -165,7 +165,7 @@ void expectAssemblesWithoutSpills(const Kernel &kernel, const char *arch,
 // The simple GLA forward (per-token gates: a cumsum per block, the decays
 // from it) lowers with wgmma on sm_90a and mma.sync on sm_80, assembles,
 // and spills nothing at the configurations a gated call defaults to
-// (applyGatedLimits): 64 columns in 4 warps without states, 32 with them
+// (applyWholeSequenceLimits): 64 columns in 4 warps without states, 32 with them
 // (72 B of spills at 64 on sm_90a).
 TEST(PtxAssembleDsl, SimpleGlaForward) {
   auto ptxas = findPtxas();
@@ -186,26 +186,23 @@ TEST(PtxAssembleDsl, SimpleGlaForward) {
   }
 }
 
-// The simple GLA backward kernels (dq, dk and dv fused, the gate gradient)
-// and its decode step at a gated call's default configurations lower,
-// assemble and spill nothing: dq at 64 columns and 2 stages on sm_90a
-// (12–16 B of spills at 3), 32 columns on sm_80 (4 B at 64 there) and with
-// dS_N (36–96 B at 64).
+// The simple GLA backward kernels (dq, dk and dv in one launch, the gate
+// gradient) and its decode step at a gated call's default configurations
+// lower, assemble and spill nothing: 32 columns for every sweep
+// (applyWholeSequenceLimits; at 64 the gate rows' q and k tiles spill dq
+// 52 B on sm_90a and dk with dS_N 4–20 B), causal and anti-causal.
 TEST(PtxAssembleDsl, SimpleGlaBackward) {
   auto ptxas = findPtxas();
   if (!ptxas) {
     llvm::consumeError(ptxas.takeError());
     GTEST_SKIP() << "ptxas not found";
   }
-  kernels::PassConfig bwd{64, 64, 4, 1, 3};
+  kernels::PassConfig bwd{64, 32, 4, 1, 3};
   for (bool dsN : {false, true})
   for (const char *arch : {"sm_80", "sm_90a"}) {
-    // With dS_N, dq also writes S_N: 32 columns (applyWholeSequenceLimits).
     kernels::LightningSpec spec{128, 128, DType::bf16, true, dsN};
     spec.gated = true;
-    bool wide = std::string(arch) == "sm_90a" && !dsN;
-    auto dq = kernels::buildLightningBackwardDq(
-        spec, kernels::PassConfig{64, wide ? 64 : 32, 4, 1, wide ? 2 : 3});
+    auto dq = kernels::buildLightningBackwardDq(spec, bwd);
     auto dkdv = kernels::buildLightningBackwardDkDv(spec, bwd);
     auto dgates = kernels::buildSimpleGlaGateGradient(spec, {16, 16, 4});
     auto decode = kernels::buildLightningDecode(spec, {64, 32, 2});
@@ -216,6 +213,14 @@ TEST(PtxAssembleDsl, SimpleGlaBackward) {
     expectAssemblesWithoutSpills(*dgates, arch, 4, "simple GLA dgates");
     expectAssemblesWithoutSpills(*decode, arch, 2, "simple GLA decode");
   }
+  // Non-causal: the anti-causal dq sweep (its outputs added to the causal
+  // one's). Its dk sweep still spills 8 B on sm_90a at 32 columns.
+  kernels::LightningSpec anti{128, 128, DType::bf16, false, false};
+  anti.gated = anti.anticausal = true;
+  auto dq = kernels::buildLightningBackwardDq(anti, bwd);
+  ASSERT_TRUE(static_cast<bool>(dq)) << llvm::toString(dq.takeError());
+  for (const char *arch : {"sm_80", "sm_90a"})
+    expectAssemblesWithoutSpills(*dq, arch, 4, "simple GLA anti-causal dq");
 }
 
 /// ptxas's resources for `kernel` on `arch` at `warps` warps, specialized as

@@ -644,15 +644,18 @@ LightningConfig resolveConfig(const LightningOptions &options,
 /// unless the caller gave the configuration, what keeps the 4-warp programs
 /// from spilling (ptxas, D = E = 128, PtxAssembleDsl.SimpleGla*): 32
 /// columns for the forward with a state (72 B at 64 on sm_90a) or
-/// non-causal (its anti-causal sweep: 52–64 B at 64 on sm_90a), and for
-/// every backward sweep, which also loads q (dq) or k (dk) for the gate
-/// rows q·dq − k·dk and reduces them in fp32 (GateRows): dq spills 52 B at
-/// 64 columns and 2 stages on sm_90a, dk with dS_N 4–20 B at 64 and 3, the
-/// anti-causal dq 88 B. The forward otherwise runs 64 columns: half the
-/// programs of 32, and wgmma, whose swizzled operands need 64.
+/// non-causal (its anti-causal sweep: 52–64 B at 64 on sm_90a). The
+/// backward sweeps also load q (dq) or k (dk) for the gate rows q·dq − k·dk
+/// (GateRows): dq runs 32 columns without wgmma (4 B on sm_80) or with dS_N,
+/// which also writes S_N (92 B at 64), else 1 stage (52–96 B at 2); dk and
+/// dv run 2 stages with dS_N or non-causal on sm_90a (8–20 B at 3) and 32
+/// columns with dS_N on sm_80 (4–8 B at 64 and any stages). Everything else
+/// runs 64 columns: half the programs of 32, and wgmma, whose swizzled
+/// operands need 64 (at 32 every dot of dq and dk/dv fell back to mma.sync
+/// and the gated backward at B64 N2048 took 8.5 ms against 3.7).
 llvm::Error applyWholeSequenceLimits(
     LightningConfig &cfg, std::initializer_list<kernels::LightningPass> passes,
-    const LightningSpec &spec, bool causal, bool given) {
+    const LightningSpec &spec, bool causal, bool given, bool wgmma) {
   if (!spec.gated && !spec.varlen && causal)
     return llvm::Error::success();
   for (kernels::LightningPass pass : passes) {
@@ -670,9 +673,25 @@ llvm::Error applyWholeSequenceLimits(
     p.splits = 1;
     if (given || !spec.gated || p.numWarps != 4)
       continue;
-    if (pass != kernels::LightningPass::Forward || spec.initialState ||
-        spec.finalState || !causal)
-      p.blockW = std::min(p.blockW, 32);
+    switch (pass) {
+    case kernels::LightningPass::Forward:
+      if (spec.initialState || spec.finalState || !causal)
+        p.blockW = std::min(p.blockW, 32);
+      break;
+    case kernels::LightningPass::BackwardDq:
+      if (!wgmma || spec.finalState)
+        p.blockW = std::min(p.blockW, 32);
+      else
+        p.stages = 1;
+      break;
+    case kernels::LightningPass::BackwardDk:
+    case kernels::LightningPass::BackwardDv:
+      if (!wgmma && spec.finalState)
+        p.blockW = std::min(p.blockW, 32);
+      else if (wgmma && (spec.finalState || !causal))
+        p.stages = std::min(p.stages, 2);
+      break;
+    }
   }
   return llvm::Error::success();
 }
@@ -876,7 +895,8 @@ planLightningForward(const LightningForwardArgs &a,
                                          a.layout, spec);
   if (auto e = applyWholeSequenceLimits(config, {kernels::LightningPass::Forward},
                                         spec, a.causal,
-                                        options.config.has_value()))
+                                        options.config.has_value(),
+                                        traits.wgmma))
     return e;
   const kernels::PassConfig &cfg = config.fwd;
   int64_t bh = seqDims->batch * seqDims->heads;
@@ -1005,7 +1025,8 @@ planLightningBackward(const LightningBackwardArgs &a,
                                          kernels::LightningPass::BackwardDk,
                                          kernels::LightningPass::BackwardDv},
                                         spec, a.causal,
-                                        options.config.has_value()))
+                                        options.config.has_value(),
+                                        traits.wgmma))
     return e;
   int64_t bh = seqDims->batch * seqDims->heads;
   auto n = LaunchArg::i32(static_cast<int32_t>(dims->seq));

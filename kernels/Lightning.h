@@ -99,9 +99,10 @@ struct LightningBackwardArgs {
   /// `slopes` empty) and the output dL/dg, f32, shaped like them (with
   /// dFinalState, dq's sweep writes S_N to scratch for dg's ⟨S_N, dS_N⟩
   /// term). dL/dg is a reverse running sum of
-  /// q·dq − k·dk, which cancels: in 16-bit its error grows with N (bf16,
-  /// interpreter: ~1e-2 relative at N ≤ 300, 8e-2 at N = 1000, where dq is
-  /// at 2.4e-3); f32 is exact to ~1e-6 (2e-3 on tf32 dots).
+  /// q·dq − k·dk, per row from the sweeps' fp32 dq and dk (the two cancel):
+  /// in bf16 its error still grows with N (interpreter, gates in [−1, 0]:
+  /// 0.6–1.6e-2 relative at N = 1000, 3.7e-2 at 4096, where dq is at
+  /// 2.4e-3); f32 is exact to ~1e-6 (2e-3 on tf32 dots).
   TensorRef gates, dGates;
   /// Variable-length batch, as for the forward: states and their gradients
   /// are (S, H, D, E).

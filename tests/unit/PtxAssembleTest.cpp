@@ -188,39 +188,54 @@ TEST(PtxAssembleDsl, SimpleGlaForward) {
 
 // The simple GLA backward kernels (dq, dk and dv in one launch, the gate
 // gradient) and its decode step at a gated call's default configurations
-// lower, assemble and spill nothing: 32 columns for every sweep
-// (applyWholeSequenceLimits; at 64 the gate rows' q and k tiles spill dq
-// 52 B on sm_90a and dk with dS_N 4–20 B), causal and anti-causal.
+// (applyWholeSequenceLimits: the gate rows' q and k tiles add to each
+// sweep's registers) lower, assemble and spill nothing, causal and
+// anti-causal, and keep wgmma on sm_90a: dq at 64 columns and 1 stage
+// (52–96 B at 2), 32 columns with dS_N (92 B at 64) and on sm_80; dk/dv at
+// 64 columns, 2 stages with dS_N or anti-causal on sm_90a, 32 columns with
+// dS_N on sm_80.
 TEST(PtxAssembleDsl, SimpleGlaBackward) {
   auto ptxas = findPtxas();
   if (!ptxas) {
     llvm::consumeError(ptxas.takeError());
     GTEST_SKIP() << "ptxas not found";
   }
-  kernels::PassConfig bwd{64, 32, 4, 1, 3};
   for (bool dsN : {false, true})
   for (const char *arch : {"sm_80", "sm_90a"}) {
     kernels::LightningSpec spec{128, 128, DType::bf16, true, dsN};
     spec.gated = true;
-    auto dq = kernels::buildLightningBackwardDq(spec, bwd);
-    auto dkdv = kernels::buildLightningBackwardDkDv(spec, bwd);
+    bool hopper = std::string(arch) == "sm_90a";
+    bool wide = hopper && !dsN;
+    auto dq = kernels::buildLightningBackwardDq(
+        spec, kernels::PassConfig{64, wide ? 64 : 32, 4, 1, wide ? 1 : 3});
+    auto dkdv = kernels::buildLightningBackwardDkDv(
+        spec, kernels::PassConfig{64, !hopper && dsN ? 32 : 64, 4, 1,
+                                  hopper && dsN ? 2 : 3});
     auto dgates = kernels::buildSimpleGlaGateGradient(spec, {16, 16, 4});
     auto decode = kernels::buildLightningDecode(spec, {64, 32, 2});
     for (auto *k : {&dq, &dkdv, &dgates, &decode})
       ASSERT_TRUE(static_cast<bool>(*k)) << llvm::toString(k->takeError());
-    expectAssemblesWithoutSpills(*dq, arch, 4, "simple GLA dq");
-    expectAssemblesWithoutSpills(*dkdv, arch, 4, "simple GLA dkdv");
+    const char *mma = hopper ? "wgmma.mma_async" : "mma.sync.aligned";
+    expectAssemblesWithoutSpills(*dq, arch, 4, "simple GLA dq", wide ? mma : nullptr);
+    expectAssemblesWithoutSpills(*dkdv, arch, 4, "simple GLA dkdv", mma);
     expectAssemblesWithoutSpills(*dgates, arch, 4, "simple GLA dgates");
     expectAssemblesWithoutSpills(*decode, arch, 2, "simple GLA decode");
   }
-  // Non-causal: the anti-causal dq sweep (its outputs added to the causal
-  // one's). Its dk sweep still spills 8 B on sm_90a at 32 columns.
+  // Non-causal: the anti-causal sweeps (their outputs added to the causal
+  // ones').
   kernels::LightningSpec anti{128, 128, DType::bf16, false, false};
   anti.gated = anti.anticausal = true;
-  auto dq = kernels::buildLightningBackwardDq(anti, bwd);
-  ASSERT_TRUE(static_cast<bool>(dq)) << llvm::toString(dq.takeError());
-  for (const char *arch : {"sm_80", "sm_90a"})
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    bool hopper = std::string(arch) == "sm_90a";
+    auto dq = kernels::buildLightningBackwardDq(
+        anti, kernels::PassConfig{64, hopper ? 64 : 32, 4, 1, hopper ? 1 : 3});
+    auto dkdv = kernels::buildLightningBackwardDkDv(
+        anti, kernels::PassConfig{64, 64, 4, 1, hopper ? 2 : 3});
+    for (auto *k : {&dq, &dkdv})
+      ASSERT_TRUE(static_cast<bool>(*k)) << llvm::toString(k->takeError());
     expectAssemblesWithoutSpills(*dq, arch, 4, "simple GLA anti-causal dq");
+    expectAssemblesWithoutSpills(*dkdv, arch, 4, "simple GLA anti-causal dkdv");
+  }
 }
 
 /// ptxas's resources for `kernel` on `arch` at `warps` warps, specialized as

@@ -82,8 +82,8 @@ struct Args {
   int64_t B = 1, H = 2, N = 70, D = 16, E = 16;
   std::vector<float> q, k, v, o, gates, slopes;
   LightningForwardArgs f;
-  explicit Args(int64_t n = 70)
-      : N(n), q(B * H * N * D, 0.5f), k(q), v(B * H * N * E, 0.25f), o(v),
+  explicit Args(int64_t n = 70, int64_t d = 16)
+      : N(n), D(d), E(d), q(B * H * N * D, 0.5f), k(q), v(B * H * N * E, 0.25f), o(v),
         gates(B * H * N, -0.1f), slopes(H, 0.1f) {
     auto ref = [](std::vector<float> &x, std::vector<int64_t> shape) {
       return test::f32Tensor(x.data(), std::move(shape));
@@ -173,6 +173,38 @@ TEST(SimpleGla, BadGatesAreRefusedWithTheReason) {
     // The heuristic's split (B·H = 2 on 132 SMs asks for one) is dropped.
     Args a(4096);
     EXPECT_EQ(errorText(lightningForward(a.f)), "");
+  }
+}
+
+// A gated backward without wgmma (the host here) at D = E = 128 plans the
+// configurations that spill nothing with the gate rows' extra tiles
+// (applyWholeSequenceLimits, PtxAssembleDsl.SimpleGlaBackward): dq at 32
+// columns, dk and dv in one launch at 64, or 32 with dS_N.
+TEST(SimpleGla, BackwardPlansTheSpillFreeConfigurations) {
+  for (bool dsN : {false, true}) {
+    Args a(256, 128);
+    std::vector<float> dq(a.q.size()), dk(a.k.size()), dv(a.v.size()),
+        dg(a.gates.size()), dS(a.B * a.H * a.D * a.E, 0.0f);
+    LightningBackwardArgs b;
+    b.q = a.f.q, b.k = a.f.k, b.v = a.f.v, b.dO = a.f.o;
+    b.dq = a.f.q, b.dq.data = dq.data();
+    b.dk = a.f.k, b.dk.data = dk.data();
+    b.dv = a.f.v, b.dv.data = dv.data();
+    b.gates = a.f.gates;
+    b.dGates = a.f.gates, b.dGates.data = dg.data();
+    if (dsN)
+      b.dFinalState = test::f32Tensor(dS.data(), {a.B, a.H, a.D, a.E});
+    auto plan = planLightningBackward(b);
+    ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+    std::vector<std::string> names;
+    for (const LightningLaunch &l : *plan)
+      names.push_back(l.kernel->name());
+    ASSERT_EQ(names.size(), 3u);
+    EXPECT_THAT(names[0], HasSubstr("lightning_bwd_dq_"));
+    EXPECT_THAT(names[0], HasSubstr("_W32_"));
+    EXPECT_THAT(names[1], HasSubstr("lightning_bwd_dkdv_"));
+    EXPECT_THAT(names[1], HasSubstr(dsN ? "_W32_" : "_W64_"));
+    EXPECT_THAT(names[2], HasSubstr("simple_gla_dgates"));
   }
 }
 

@@ -29,6 +29,14 @@ int32_t failWith(std::string message) {
   return 1;
 }
 
+/// The context's options for one call, queued on `stream`.
+tessel::LightningOptions withStream(const tessel_context *context,
+                                    void *stream) {
+  tessel::LightningOptions options = context->options;
+  options.stream = stream;
+  return options;
+}
+
 int32_t report(llvm::Error err) {
   if (!err) {
     lastError.clear();
@@ -187,8 +195,8 @@ int32_t tessel_lightning_forward(tessel_context *context,
     f.scale = a->scale;
     f.causal = a->causal != 0;
     if (context->tuned)
-      return context->tuned->forward(f);
-    return tessel::lightningForward(f, context->options);
+      return context->tuned->forward(f, a->stream);
+    return tessel::lightningForward(f, withStream(context, a->stream));
   });
 }
 
@@ -213,8 +221,8 @@ int32_t tessel_lightning_backward(tessel_context *context,
     b.scale = a->scale;
     b.causal = a->causal != 0;
     if (context->tuned)
-      return context->tuned->backward(b);
-    return tessel::lightningBackward(b, context->options);
+      return context->tuned->backward(b, a->stream);
+    return tessel::lightningBackward(b, withStream(context, a->stream));
   });
 }
 
@@ -231,32 +239,33 @@ int32_t tessel_lightning_decode(tessel_context *context,
     if (!layout) return layout.takeError();
     d.layout = *layout;
     d.scale = a->scale;
-    return tessel::lightningDecode(d, context->options);
+    return tessel::lightningDecode(d, withStream(context, a->stream));
   });
 }
 
 int32_t tessel_srms_norm_forward(tessel_context *context, const tessel_tensor *x,
-                                 const tessel_tensor *y, float eps) {
+                                 const tessel_tensor *y, float eps,
+                                 void *stream) {
   return guarded(context, x && y ? x : nullptr, [&]() -> llvm::Error {
     tessel::SrmsNormArgs a;
     Converter c;
     c(*x, a.x, "x"), c(*y, a.y, "y");
     if (c.err) return std::move(c.err);
     a.eps = eps;
-    return tessel::srmsNormForward(a, context->options);
+    return tessel::srmsNormForward(a, withStream(context, stream));
   });
 }
 
 int32_t tessel_srms_norm_backward(tessel_context *context, const tessel_tensor *x,
                                   const tessel_tensor *dy, const tessel_tensor *dx,
-                                  float eps) {
+                                  float eps, void *stream) {
   return guarded(context, x && dy && dx ? x : nullptr, [&]() -> llvm::Error {
     tessel::SrmsNormBackwardArgs a;
     Converter c;
     c(*x, a.x, "x"), c(*dy, a.dy, "dy"), c(*dx, a.dx, "dx");
     if (c.err) return std::move(c.err);
     a.eps = eps;
-    return tessel::srmsNormBackward(a, context->options);
+    return tessel::srmsNormBackward(a, withStream(context, stream));
   });
 }
 

@@ -4,7 +4,13 @@
  * it through ctypes). Kernels are JIT-compiled from the DSL on first use
  * and cached, as for the C++ API (kernels/Lightning.h), whose argument
  * rules every call follows. No call aborts: each returns 0, or nonzero
- * with tessel_last_error() saying what was wrong. */
+ * with tessel_last_error() saying what was wrong.
+ *
+ * Streams: on device tensors a call queues its kernels on its `stream` (a
+ * CUstream of the device's primary context, e.g. PyTorch's current stream;
+ * NULL: the legacy default stream) and returns without waiting for them,
+ * except that a device cu_seqlens is read back after the stream's queued
+ * work. Host tensors are copied in and out synchronously. */
 #ifndef TESSEL_CAPI_TESSEL_H
 #define TESSEL_CAPI_TESSEL_H
 
@@ -21,7 +27,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct or function below changes; bindings check it. */
-#define TESSEL_API_VERSION 2
+#define TESSEL_API_VERSION 3
 
 enum tessel_dtype { TESSEL_BF16 = 0, TESSEL_F16 = 1, TESSEL_F32 = 2, TESSEL_I32 = 3 };
 enum tessel_layout { TESSEL_BHND = 0, TESSEL_BNHD = 1 };
@@ -62,6 +68,7 @@ typedef struct tessel_forward_args {
   int32_t layout;              /* enum tessel_layout */
   float scale;
   int32_t causal;              /* 0: non-causal */
+  void *stream;                /* CUstream; NULL: the legacy default stream */
 } tessel_forward_args;
 
 typedef struct tessel_backward_args {
@@ -73,6 +80,7 @@ typedef struct tessel_backward_args {
   int32_t layout;
   float scale;
   int32_t causal;
+  void *stream;
 } tessel_backward_args;
 
 typedef struct tessel_decode_args {
@@ -81,6 +89,7 @@ typedef struct tessel_decode_args {
   tessel_tensor state; /* (B,H,D,E) f32, updated in place */
   int32_t layout;
   float scale;
+  void *stream;
 } tessel_decode_args;
 
 TESSEL_API int32_t tessel_api_version(void);
@@ -98,14 +107,17 @@ TESSEL_API int32_t tessel_lightning_decode(tessel_context *context,
 
 /* SRMSNorm (TransNormerLLM): y = x / sqrt(mean(x²) + eps) over the last
  * dimension; backward dx from x and dy. One shape and dtype for all;
- * leading dimensions collapsible into rows of one stride. */
+ * leading dimensions collapsible into rows of one stride. `stream` as in
+ * the argument structs. */
 TESSEL_API int32_t tessel_srms_norm_forward(tessel_context *context,
                                             const tessel_tensor *x,
-                                            const tessel_tensor *y, float eps);
+                                            const tessel_tensor *y, float eps,
+                                            void *stream);
 TESSEL_API int32_t tessel_srms_norm_backward(tessel_context *context,
                                              const tessel_tensor *x,
                                              const tessel_tensor *dy,
-                                             const tessel_tensor *dx, float eps);
+                                             const tessel_tensor *dx, float eps,
+                                             void *stream);
 
 /* The last failure's message on this thread; "" after a success. Valid
  * until the next call on this thread. */

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <tuple>
 
 namespace tessel {
 
@@ -298,11 +299,12 @@ llvm::Expected<std::array<int64_t, 3>> checkDecay(const TensorRef &slopes,
 /// A varlen batch's offsets (LightningForwardArgs::cuSeqlens): i32,
 /// contiguous, S + 1 of them for S ≥ 1 sequences packed into q's one batch,
 /// on q's side (host or device), 0 = c_0 ≤ … ≤ c_S = N. The values are read
-/// (from the device: S + 1 integers, one synchronous copy) because a wrong
-/// offset would make the kernels read and write past the sequence. Returns
-/// S.
+/// (from the device: S + 1 integers, one synchronous copy after `stream`'s
+/// queued work, which may be what writes them) because a wrong offset would
+/// make the kernels read and write past the sequence. Returns S.
 llvm::Expected<int64_t> checkCuSeqlens(const TensorRef &t, const TensorRef &q,
-                                       const LightningDims &dims, int device) {
+                                       const LightningDims &dims, int device,
+                                       void *stream) {
   if (auto e = checkOptional(t, "cu_seqlens")) return std::move(e);
   if (t.dtype != DType::i32)
     return fail(fmt::format("cu_seqlens: dtype must be i32, got {}",
@@ -328,6 +330,8 @@ llvm::Expected<int64_t> checkCuSeqlens(const TensorRef &t, const TensorRef &q,
   if (t.onDevice) {
     auto gpu = getCudaDevice(device);
     if (!gpu) return gpu.takeError();
+    if (auto err = gpu->synchronize(static_cast<CUstream>(stream)))
+      return std::move(err);
     if (auto err = gpu->copyToHost(cu.data(), reinterpret_cast<CUdeviceptr>(t.data),
                                    cu.size() * sizeof(int32_t)))
       return std::move(err);
@@ -536,9 +540,10 @@ namespace {
 
 /// Per-thread scratch for the segment states: grow-only, in host memory for
 /// calls on host tensors (the GPU launcher stages it like any argument) and
-/// in device memory for calls on device tensors. Per thread, because two
-/// threads' split calls interleave on the default stream. `slot`: one
-/// buffer per use live at once (the gated backward's S_N and gate rows).
+/// in device memory for calls on device tensors. Per thread and stream,
+/// because calls from two threads, or on two streams, run concurrently and
+/// must not share it; calls on one stream run in order. `slot`: one buffer
+/// per use live at once (the gated backward's S_N and gate rows).
 llvm::Expected<LaunchArg> segmentScratch(const LightningOptions &options,
                                          bool onDevice, size_t bytes,
                                          int slot = 0) {
@@ -549,13 +554,18 @@ llvm::Expected<LaunchArg> segmentScratch(const LightningOptions &options,
       host.assign(bytes / 4 + 1, 0.0f);
     return LaunchArg::buffer(host.data(), bytes, DType::f32);
   }
-  thread_local std::map<std::pair<int, int>, DeviceBuffer> buffers;
-  DeviceBuffer &buffer = buffers[{options.device, slot}];
+  thread_local std::map<std::tuple<int, void *, int>, DeviceBuffer> buffers;
+  DeviceBuffer &buffer = buffers[{options.device, options.stream, slot}];
   if (buffer.size() < bytes) {
     auto device = getCudaDevice(options.device);
     if (!device)
       return device.takeError();
-    buffer = DeviceBuffer(); // free first: peak memory stays at one buffer
+    // Free first, so peak memory stays at one buffer, once the stream's
+    // kernels that use it are done.
+    if (buffer.size())
+      if (auto e = device->synchronize(static_cast<CUstream>(options.stream)))
+        return std::move(e);
+    buffer = DeviceBuffer();
     auto grown = DeviceBuffer::allocate(*device, bytes);
     if (!grown)
       return grown.takeError();
@@ -582,8 +592,9 @@ llvm::Expected<ChainFlags> chainFlags(const LightningOptions &options,
     std::vector<int64_t> host;
     DeviceBuffer device;
   };
-  thread_local std::map<int, Held> held; // by device; -1: host memory
-  Held &h = held[onDevice ? options.device : -1];
+  // By device and stream (as segmentScratch); device -1: host memory.
+  thread_local std::map<std::pair<int, void *>, Held> held;
+  Held &h = held[{onDevice ? options.device : -1, options.stream}];
   size_t bytes = size_t(count) * 8;
   ChainFlags flags;
   if (!onDevice) {
@@ -602,6 +613,10 @@ llvm::Expected<ChainFlags> chainFlags(const LightningOptions &options,
       if (!grown)
         return grown.takeError();
       if (auto e = grown->memset(0))
+        return std::move(e);
+      // The memset runs on the legacy default stream, which a non-blocking
+      // stream's launches do not wait for.
+      if (auto e = device->synchronize())
         return std::move(e);
       h.device = std::move(*grown);
       h.next = 0;
@@ -726,7 +741,8 @@ llvm::Expected<LightningDims> sequenceDims(const TensorRef &cuSeqlens,
     if (auto e = checkOptional(cuSeqlens, "cu_seqlens")) return std::move(e);
     return dims;
   }
-  auto count = checkCuSeqlens(cuSeqlens, q, dims, options.device);
+  auto count = checkCuSeqlens(cuSeqlens, q, dims, options.device,
+                              options.stream);
   if (!count) return count.takeError();
   constexpr int64_t kMaxSequences = ((int64_t(1) << 31) - 1) / (256 / 16);
   if (*count * dims.heads > kMaxSequences)
@@ -1374,7 +1390,7 @@ llvm::Error lightningDecode(const LightningDecodeArgs &a,
   for (const View *v : {&vq, &vk, &vv, &vo}) pushStrides(args, *v);
   int64_t bh = dims->batch * dims->heads;
   return launch(**kernel, sweepGrid(bh, cfg.blockW, spec.e, 1), args,
-                options.backend, cfg.numWarps, options.device);
+                options.backend, cfg.numWarps, options.device, options.stream);
 }
 
 bool LightningOptions::fuseDkDvEnabled() {
@@ -1386,7 +1402,7 @@ llvm::Error launchPlan(llvm::ArrayRef<LightningLaunch> plan,
                        const LightningOptions &options) {
   for (const LightningLaunch &l : plan)
     if (auto e = launch(*l.kernel, l.grid, l.args, options.backend, l.numWarps,
-                        options.device))
+                        options.device, options.stream))
       return e;
   return llvm::Error::success();
 }

@@ -48,6 +48,13 @@ struct LightningOptions {
   std::optional<kernels::LightningConfig> config;
   /// GPU ordinal the kernels run on (the GPU backend).
   int device = 0;
+  /// The CUstream the GPU kernels are queued on (null: the legacy default
+  /// stream), PyTorch's current stream from Python. A call returns once its
+  /// kernels are queued, without waiting for them, except that reading a
+  /// device cu_seqlens first waits for this stream (the offsets may be
+  /// computed by work queued there). Scratch (segment states, gate rows) is
+  /// kept per thread and stream, so calls on two streams never share it.
+  void *stream = nullptr;
   /// The backward runs dk and dv as one launch (bwd_dkdv) when their
   /// configurations are equal, so that the q and dO they both read come
   /// from DRAM once. The tuner turns it off to time each pass on its own;

@@ -123,10 +123,11 @@ TunedLightning::configFor(const LightningShape &shape, bool backward,
   return config;
 }
 
-LightningOptions TunedLightning::untunedOptions() const {
+LightningOptions TunedLightning::untunedOptions(void *stream) const {
   LightningOptions options;
   options.backend = options_.backend;
   options.device = options_.device;
+  options.stream = stream;
   return options;
 }
 
@@ -145,25 +146,29 @@ TunedLightning::optionsFor(const TensorRef &q, const TensorRef &v,
   return options;
 }
 
-llvm::Error TunedLightning::forward(const LightningForwardArgs &args) {
+llvm::Error TunedLightning::forward(const LightningForwardArgs &args,
+                                    void *stream) {
   if (args.gates.present() || args.cuSeqlens.present())
-    return lightningForward(args, untunedOptions());
+    return lightningForward(args, untunedOptions(stream));
   auto options = optionsFor(args.q, args.v, args.layout,
                             args.initialState.present(),
                             args.finalState.present(), /*backward=*/false);
   if (!options)
     return options.takeError();
+  options->stream = stream;
   return lightningForward(args, *options);
 }
 
-llvm::Error TunedLightning::backward(const LightningBackwardArgs &args) {
+llvm::Error TunedLightning::backward(const LightningBackwardArgs &args,
+                                     void *stream) {
   if (args.gates.present() || args.cuSeqlens.present())
-    return lightningBackward(args, untunedOptions());
+    return lightningBackward(args, untunedOptions(stream));
   auto options = optionsFor(args.q, args.v, args.layout,
                             args.initialState.present(),
                             args.dFinalState.present(), /*backward=*/true);
   if (!options)
     return options.takeError();
+  options->stream = stream;
   return lightningBackward(args, *options);
 }
 

@@ -51,9 +51,13 @@ public:
   /// lightningForward / lightningBackward with tuned block sizes. The
   /// tuning space is Lightning's fixed-length one: a simple GLA (gates) or
   /// variable-length (cu_seqlens) call runs the heuristic configuration
-  /// (LightningOptions::config unset), which respects their limits.
-  llvm::Error forward(const LightningForwardArgs &args);
-  llvm::Error backward(const LightningBackwardArgs &args);
+  /// (LightningOptions::config unset), which respects their limits. The
+  /// kernels are queued on `stream` (LightningOptions::stream); a sweep on
+  /// a cache miss runs on the tuner's own buffers and synchronizes.
+  llvm::Error forward(const LightningForwardArgs &args,
+                      void *stream = nullptr);
+  llvm::Error backward(const LightningBackwardArgs &args,
+                       void *stream = nullptr);
 
   /// The configuration of `pass` at `shape`: from memory, else the disk
   /// cache, else a sweep whose winner is stored in the cache (or the
@@ -77,8 +81,9 @@ private:
   llvm::Expected<LightningOptions> optionsFor(const TensorRef &q,
                                               const TensorRef &v, Layout layout,
                                               bool s0, bool sN, bool backward);
-  /// The backend and device of a call that takes the heuristic's blocks.
-  LightningOptions untunedOptions() const;
+  /// The backend, device and stream of a call that takes the heuristic's
+  /// blocks.
+  LightningOptions untunedOptions(void *stream) const;
 
   TunedLightningOptions options_;
   std::unique_ptr<autotune::TuneDevice> device_;

@@ -119,7 +119,8 @@ llvm::Error launchRows(const Kernel &kernel, int64_t rows, int64_t d,
   const kernels::SrmsNormProgram shape =
       kernels::srmsNormProgram(static_cast<int>(d));
   return launch(kernel, Grid{(rows + shape.rows - 1) / shape.rows, 1, 1}, args,
-                options.backend, shape.warps, options.device);
+                options.backend, shape.warps, options.device,
+                options.stream);
 }
 
 } // namespace

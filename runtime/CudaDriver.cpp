@@ -67,6 +67,7 @@ loadDriver(const std::string &path) {
   need("cuDevicePrimaryCtxRelease_v2", api->cuDevicePrimaryCtxRelease_v2);
   need("cuCtxSetCurrent", api->cuCtxSetCurrent);
   need("cuCtxSynchronize", api->cuCtxSynchronize);
+  need("cuStreamSynchronize", api->cuStreamSynchronize);
   need("cuModuleLoadDataEx", api->cuModuleLoadDataEx);
   need("cuModuleGetFunction", api->cuModuleGetFunction);
   need("cuModuleUnload", api->cuModuleUnload);
@@ -288,6 +289,13 @@ llvm::Error CudaDevice::synchronize() const {
   if (llvm::Error err = makeCurrent())
     return err;
   return checkCuda(*api_, api_->cuCtxSynchronize(), "cuCtxSynchronize");
+}
+
+llvm::Error CudaDevice::synchronize(CUstream stream) const {
+  if (llvm::Error err = makeCurrent())
+    return err;
+  return checkCuda(*api_, api_->cuStreamSynchronize(stream),
+                   "cuStreamSynchronize");
 }
 
 llvm::Expected<CudaDevice &> getCudaDevice(int ordinal) {

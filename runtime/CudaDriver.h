@@ -37,6 +37,7 @@ struct CudaDriverApi {
       nullptr;
   decltype(&::cuCtxSetCurrent) cuCtxSetCurrent = nullptr;
   decltype(&::cuCtxSynchronize) cuCtxSynchronize = nullptr;
+  decltype(&::cuStreamSynchronize) cuStreamSynchronize = nullptr;
   decltype(&::cuModuleLoadDataEx) cuModuleLoadDataEx = nullptr;
   decltype(&::cuModuleGetFunction) cuModuleGetFunction = nullptr;
   decltype(&::cuModuleUnload) cuModuleUnload = nullptr;
@@ -120,6 +121,9 @@ public:
   llvm::Error makeCurrent() const;
   /// Waits for all work queued on this device's context.
   llvm::Error synchronize() const;
+  /// Waits for the work queued on `stream` (a CUstream of this device's
+  /// context; null: the legacy default stream).
+  llvm::Error synchronize(CUstream stream) const;
   /// Copies `bytes` at device address `src` (memory the caller owns, such
   /// as a tensor's) to host `dst`, synchronously on the default stream.
   llvm::Error copyToHost(void *dst, CUdeviceptr src, size_t bytes) const;

@@ -182,7 +182,7 @@ llvm::Error launchOnGpu(const Kernel &kernel, const Grid &grid,
     return gpuKernel.takeError();
   const GpuKernel &k = *gpuKernel;
   if (auto err = k.function.launch(grid, 32 * k.numWarps, k.sharedBytes,
-                                   deviceArgs))
+                                   deviceArgs, options.stream))
     return err;
   if (staged.empty())
     return llvm::Error::success();

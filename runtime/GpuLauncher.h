@@ -23,6 +23,8 @@ struct GpuKernel {
 struct GpuLaunchOptions {
   unsigned numWarps = 4;
   int device = 0;
+  /// The stream the launch is queued on (null: the legacy default stream).
+  CUstream stream = nullptr;
 };
 
 /// Which arguments of a launch are divisible by 16 (pointers: 16-byte
@@ -40,7 +42,7 @@ getGpuKernel(const Kernel &kernel, const GpuLaunchOptions &options,
 /// Launches `kernel` over `grid`. Pointer arguments on the host are copied to
 /// the device before and back after the launch (convenient, slow); device
 /// pointers (LaunchArg::onDevice) are used as they are and the launch is
-/// asynchronous.
+/// asynchronous, queued on `options.stream`.
 llvm::Error launchOnGpu(const Kernel &kernel, const Grid &grid,
                         llvm::ArrayRef<LaunchArg> args,
                         const GpuLaunchOptions &options = {});

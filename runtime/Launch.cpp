@@ -22,11 +22,12 @@ const char *resolvedBackendName(Backend backend) {
 
 llvm::Error launch(const Kernel &kernel, const Grid &grid,
                    llvm::ArrayRef<LaunchArg> args, Backend backend,
-                   unsigned numWarps, int device) {
+                   unsigned numWarps, int device, void *stream) {
   if (usesGpu(backend)) {
     GpuLaunchOptions options;
     options.numWarps = numWarps;
     options.device = device;
+    options.stream = static_cast<CUstream>(stream);
     return launchOnGpu(kernel, grid, args, options);
   }
   for (const LaunchArg &a : args)

@@ -23,10 +23,12 @@ bool usesGpu(Backend backend);
 const char *resolvedBackendName(Backend backend);
 
 /// Runs `kernel` over `grid` with `args` (all host buffers for the
-/// interpreter) and `numWarps` warps per program on GPU `device`.
+/// interpreter) and `numWarps` warps per program on GPU `device`, queued on
+/// `stream` there (a CUstream; null: the legacy default stream).
 llvm::Error launch(const Kernel &kernel, const Grid &grid,
                    llvm::ArrayRef<LaunchArg> args, Backend backend,
-                   unsigned numWarps = 4, int device = 0);
+                   unsigned numWarps = 4, int device = 0,
+                   void *stream = nullptr);
 
 } // namespace tessel
 

@@ -9,7 +9,8 @@
 # E, both register-A and shared-operand wgmma configs and the mma.sync ones.
 # Every run must also pass its float64 check. Writes $OUT/sanitize.log, a line
 # per (tool, case), and the first reports of any failing run.
-#   TOOLS (default "memcheck racecheck synccheck"), CASE_TIMEOUT (s, 150).
+#   TOOLS (default "memcheck racecheck synccheck"), CASE_TIMEOUT (s, 150),
+#   CASES (a slice, below).
 set -uo pipefail
 source scripts/device-unpack.sh
 T=/tmp/tessel-bin
@@ -25,7 +26,17 @@ cases=(
   "-B 4 -H 4 -N 1000 --dk 128 --dv 128 --backward --layout bnhd"
   "-B 1 -H 2 -N 333 --dk 128 --dv 128 --backward --num-warps 2 --block-c 32 --block-e 32 --block-d 32 --stages 4"
   "UNFUSED -B 1 -H 3 -N 190 --dk 128 --dv 128 --backward --final-state"
+  # The variants: simple GLA (its gate rows and gate-gradient kernel), a
+  # variable-length batch, non-causal (the anti-causal sweeps), both gated.
+  "-B 1 -H 2 -N 300 --dk 128 --dv 128 --backward --gate-range -1,0 --initial-state --final-state"
+  "--varlen 77,200,1 -H 2 --dk 64 --dv 96 --backward --gate-range -1,0 --layout bnhd"
+  "-B 1 -H 2 -N 129 --dk 64 --dv 96 --backward --non-causal --gate-range -0.5,0"
+  "-B 2 -H 2 -N 150 --dk 128 --dv 128 --backward --non-causal"
 )
+# CASES=<first>-<last> (0-based, inclusive) runs a slice of them.
+if [ -n "${CASES:-}" ]; then
+  cases=("${cases[@]:${CASES%-*}:$((${CASES#*-} - ${CASES%-*} + 1))}")
+fi
 for tool in ${TOOLS:-memcheck racecheck synccheck}; do
   for c in "${cases[@]}"; do
     env=()

@@ -376,6 +376,30 @@ int runBench(const BenchOptions &o) {
         *fwd, fwdFloor, *both, bothFloor, extraMiB,
         o.tuned || !lo.config ? configSource
                               : configSource + " " + lo.config->str());
+    if (o.launches) {
+      // Each launch of the two plans, repeated on its own: the sum can
+      // differ from the call's time by the overlap of one launch's tail
+      // with the next one's start.
+      auto fwdPlan = planLightningForward(fa, lo);
+      if (!fwdPlan) TRY(fwdPlan.takeError());
+      auto bwdPlan = planLightningBackward(ba, lo);
+      if (!bwdPlan) TRY(bwdPlan.takeError());
+      for (auto *plan : {&*fwdPlan, &*bwdPlan})
+        for (const LightningLaunch &l : *plan) {
+          auto ms = medianMs(device, o.warmup, o.reps, [&] {
+            return launch(*l.kernel, l.grid, l.args, Backend::Gpu, l.numWarps);
+          });
+          if (!ms) TRY(ms.takeError());
+          fmt::print("  N={} launch {:<28} grid {}x{}x{} {} warps: {:.3f} ms\n",
+                     N, l.kernel->name(), l.grid.x, l.grid.y, l.grid.z,
+                     l.numWarps, *ms);
+          json += fmt::format(
+              ", {{\"kind\": \"launch\", \"N\": {}, \"kernel\": \"{}\", "
+              "\"grid\": [{}, {}, {}], \"warps\": {}, \"ms\": {:.4f}}}",
+              N, l.kernel->name(), l.grid.x, l.grid.y, l.grid.z, l.numWarps,
+              *ms);
+        }
+    }
   }
   if (o.decodeBatch > 0) {
     // One decode step for decodeBatch × H states of D × E: the fp32 state

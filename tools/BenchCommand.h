@@ -42,6 +42,9 @@ struct BenchOptions {
   /// The one launch of dk and dv (bwd_dkdv) at this configuration, for
   /// every shape, over whichever configuration the others run.
   std::optional<kernels::PassConfig> dkdv;
+  /// Also time each launch of the forward and backward plans on its own
+  /// (where a call's time goes; Nsight Compute without its overhead).
+  bool launches = false;
 };
 
 int runBench(const BenchOptions &options);

@@ -287,6 +287,9 @@ int main(int argc, char **argv) {
                     "configuration (W covering D and E: one fused reverse "
                     "sweep per head), the other kernels as without it")
       ->expected(4)->delimiter(',');
+  bench->add_flag("--launches", benchOptions.launches,
+                  "also time each launch of the forward and backward on its "
+                  "own (kernel, grid, warps, ms)");
   bench->add_flag("--tuned", benchOptions.tuned,
                   "use the tuning cache's winners for each shape (defaults "
                   "where it has none; the bench never tunes)");

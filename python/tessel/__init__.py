@@ -112,20 +112,21 @@ def _device_of(named):
     return device
 
 
+def _stream(device):
+    """PyTorch's current stream on `device` as a CUstream (None on the CPU):
+    tessel's kernels queue there, ordered with the work around them, and
+    the call returns without waiting for them."""
+    if device.type != "cuda":
+        return None
+    return torch.cuda.current_stream(device).cuda_stream or None
+
+
 def _run(fn, args, device):
     lib = _library()
     ctx = _context(device)
-    if device.type == "cuda":
-        # tessel launches on the legacy default stream: order it after the
-        # work queued on PyTorch's current stream, and that stream after it.
-        current = torch.cuda.current_stream(device)
-        default = torch.cuda.default_stream(device)
-        if current != default:
-            current.synchronize()
+    args.stream = _stream(device)
     if getattr(lib, fn)(ctx, ctypes.byref(args)) != 0:
         raise TesselError(lib.tessel_last_error().decode())
-    if device.type == "cuda" and current != default:
-        default.synchronize()
 
 
 def _layout(layout):
@@ -340,7 +341,7 @@ def _run_norm(fn, tensors, eps, device):
     ctx = _context(device)
     structs = [_tensor(t, name) for name, t in tensors]
     if getattr(lib, fn)(ctx, *(ctypes.byref(c) for c in structs),
-                        ctypes.c_float(eps)) != 0:
+                        ctypes.c_float(eps), _stream(device)) != 0:
         raise TesselError(lib.tessel_last_error().decode())
 
 

@@ -6,7 +6,7 @@ import ctypes
 import os
 import pathlib
 
-API_VERSION = 2
+API_VERSION = 3
 
 BF16, F16, F32, I32 = 0, 1, 2, 3
 BHND, BNHD = 0, 1
@@ -30,18 +30,21 @@ def _struct(name, tensors, tail):
 
 
 _TAIL = [("layout", ctypes.c_int32), ("scale", ctypes.c_float)]
+# The CUstream the kernels are queued on (None: the legacy default stream).
+_STREAM = [("stream", ctypes.c_void_p)]
 ForwardArgs = _struct(
     "ForwardArgs",
     ["q", "k", "v", "o", "slopes", "gates", "initial_state", "final_state",
      "cu_seqlens"],
-    _TAIL + [("causal", ctypes.c_int32)])
+    _TAIL + [("causal", ctypes.c_int32)] + _STREAM)
 BackwardArgs = _struct(
     "BackwardArgs",
     ["q", "k", "v", "d_o", "dq", "dk", "dv", "slopes", "gates", "d_gates",
      "initial_state", "d_initial_state", "d_final_state", "cu_seqlens"],
-    _TAIL + [("causal", ctypes.c_int32)])
+    _TAIL + [("causal", ctypes.c_int32)] + _STREAM)
 DecodeArgs = _struct(
-    "DecodeArgs", ["q", "k", "v", "o", "slopes", "gates", "state"], _TAIL)
+    "DecodeArgs", ["q", "k", "v", "o", "slopes", "gates", "state"],
+    _TAIL + _STREAM)
 
 
 def _candidates():
@@ -85,7 +88,7 @@ def load():
         f = getattr(lib, fn)
         f.restype = ctypes.c_int32
         f.argtypes = ([ctypes.c_void_p] + [ctypes.POINTER(Tensor)] * n +
-                      [ctypes.c_float])
+                      [ctypes.c_float, ctypes.c_void_p])
     for fn, args in [("tessel_forward_args_init", ForwardArgs),
                      ("tessel_backward_args_init", BackwardArgs),
                      ("tessel_decode_args_init", DecodeArgs)]:

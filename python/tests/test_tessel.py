@@ -295,3 +295,38 @@ def test_hostile_inputs_give_an_error_or_the_right_answer():
     _, sN = tessel.lightning_attn(q, k, v, slopes, initial_state=s0,
                                   output_final_state=True, layout="bhnd")
     assert torch.isnan(sN[0, 2]).any() and torch.isfinite(sN[0, :2]).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_calls_queue_on_the_current_stream():
+    """On CUDA tensors tessel's kernels queue on PyTorch's current stream:
+    on a side stream (non-blocking: the legacy default stream does not wait
+    for it) behind a long sleep and a write of q, the forward, the backward
+    and the norm read what the stream wrote, and each call returns while
+    the sleep still runs — it waits for nothing."""
+    B, H, N, D, E = 2, 2, 300, 64, 64
+    q, k, v = inputs(B, H, N, D, E, torch.bfloat16, "cuda", seed=3)
+    slopes = torch.tensor([0.2, 0.5], device="cuda")
+    do = torch.randn(B, N, H, E, device="cuda").to(torch.bfloat16)
+
+    def run(q_in):
+        leaves = [x.clone().requires_grad_() for x in (q_in, k, v)]
+        o, _ = tessel.lightning_attn(*leaves, slopes)
+        o.backward(do)
+        return [o.detach(), tessel.srms_norm(o.detach())] + \
+            [x.grad for x in leaves]
+
+    expected = run(q)  # on the default stream (compiles every kernel)
+    torch.cuda.synchronize()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    late_q = torch.zeros_like(q)
+    with torch.cuda.stream(side):
+        torch.cuda._sleep(200_000_000)  # ~0.1 s of GPU time
+        late_q.copy_(q)
+        got = run(late_q)
+        still_sleeping = not side.query()
+    side.synchronize()
+    assert still_sleeping, "a tessel call waited for its stream"
+    for name, g, e in zip(["o", "norm", "dq", "dk", "dv"], got, expected):
+        assert rel(g, e) < 1e-6, name

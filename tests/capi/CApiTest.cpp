@@ -214,13 +214,13 @@ TEST(CApiSrmsNorm, NormalizesRowsAndRefusesBadShapes) {
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 7) - 3.0f;
   tessel_tensor tx = f32(x, {3, 40}), ty = f32(y, {3, 40}), tdy = f32(dy, {3, 40}),
                 tdx = f32(dx, {3, 40});
-  ASSERT_EQ(tessel_srms_norm_forward(ctx, &tx, &ty, 1e-6f), 0) << tessel_last_error();
+  ASSERT_EQ(tessel_srms_norm_forward(ctx, &tx, &ty, 1e-6f, nullptr), 0) << tessel_last_error();
   for (int r = 0; r < 3; ++r) {
     double ms = 0;
     for (int j = 0; j < 40; ++j) ms += double(y[r * 40 + j]) * y[r * 40 + j];
     EXPECT_NEAR(ms / 40, 1.0, 1e-4) << "row " << r << " has unit RMS";
   }
-  ASSERT_EQ(tessel_srms_norm_backward(ctx, &tx, &tdy, &tdx, 1e-6f), 0)
+  ASSERT_EQ(tessel_srms_norm_backward(ctx, &tx, &tdy, &tdx, 1e-6f, nullptr), 0)
       << tessel_last_error();
   // y is scale-invariant in x: ⟨dx, x⟩ = 0 for any dy.
   for (int r = 0; r < 3; ++r) {
@@ -229,11 +229,11 @@ TEST(CApiSrmsNorm, NormalizesRowsAndRefusesBadShapes) {
     EXPECT_NEAR(dot, 0.0, 1e-4);
   }
   ty.shape[1] = 20;
-  EXPECT_NE(tessel_srms_norm_forward(ctx, &tx, &ty, 1e-6f), 0);
+  EXPECT_NE(tessel_srms_norm_forward(ctx, &tx, &ty, 1e-6f, nullptr), 0);
   EXPECT_NE(std::string(tessel_last_error()).find("y: shape [3, 20] must equal x's"),
             std::string::npos)
       << tessel_last_error();
-  EXPECT_NE(tessel_srms_norm_forward(ctx, &tx, nullptr, 1e-6f), 0);
+  EXPECT_NE(tessel_srms_norm_forward(ctx, &tx, nullptr, 1e-6f, nullptr), 0);
   tessel_context_destroy(ctx);
 }
 

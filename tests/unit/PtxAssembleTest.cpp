@@ -165,25 +165,37 @@ void expectAssemblesWithoutSpills(const Kernel &kernel, const char *arch,
 // The simple GLA forward (per-token gates: a cumsum per block, the decays
 // from it) lowers with wgmma on sm_90a and mma.sync on sm_80, assembles,
 // and spills nothing at the configurations a gated call defaults to
-// (applyWholeSequenceLimits): 64 columns in 4 warps without states, 32 with them
-// (72 B of spills at 64 on sm_90a).
+// (applyWholeSequenceLimits): 64 columns in 4 warps — at most 2 stages on
+// sm_90a, 3 (the heuristic's) on sm_80 — with one state, none, or
+// anti-causal; 32 columns with both states (16–104 B of spills at 64).
 TEST(PtxAssembleDsl, SimpleGlaForward) {
   auto ptxas = findPtxas();
   if (!ptxas) {
     llvm::consumeError(ptxas.takeError());
     GTEST_SKIP() << "ptxas not found";
   }
-  for (bool states : {false, true}) {
-    kernels::LightningSpec spec{128, 128, DType::bf16, states, states};
-    spec.gated = true;
-    auto kernel = kernels::buildLightningForward(
-        spec, kernels::PassConfig{64, states ? 32 : 64, 4, 1, 2});
-    ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
-    for (const char *arch : {"sm_80", "sm_90a"})
+  struct Case {
+    bool s0, sN, anticausal;
+    const char *label;
+  };
+  for (Case c : {Case{false, false, false, "simple GLA fwd"},
+                 Case{true, false, false, "simple GLA fwd (S0)"},
+                 Case{false, true, false, "simple GLA fwd (S_N)"},
+                 Case{true, true, false, "simple GLA fwd (S0, S_N)"},
+                 Case{false, false, true, "simple GLA fwd anti-causal"}})
+    for (const char *arch : {"sm_80", "sm_90a"}) {
+      kernels::LightningSpec spec{128, 128, DType::bf16, c.s0, c.sN};
+      spec.gated = true;
+      spec.anticausal = c.anticausal;
+      bool hopper = std::string(arch) == "sm_90a";
+      auto kernel = kernels::buildLightningForward(
+          spec, kernels::PassConfig{64, c.s0 && c.sN ? 32 : 64, 4, 1,
+                                    hopper ? 2 : 3});
+      ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
       expectAssemblesWithoutSpills(
-          *kernel, arch, 4, states ? "simple GLA fwd (states)" : "simple GLA fwd",
-          std::string(arch) == "sm_90a" ? "wgmma.mma_async" : "mma.sync.aligned");
-  }
+          *kernel, arch, 4, c.label,
+          hopper ? "wgmma.mma_async" : "mma.sync.aligned");
+    }
 }
 
 // The simple GLA backward kernels (dq, dk and dv in one launch, the gate

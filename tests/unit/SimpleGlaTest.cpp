@@ -92,6 +92,22 @@ struct Args {
     f.v = ref(v, {B, H, N, E}), f.o = ref(o, {B, H, N, E});
     f.gates = ref(gates, {B, H, N});
   }
+  /// Gradients of these arguments: dO = o, outputs written to dq, dk, dv
+  /// and dg (dg left absent when empty).
+  LightningBackwardArgs backward(std::vector<float> &dq, std::vector<float> &dk,
+                                 std::vector<float> &dv,
+                                 std::vector<float> &dg) const {
+    dq.resize(q.size()), dk.resize(k.size()), dv.resize(v.size());
+    LightningBackwardArgs b;
+    b.q = f.q, b.k = f.k, b.v = f.v, b.dO = f.o;
+    b.dq = f.q, b.dq.data = dq.data();
+    b.dk = f.k, b.dk.data = dk.data();
+    b.dv = f.v, b.dv.data = dv.data();
+    b.gates = f.gates;
+    if (!dg.empty())
+      b.dGates = f.gates, b.dGates.data = dg.data();
+    return b;
+  }
 };
 
 TEST(SimpleGla, BadGatesAreRefusedWithTheReason) {
@@ -147,14 +163,8 @@ TEST(SimpleGla, BadGatesAreRefusedWithTheReason) {
     // The gradient of the gates: required, shaped like them, never
     // overlapping itself.
     Args a;
-    std::vector<float> dq(a.q.size()), dk(a.k.size()), dv(a.v.size()),
-        dg(a.gates.size());
-    LightningBackwardArgs b;
-    b.q = a.f.q, b.k = a.f.k, b.v = a.f.v, b.dO = a.f.o;
-    b.dq = a.f.q, b.dq.data = dq.data();
-    b.dk = a.f.k, b.dk.data = dk.data();
-    b.dv = a.f.v, b.dv.data = dv.data();
-    b.gates = a.f.gates;
+    std::vector<float> dq, dk, dv, none, dg(a.gates.size());
+    LightningBackwardArgs b = a.backward(dq, dk, dv, none);
     EXPECT_THAT(errorText(lightningBackward(b)),
                 HasSubstr("d_gates: required when gates are given"));
     b.dGates = a.f.gates;
@@ -183,15 +193,9 @@ TEST(SimpleGla, BadGatesAreRefusedWithTheReason) {
 TEST(SimpleGla, BackwardPlansTheSpillFreeConfigurations) {
   for (bool dsN : {false, true}) {
     Args a(256, 128);
-    std::vector<float> dq(a.q.size()), dk(a.k.size()), dv(a.v.size()),
-        dg(a.gates.size()), dS(a.B * a.H * a.D * a.E, 0.0f);
-    LightningBackwardArgs b;
-    b.q = a.f.q, b.k = a.f.k, b.v = a.f.v, b.dO = a.f.o;
-    b.dq = a.f.q, b.dq.data = dq.data();
-    b.dk = a.f.k, b.dk.data = dk.data();
-    b.dv = a.f.v, b.dv.data = dv.data();
-    b.gates = a.f.gates;
-    b.dGates = a.f.gates, b.dGates.data = dg.data();
+    std::vector<float> dq, dk, dv, dg(a.gates.size()),
+        dS(a.B * a.H * a.D * a.E, 0.0f);
+    LightningBackwardArgs b = a.backward(dq, dk, dv, dg);
     if (dsN)
       b.dFinalState = test::f32Tensor(dS.data(), {a.B, a.H, a.D, a.E});
     auto plan = planLightningBackward(b);

@@ -177,6 +177,11 @@ llvm::Error launchOnGpu(const Kernel &kernel, const Grid &grid,
     deviceArgs[i] = LaunchArg::deviceBuffer(buffer->address(), a.bytes, a.dtype);
     staged.emplace_back(i, std::move(*buffer));
   }
+  // A copy from pageable memory may return before its DMA lands, ordered
+  // only on the legacy default stream: a launch on another stream waits.
+  if (!staged.empty() && options.stream)
+    if (auto err = device->synchronize())
+      return err;
   auto gpuKernel = getGpuKernel(kernel, options, divisibilityHints(deviceArgs));
   if (!gpuKernel)
     return gpuKernel.takeError();

@@ -660,7 +660,8 @@ LightningConfig resolveConfig(const LightningOptions &options,
 /// from spilling (ptxas, D = E = 128, PtxAssembleDsl.SimpleGla*): 32
 /// columns for the forward with both states (16–88 B at 64 on sm_90a,
 /// 28–104 B on sm_80), otherwise at most 2 stages on sm_90a (4–16 B at 3
-/// with one state or none; the anti-causal sweep spills nothing). The
+/// with S0 or none; the anti-causal sweep spills nothing), 1 with S_N
+/// (12 B at 2). The
 /// backward sweeps also load q (dq) or k (dk) for the gate rows q·dq − k·dk
 /// (GateRows): dq runs 32 columns without wgmma (4 B on sm_80) or with dS_N,
 /// which also writes S_N (92 B at 64), else 1 stage (52–96 B at 2); dk and
@@ -694,7 +695,7 @@ llvm::Error applyWholeSequenceLimits(
       if (spec.initialState && spec.finalState)
         p.blockW = std::min(p.blockW, 32);
       else if (wgmma)
-        p.stages = std::min(p.stages, 2);
+        p.stages = std::min(p.stages, spec.finalState ? 1 : 2);
       break;
     case kernels::LightningPass::BackwardDq:
       if (!wgmma || spec.finalState)

@@ -113,6 +113,9 @@ public:
           pending.clear();
         for (Operation *reader : readers)
           join(readsAt_[reader], Pending{mine});
+        // A cumsum also reads its sums back itself, after its barrier.
+        if (isa<tile::CumsumOp>(op))
+          join(pending, Pending{mine});
         continue;
       }
       if (auto it = readsAt_.find(&op); it != readsAt_.end()) {

@@ -59,8 +59,42 @@ bool readsFragmentsAtUse(ConvertLayoutOp op) {
   return forEachOperandReader(op, [](Operation *, unsigned) {});
 }
 
+CumsumOp scanSumsSource(ConvertLayoutOp op) {
+  auto scan = op.getSrc().getDefiningOp<CumsumOp>();
+  if (!scan || scan->getBlock() != op->getBlock() ||
+      isSharedTensor(op.getType()) || !convertNeedsShared(op) ||
+      failed(getLinearLayout(op.getType())))
+    return nullptr;
+  return scan;
+}
+
+CumsumOp scanTotalSource(ReduceOp op) {
+  if (op.getKind() != "sum" || op.getSrc().getType().getRank() != 1)
+    return nullptr;
+  for (Operation *user : op.getSrc().getUsers()) {
+    auto scan = dyn_cast<CumsumOp>(user);
+    if (scan && scan->getBlock() == op->getBlock() && !scan.getExclusive() &&
+        scan->isBeforeInBlock(op))
+      return scan;
+  }
+  return nullptr;
+}
+
 SmallVector<Operation *> fragmentReaders(Operation *op) {
   SmallVector<Operation *> readers;
+  if (auto scan = dyn_cast<CumsumOp>(op)) {
+    auto add = [&](Operation *r) {
+      if (!llvm::is_contained(readers, r))
+        readers.push_back(r);
+    };
+    for (Operation *user : scan->getUsers())
+      if (auto c = dyn_cast<ConvertLayoutOp>(user); c && scanSumsSource(c))
+        add(user);
+    for (Operation *user : scan.getSrc().getUsers())
+      if (auto r = dyn_cast<ReduceOp>(user); r && scanTotalSource(r) == scan)
+        add(user);
+    return readers;
+  }
   auto add = [&](Operation *r) {
     if (!llvm::is_contained(readers, r))
       readers.push_back(r);
@@ -139,7 +173,8 @@ int64_t scratchAlignment(Operation *op) {
 
 int64_t scratchBytes(Operation *op) {
   if (auto c = dyn_cast<ConvertLayoutOp>(op))
-    return convertNeedsShared(c) && !isSharedTensor(c.getSrc().getType())
+    return convertNeedsShared(c) && !isSharedTensor(c.getSrc().getType()) &&
+                   !scanSumsSource(c)
                ? stagedBytes(c.getSrc().getType(), c.getType().getEncoding())
                : 0;
   if (auto a = dyn_cast<AsyncLoadOp>(op))
@@ -166,6 +201,8 @@ int64_t scratchBytes(Operation *op) {
     return 2 * c.getSrc().getType().getNumElements() * 4;
   }
   if (auto r = dyn_cast<ReduceOp>(op)) {
+    if (scanTotalSource(r))
+      return 0;
     // One partial per warp along the axis for every output element.
     auto src = r.getSrc().getType();
     auto sl = getLinearLayout(src);

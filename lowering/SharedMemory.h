@@ -53,9 +53,29 @@ bool forEachOperandReader(
 /// (and is read) up to its last user.
 bool readsFragmentsAtUse(tile::ConvertLayoutOp op);
 
-/// The dots that read `op`'s scratch (readsFragmentsAtUse), and for an
-/// asynchronous dot (tile-overlap-dots) the tile.dot_wait that completes
-/// it, else empty.
+/// The cumsum whose running sums `op` reads straight from that cumsum's
+/// scratch, where ScanToLLVM leaves them published by its last barrier: a
+/// convert_layout of a cumsum's result, in the cumsum's block, into a
+/// distributed layout that needs shared memory. It then needs no scratch
+/// and no barrier of its own (a gate vector's cumulative sum read in the
+/// accumulator's row and column layouts and the loads' row layout is one
+/// scan, not a scan and three stagings). Null otherwise.
+tile::CumsumOp scanSumsSource(tile::ConvertLayoutOp op);
+
+/// The cumsum whose last running sum is `op`'s result: a sum of a vector
+/// (rank 1) that an inclusive cumsum of the same vector, earlier in the
+/// block, also sums (a chunk's total log-decay beside its cumulative one).
+/// It then reads that one word (the first one when the scan is reversed)
+/// and needs no scratch and no barrier of its own. Null otherwise.
+tile::CumsumOp scanTotalSource(tile::ReduceOp op);
+
+/// The ops that read `op`'s scratch after `op` itself, so that it stays
+/// live (tile-allocate-shared) and counts as read there
+/// (tile-insert-barriers): for a dot-operand staging (readsFragmentsAtUse)
+/// the dots that read it and, for an asynchronous dot (tile-overlap-dots),
+/// the tile.dot_wait that completes it; for a cumsum, the conversions and
+/// sums that read its running sums (scanSumsSource, scanTotalSource).
+/// Else empty.
 llvm::SmallVector<mlir::Operation *> fragmentReaders(mlir::Operation *op);
 
 /// How `type` is staged in shared memory, for reading as `readAs` (the

@@ -39,6 +39,23 @@ struct ReduceLowering : OpConversionPattern<tile::ReduceOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto srcType = op.getSrc().getType();
+    if (tile::CumsumOp scan = scanTotalSource(op)) {
+      // The scan's last running sum (ScanToLLVM: operand words, then sums).
+      Type elem = srcType.getElementType();
+      Type work = isa<FloatType>(elem) ? Type(rewriter.getF32Type())
+                                       : Type(rewriter.getI32Type());
+      int64_t len = srcType.getDimSize(0);
+      Value base = scratchBase(rewriter, loc, scan);
+      Value at = LLVM::GEPOp::create(
+          rewriter, loc, base.getType(), work, base,
+          ValueRange{i32Const(rewriter, loc,
+                              len + (scan.getReverse() ? 0 : len - 1))});
+      Value v = LLVM::LoadOp::create(rewriter, loc, work, at);
+      if (v.getType() != op.getType())
+        v = arith::TruncFOp::create(rewriter, loc, op.getType(), v);
+      rewriter.replaceOpWithMultiple(op, {{v}});
+      return success();
+    }
     auto sl = getLinearLayout(srcType);
     if (failed(sl))
       return rewriter.notifyMatchFailure(op, "tensor has no layout");

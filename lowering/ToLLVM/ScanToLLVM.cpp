@@ -11,7 +11,10 @@
 // input and rewrites the same sums (no branches, no races). Sized for what
 // a chunk loop scans — a gate vector or a C × C tile — and refused above
 // that (256 along the axis, 4 lines per group) rather than unrolled without
-// bound.
+// bound. A vector of 4-byte words that comes straight from an async copy's
+// buffer (a gate vector's chunk) is read there, published by its wait: no
+// copy, no barrier. The sums stay in the scratch for the conversions and the
+// total that read them there (SharedMemory.h, scanSumsSource).
 #include "lowering/ToLLVM/Patterns.h"
 #include "lowering/ToLLVM/Utility.h"
 #include "lowering/SharedMemory.h"
@@ -68,12 +71,19 @@ struct CumsumLowering : OpConversionPattern<tile::CumsumOp> {
       return isFloat ? Value(arith::AddFOp::create(rewriter, loc, x, y))
                      : Value(arith::AddIOp::create(rewriter, loc, x, y));
     };
-    Value in = scratchBase(rewriter, loc, op);
+    Value scratch = scratchBase(rewriter, loc, op);
     auto at = [&](Value base, Value index) -> Value {
       return LLVM::GEPOp::create(rewriter, loc, base.getType(), work, base,
                                  ValueRange{index});
     };
-    Value out = at(in, i32Const(rewriter, loc, numel));
+    Value out = at(scratch, i32Const(rewriter, loc, numel));
+    // The operand's words in an async copy's buffer (unpadded when 1-D).
+    Value ring;
+    if (auto cvt = op.getSrc().getDefiningOp<tile::ConvertLayoutOp>();
+        cvt && isSharedTensor(cvt.getSrc().getType()) &&
+        srcType.getRank() == 1 && elem == work)
+      ring = rewriter.getRemappedValue(cvt.getSrc());
+    Value in = ring ? ring : scratch;
     SmallVector<Value> thread = threadCoords(rewriter, loc, *sl);
     auto rowMajor = [&](int64_t r) {
       SmallVector<Value> c = elementCoords(rewriter, loc, *sl, thread, r);
@@ -90,13 +100,15 @@ struct CumsumLowering : OpConversionPattern<tile::CumsumOp> {
     if (needsBarrierBefore(op))
       barrier(rewriter, loc);
     ValueRange src = adaptor.getSrc();
-    for (int64_t r = 0; r < sl->numRegs(); ++r) {
-      Value v = src[r];
-      if (v.getType() != work)
-        v = arith::ExtFOp::create(rewriter, loc, work, v);
-      LLVM::StoreOp::create(rewriter, loc, v, at(in, rowMajor(r)));
+    if (!ring) {
+      for (int64_t r = 0; r < sl->numRegs(); ++r) {
+        Value v = src[r];
+        if (v.getType() != work)
+          v = arith::ExtFOp::create(rewriter, loc, work, v);
+        LLVM::StoreOp::create(rewriter, loc, v, at(in, rowMajor(r)));
+      }
+      barrier(rewriter, loc);
     }
-    barrier(rewriter, loc);
 
     // 2. Each line to a group of `group` lanes, `run` elements per lane.
     auto [lane, warp] = laneAndWarp(rewriter, loc);

@@ -53,3 +53,29 @@ func.func @loop(%y: tensor<32x32xbf16, #b>, %n: index) attributes {tile.kernel} 
 // TIGHT-LABEL: func.func @loop
 // TIGHT-SAME: tile.shared_bytes = 2560
 // TIGHT-COUNT-3: tile.smem_offset = 0 : i32
+
+// A cumsum's sums are read where it leaves them by the conversions of its
+// result and the sum of its operand (SharedMemory.h, scanSumsSource,
+// scanTotalSource): those take no scratch, and the scan's region (64
+// elements and their 64 sums: 512 bytes) stays live until the last of them,
+// so the second user in between (which could otherwise reuse offset 0)
+// sits above it.
+#v = #tile.blocked<spt = [1], tpw = [32], wpc = [4], order = [0]>
+#vm = #tile.slice<dim = 1, parent = #m>
+// CHECK-LABEL: func.func @scan_readers
+// CHECK: tile.cumsum {{.*}}tile.smem_offset = 0 : i32
+// CHECK: tile.reduce
+// CHECK-NOT: tile.smem_offset
+// CHECK: tile.convert_layout {{.*}} {tile.smem_offset = 512 : i32}
+// CHECK: tile.convert_layout {{.*}} {tile.smem_offset = {{[1-9][0-9]+}} : i32}
+// CHECK: tile.convert_layout %[[S:.*]] : tensor<64xf32, #{{.*}}> -> tensor<64xf32, #tile.slice
+// CHECK-NOT: tile.smem_offset
+// CHECK: return
+func.func @scan_readers(%g: tensor<64xf32, #v>, %y: tensor<32x32xbf16, #b>) attributes {tile.kernel} {
+  %s = tile.cumsum %g {axis = 0 : i32} : tensor<64xf32, #v> -> tensor<64xf32, #v>
+  %t = tile.reduce "sum" %g {axis = 0 : i32} : tensor<64xf32, #v> -> f32
+  %c = tile.convert_layout %y : tensor<32x32xbf16, #b> -> tensor<32x32xbf16, #m>
+  %d = tile.convert_layout %y : tensor<32x32xbf16, #b> -> tensor<32x32xbf16, #a>
+  %r = tile.convert_layout %s : tensor<64xf32, #v> -> tensor<64xf32, #vm>
+  return
+}

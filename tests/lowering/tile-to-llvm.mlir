@@ -69,6 +69,47 @@ func.func @cumsum(%p: !tile.ptr<f32>) attributes {tile.kernel} {
   return
 }
 
+// A gate vector's running sum, read in two more layouts and summed: the
+// vector comes from an async copy's buffer, so the scan reads it there (no
+// store, no barrier before the scan), writes its sums, synchronizes once;
+// both conversions and the total read the sums where the scan left them —
+// no staging, no barrier, no butterfly.
+#b2 = #tile.blocked<spt = [2], tpw = [32], wpc = [1], order = [0]>
+#b4 = #tile.blocked<spt = [4], tpw = [32], wpc = [1], order = [0]>
+// CHECK-LABEL: func.func @cumsum_readers
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK-NEXT: nvvm.barrier0
+// CHECK-NOT: llvm.store
+// CHECK: nvvm.shfl.sync up
+// CHECK: llvm.store {{.*}} : f32, !llvm.ptr<3>
+// CHECK: nvvm.barrier0
+// CHECK-NOT: nvvm.barrier0
+// CHECK-NOT: nvvm.shfl.sync bfly
+// CHECK: return
+func.func @cumsum_readers(%p: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %slot: i32, %out: !tile.ptr<f32>) attributes {tile.kernel} {
+  %offs = tile.make_range 0, 32 : tensor<32xi32, #b1>
+  %base = tile.splat %p : !tile.ptr<f32> -> tensor<32x!tile.ptr<f32>, #b1>
+  %ptrs = tile.addptr %base, %offs : tensor<32x!tile.ptr<f32>, #b1>, tensor<32xi32, #b1>
+  %a = tile.async_load %ptrs slot %slot {buffers = 2 : i32, tile.smem_offset = 0 : i32} : (tensor<32x!tile.ptr<f32>, #b1>, i32) -> tensor<32xf32, #tile.shared>
+  %w = tile.async_wait %a {pending = 0 : i32} : (tensor<32xf32, #tile.shared>) -> tensor<32xf32, #tile.shared>
+  %g = tile.convert_layout %w : tensor<32xf32, #tile.shared> -> tensor<32xf32, #b1>
+  %s = tile.cumsum %g {axis = 0 : i32, tile.barrier_before = false, tile.smem_offset = 256 : i32} : tensor<32xf32, #b1> -> tensor<32xf32, #b1>
+  %t = tile.reduce "sum" %g {axis = 0 : i32} : tensor<32xf32, #b1> -> f32
+  %s2 = tile.convert_layout %s : tensor<32xf32, #b1> -> tensor<32xf32, #b2>
+  %s4 = tile.convert_layout %s : tensor<32xf32, #b1> -> tensor<32xf32, #b4>
+  %o2 = tile.splat %out : !tile.ptr<f32> -> tensor<32x!tile.ptr<f32>, #b2>
+  %r2 = tile.make_range 0, 32 : tensor<32xi32, #b2>
+  %q2 = tile.addptr %o2, %r2 : tensor<32x!tile.ptr<f32>, #b2>, tensor<32xi32, #b2>
+  tile.store %q2, %s2 : (tensor<32x!tile.ptr<f32>, #b2>, tensor<32xf32, #b2>) -> ()
+  %ts = tile.splat %t : f32 -> tensor<32xf32, #b4>
+  %u = arith.addf %s4, %ts : tensor<32xf32, #b4>
+  %o4 = tile.splat %out : !tile.ptr<f32> -> tensor<32x!tile.ptr<f32>, #b4>
+  %r4 = tile.make_range 0, 32 : tensor<32xi32, #b4>
+  %q4 = tile.addptr %o4, %r4 : tensor<32x!tile.ptr<f32>, #b4>, tensor<32xi32, #b4>
+  tile.store %q4, %u : (tensor<32x!tile.ptr<f32>, #b4>, tensor<32xf32, #b4>) -> ()
+  return
+}
+
 // Operands staged for a dot are read by the dot one k-step at a time: the
 // stagings store 16-byte vectors into padded rows and synchronize once;
 // then each k-step's ldmatrix sits right before its mma (A from the

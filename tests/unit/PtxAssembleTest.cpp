@@ -166,8 +166,9 @@ void expectAssemblesWithoutSpills(const Kernel &kernel, const char *arch,
 // from it) lowers with wgmma on sm_90a and mma.sync on sm_80, assembles,
 // and spills nothing at the configurations a gated call defaults to
 // (applyWholeSequenceLimits): 64 columns in 4 warps — at most 2 stages on
-// sm_90a, 3 (the heuristic's) on sm_80 — with one state, none, or
-// anti-causal; 32 columns with both states (16–104 B of spills at 64).
+// sm_90a (1 with S_N alone), 3 (the heuristic's) on sm_80 — with one
+// state, none, or anti-causal; 32 columns with both states (16–104 B of
+// spills at 64).
 TEST(PtxAssembleDsl, SimpleGlaForward) {
   auto ptxas = findPtxas();
   if (!ptxas) {
@@ -190,7 +191,7 @@ TEST(PtxAssembleDsl, SimpleGlaForward) {
       bool hopper = std::string(arch) == "sm_90a";
       auto kernel = kernels::buildLightningForward(
           spec, kernels::PassConfig{64, c.s0 && c.sN ? 32 : 64, 4, 1,
-                                    hopper ? 2 : 3});
+                                    !hopper ? 3 : c.sN && !c.s0 ? 1 : 2});
       ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
       expectAssemblesWithoutSpills(
           *kernel, arch, 4, c.label,
@@ -337,7 +338,10 @@ TEST(PtxAssembleDsl, VarlenKernelsSpillNoMoreThanFixedLength) {
       {"bwd_dkdv", false, kernels::buildLightningBackwardDkDv, {}},
       {"gla fwd", true, kernels::buildLightningForward, {64, 32, 4, 1, 2}},
       {"gla bwd_dq", true, kernels::buildLightningBackwardDq, {64, 32, 4, 1, 3}},
-      {"gla bwd_dkdv", true, kernels::buildLightningBackwardDkDv, {64, 64, 4, 1, 3}},
+      // sm_80's plan with dS_N (applyWholeSequenceLimits); sm_90a's, 64
+      // columns at 2 stages, spills 4 B more varlen on sm_80, where it
+      // never runs.
+      {"gla bwd_dkdv", true, kernels::buildLightningBackwardDkDv, {64, 32, 4, 1, 3}},
       {"gla dgates", true, kernels::buildSimpleGlaGateGradient, {16, 16, 4}},
   };
   expectVariantSpillsNoMore(cases, {128, 128, DType::bf16, true, true},
@@ -355,8 +359,9 @@ TEST(PtxAssembleDsl, AntiCausalKernelsSpillNoMoreThanCausal) {
       {"fwd", false, kernels::buildLightningForward, {}},
       {"bwd_dq", false, kernels::buildLightningBackwardDq, {}},
       {"bwd_dkdv", false, kernels::buildLightningBackwardDkDv, {}},
-      // A non-causal simple GLA runs 32 columns (applyWholeSequenceLimits).
-      {"gla fwd", true, kernels::buildLightningForward, {64, 32, 4, 1, 2}},
+      // A non-causal simple GLA forward: 64 columns, 2 stages on sm_90a
+      // (applyWholeSequenceLimits).
+      {"gla fwd", true, kernels::buildLightningForward, {64, 64, 4, 1, 2}},
   };
   expectVariantSpillsNoMore(cases, {128, 128, DType::bf16, false, false},
                             [](kernels::LightningSpec &s) { s.anticausal = true; },

@@ -5,6 +5,7 @@
 #include "lowering/Passes.h"
 #include "lowering/ToLLVM/OperandFragments.h"
 #include "lowering/ToLLVM/Utility.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
 using namespace mlir;
 using namespace tessel::tile;
@@ -80,13 +81,27 @@ CumsumOp scanTotalSource(ReduceOp op) {
   return nullptr;
 }
 
+Type scanWordType(Type elem) {
+  MLIRContext *ctx = elem.getContext();
+  return isa<FloatType>(elem) ? Type(Float32Type::get(ctx))
+                              : Type(IntegerType::get(ctx, 32));
+}
+
+Value scanSums(OpBuilder &b, Location loc, CumsumOp scan) {
+  Value base = scratchBase(b, loc, scan);
+  auto type = scan.getSrc().getType();
+  return LLVM::GEPOp::create(
+      b, loc, base.getType(), scanWordType(type.getElementType()), base,
+      ValueRange{i32Const(b, loc, type.getNumElements())});
+}
+
 SmallVector<Operation *> fragmentReaders(Operation *op) {
   SmallVector<Operation *> readers;
+  auto add = [&](Operation *r) {
+    if (!llvm::is_contained(readers, r))
+      readers.push_back(r);
+  };
   if (auto scan = dyn_cast<CumsumOp>(op)) {
-    auto add = [&](Operation *r) {
-      if (!llvm::is_contained(readers, r))
-        readers.push_back(r);
-    };
     for (Operation *user : scan->getUsers())
       if (auto c = dyn_cast<ConvertLayoutOp>(user); c && scanSumsSource(c))
         add(user);
@@ -95,10 +110,6 @@ SmallVector<Operation *> fragmentReaders(Operation *op) {
         add(user);
     return readers;
   }
-  auto add = [&](Operation *r) {
-    if (!llvm::is_contained(readers, r))
-      readers.push_back(r);
-  };
   if (auto c = dyn_cast<ConvertLayoutOp>(op); c && readsFragmentsAtUse(c))
     forEachOperandReader(c, [&](Operation *dot, unsigned) {
       add(dot);

@@ -69,6 +69,15 @@ tile::CumsumOp scanSumsSource(tile::ConvertLayoutOp op);
 /// and needs no scratch and no barrier of its own. Null otherwise.
 tile::CumsumOp scanTotalSource(tile::ReduceOp op);
 
+/// The word a cumsum of `elem` works in: f32 for floats, i32 for integers.
+mlir::Type scanWordType(mlir::Type elem);
+
+/// A cumsum's scratch (ScanToLLVM): its operand's words, then its running
+/// sums', each row-major and unpadded. The start of the sums; the readers
+/// above address them with rowMajorStrides of the scan's shape.
+mlir::Value scanSums(mlir::OpBuilder &b, mlir::Location loc,
+                     tile::CumsumOp scan);
+
 /// The ops that read `op`'s scratch after `op` itself, so that it stays
 /// live (tile-allocate-shared) and counts as read there
 /// (tile-insert-barriers): for a dot-operand staging (readsFragmentsAtUse)

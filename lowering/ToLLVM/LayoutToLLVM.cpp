@@ -211,32 +211,22 @@ LogicalResult lowerToDotOperand(tile::ConvertLayoutOp op, ValueRange src,
 }
 
 /// `op`'s elements read from the running sums `scan` left in its scratch
-/// (ScanToLLVM: the operand's words, then the sums', row-major, f32 for
-/// floats and i32 for integers), published by the scan's barrier.
+/// (SharedMemory.h, scanSums), published by the scan's barrier.
 LogicalResult readScanSums(tile::ConvertLayoutOp op, tile::CumsumOp scan,
                            ConversionPatternRewriter &rewriter) {
   Location loc = op.getLoc();
   auto type = cast<RankedTensorType>(op.getType());
   auto dl = getLinearLayout(type);
-  Type elem = type.getElementType();
-  Type work = isa<FloatType>(elem) ? Type(rewriter.getF32Type())
-                                   : Type(rewriter.getI32Type());
-  Value base = scratchBase(rewriter, loc, scan);
-  SmallVector<int64_t> strides = rowMajorStrides(type.getShape());
-  int64_t numel = type.getNumElements();
+  Type elem = type.getElementType(), work = scanWordType(elem);
+  Value sums = scanSums(rewriter, loc, scan);
+  SharedPlacement rowMajor(rowMajorStrides(type.getShape()));
   SmallVector<Value> thread = threadCoords(rewriter, loc, *dl);
   SmallVector<Value> out;
   for (int64_t r = 0; r < dl->numRegs(); ++r) {
-    SmallVector<Value> c = elementCoords(rewriter, loc, *dl, thread, r);
-    Value idx = i32Const(rewriter, loc, numel);
-    for (size_t d = 0; d < c.size(); ++d)
-      idx = arith::AddIOp::create(
-          rewriter, loc, idx,
-          arith::MulIOp::create(rewriter, loc, c[d],
-                                i32Const(rewriter, loc, strides[d])));
-    Value at = LLVM::GEPOp::create(rewriter, loc, base.getType(), work, base,
-                                   ValueRange{idx});
-    Value v = LLVM::LoadOp::create(rewriter, loc, work, at);
+    Value v = LLVM::LoadOp::create(
+        rewriter, loc, work,
+        sharedElementAddress(rewriter, loc, sums, work, *dl, thread, rowMajor,
+                             r));
     if (v.getType() != elem)
       v = arith::TruncFOp::create(rewriter, loc, elem, v);
     out.push_back(v);

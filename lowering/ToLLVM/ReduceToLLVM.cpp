@@ -40,16 +40,12 @@ struct ReduceLowering : OpConversionPattern<tile::ReduceOp> {
     Location loc = op.getLoc();
     auto srcType = op.getSrc().getType();
     if (tile::CumsumOp scan = scanTotalSource(op)) {
-      // The scan's last running sum (ScanToLLVM: operand words, then sums).
-      Type elem = srcType.getElementType();
-      Type work = isa<FloatType>(elem) ? Type(rewriter.getF32Type())
-                                       : Type(rewriter.getI32Type());
-      int64_t len = srcType.getDimSize(0);
-      Value base = scratchBase(rewriter, loc, scan);
-      Value at = LLVM::GEPOp::create(
-          rewriter, loc, base.getType(), work, base,
-          ValueRange{i32Const(rewriter, loc,
-                              len + (scan.getReverse() ? 0 : len - 1))});
+      // The scan's last running sum (its first when reversed).
+      Type work = scanWordType(srcType.getElementType());
+      Value sums = scanSums(rewriter, loc, scan);
+      int64_t last = scan.getReverse() ? 0 : srcType.getDimSize(0) - 1;
+      Value at = LLVM::GEPOp::create(rewriter, loc, sums.getType(), work, sums,
+                                     ValueRange{i32Const(rewriter, loc, last)});
       Value v = LLVM::LoadOp::create(rewriter, loc, work, at);
       if (v.getType() != op.getType())
         v = arith::TruncFOp::create(rewriter, loc, op.getType(), v);

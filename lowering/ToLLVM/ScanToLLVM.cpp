@@ -46,7 +46,7 @@ struct CumsumLowering : OpConversionPattern<tile::CumsumOp> {
     if (elem.isInteger(64))
       return op.emitError("the GPU back end does not sum i64 running sums yet");
     bool isFloat = isa<FloatType>(elem);
-    Type work = isFloat ? Type(rewriter.getF32Type()) : Type(rewriter.getI32Type());
+    Type work = scanWordType(elem);
 
     ArrayRef<int64_t> shape = srcType.getShape();
     SmallVector<int64_t> strides = rowMajorStrides(shape);
@@ -71,12 +71,13 @@ struct CumsumLowering : OpConversionPattern<tile::CumsumOp> {
       return isFloat ? Value(arith::AddFOp::create(rewriter, loc, x, y))
                      : Value(arith::AddIOp::create(rewriter, loc, x, y));
     };
+    // Laid out as SharedMemory.h's scanSums says, where its readers look.
     Value scratch = scratchBase(rewriter, loc, op);
+    Value out = scanSums(rewriter, loc, op);
     auto at = [&](Value base, Value index) -> Value {
       return LLVM::GEPOp::create(rewriter, loc, base.getType(), work, base,
                                  ValueRange{index});
     };
-    Value out = at(scratch, i32Const(rewriter, loc, numel));
     // The operand's words in an async copy's buffer (unpadded when 1-D).
     Value ring;
     if (auto cvt = op.getSrc().getDefiningOp<tile::ConvertLayoutOp>();

@@ -133,10 +133,9 @@ LightningOptions TunedLightning::untunedOptions(void *stream) const {
 
 llvm::Expected<LightningOptions>
 TunedLightning::optionsFor(const TensorRef &q, const TensorRef &v,
-                           Layout layout, bool s0, bool sN, bool backward) {
-  LightningOptions options;
-  options.backend = options_.backend;
-  options.device = options_.device;
+                           Layout layout, bool s0, bool sN, bool backward,
+                           void *stream) {
+  LightningOptions options = untunedOptions(stream);
   if (auto shape = shapeOf(q, v, layout, s0, sN)) {
     auto config = configFor(*shape, backward);
     if (!config)
@@ -152,10 +151,10 @@ llvm::Error TunedLightning::forward(const LightningForwardArgs &args,
     return lightningForward(args, untunedOptions(stream));
   auto options = optionsFor(args.q, args.v, args.layout,
                             args.initialState.present(),
-                            args.finalState.present(), /*backward=*/false);
+                            args.finalState.present(), /*backward=*/false,
+                            stream);
   if (!options)
     return options.takeError();
-  options->stream = stream;
   return lightningForward(args, *options);
 }
 
@@ -165,10 +164,10 @@ llvm::Error TunedLightning::backward(const LightningBackwardArgs &args,
     return lightningBackward(args, untunedOptions(stream));
   auto options = optionsFor(args.q, args.v, args.layout,
                             args.initialState.present(),
-                            args.dFinalState.present(), /*backward=*/true);
+                            args.dFinalState.present(), /*backward=*/true,
+                            stream);
   if (!options)
     return options.takeError();
-  options->stream = stream;
   return lightningBackward(args, *options);
 }
 

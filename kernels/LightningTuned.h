@@ -76,11 +76,13 @@ public:
 
 private:
   autotune::TuneCache &cache() const;
-  /// The options of a call on (q, v): tuned configuration when the shapes
-  /// are readable, else none (the entry point then reports what is wrong).
+  /// The options of a call on (q, v) queued on `stream`: tuned
+  /// configuration when the shapes are readable, else none (the entry point
+  /// then reports what is wrong).
   llvm::Expected<LightningOptions> optionsFor(const TensorRef &q,
                                               const TensorRef &v, Layout layout,
-                                              bool s0, bool sN, bool backward);
+                                              bool s0, bool sN, bool backward,
+                                              void *stream);
   /// The backend, device and stream of a call that takes the heuristic's
   /// blocks.
   LightningOptions untunedOptions(void *stream) const;
